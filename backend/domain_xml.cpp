@@ -1,0 +1,114 @@
+#include "backend/domain_xml.hpp"
+
+#include <charconv>
+#include <fmt/format.h>
+#include <pugixml.hpp>
+#include <sstream>
+
+namespace vbm::backend {
+
+namespace {
+constexpr int k_xml_error = -1; // BackendError code for XML we cannot handle
+
+pugi::xml_document load(std::string_view xml) {
+  pugi::xml_document doc;
+  auto res = doc.load_buffer(xml.data(), xml.size(), pugi::parse_default | pugi::parse_ws_pcdata_single);
+  if (!res) {
+    throw BackendError(k_xml_error, fmt::format("cannot parse domain XML: {}", res.description()));
+  }
+  if (!doc.child("domain")) {
+    throw BackendError(k_xml_error, "cannot parse domain XML: no <domain> element");
+  }
+  return doc;
+}
+
+// libvirt's scaled integers (docs/formatdomain: "unit" attribute), converted to KiB.
+std::uint64_t read_kib(pugi::xml_node node) {
+  std::string_view text = node.text().get();
+  std::uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    throw BackendError(k_xml_error, fmt::format("cannot read <{}> value '{}'", node.name(), text));
+  }
+  std::string_view unit = node.attribute("unit").as_string("KiB");
+  struct Scale {
+    std::string_view unit;
+    std::uint64_t num;
+    std::uint64_t den;
+  };
+  static constexpr Scale k_scales[] = {
+      {"b", 1, 1024},           {"bytes", 1, 1024},       {"KB", 1000, 1024},
+      {"k", 1, 1},              {"KiB", 1, 1},            {"MB", 1000000, 1024},
+      {"M", 1024, 1},           {"MiB", 1024, 1},         {"GB", 1000000000, 1024},
+      {"G", 1024 * 1024, 1},    {"GiB", 1024 * 1024, 1},  {"TB", 1000000000000, 1024},
+      {"T", 1024ull << 20, 1},  {"TiB", 1024ull << 20, 1}};
+  for (const auto& s : k_scales) {
+    if (s.unit == unit) {
+      return value * s.num / s.den;
+    }
+  }
+  throw BackendError(k_xml_error, fmt::format("unknown memory unit '{}' in <{}>", unit, node.name()));
+}
+
+void set_kib(pugi::xml_node domain, const char* name, std::uint64_t kib) {
+  auto node = domain.child(name);
+  if (!node) {
+    node = domain.append_child(name);
+  }
+  node.remove_attribute("unit");
+  node.append_attribute("unit") = "KiB";
+  node.text() = fmt::format("{}", kib).c_str();
+}
+
+void set_flag(pugi::xml_node backing, const char* name, bool on) {
+  if (on && !backing.child(name)) {
+    backing.append_child(name);
+  } else if (!on) {
+    while (auto child = backing.child(name)) {
+      backing.remove_child(child);
+    }
+  }
+}
+} // namespace
+
+DomainMemory parse_domain_memory(std::string_view xml) {
+  auto doc = load(xml);
+  auto domain = doc.child("domain");
+  DomainMemory mem;
+  auto memory = domain.child("memory");
+  if (!memory) {
+    throw BackendError(k_xml_error, "domain XML has no <memory> element");
+  }
+  mem.memory_kib = read_kib(memory);
+  auto current = domain.child("currentMemory");
+  mem.current_kib = current ? read_kib(current) : mem.memory_kib;
+  auto backing = domain.child("memoryBacking");
+  mem.nosharepages = static_cast<bool>(backing.child("nosharepages"));
+  mem.hugepages = static_cast<bool>(backing.child("hugepages"));
+  auto balloon = domain.child("devices").child("memballoon");
+  mem.balloon_device = !(balloon && std::string_view(balloon.attribute("model").value()) == "none");
+  return mem;
+}
+
+std::string apply_domain_memory(std::string_view xml, const DomainMemory& mem) {
+  auto doc = load(xml);
+  auto domain = doc.child("domain");
+  set_kib(domain, "memory", mem.memory_kib);
+  set_kib(domain, "currentMemory", mem.current_kib);
+  auto backing = domain.child("memoryBacking");
+  if (!backing && (mem.nosharepages || mem.hugepages)) {
+    backing = domain.append_child("memoryBacking");
+  }
+  if (backing) {
+    set_flag(backing, "nosharepages", mem.nosharepages);
+    set_flag(backing, "hugepages", mem.hugepages);
+    if (!backing.first_child()) {
+      domain.remove_child(backing);
+    }
+  }
+  std::ostringstream out;
+  doc.save(out, "  ", pugi::format_default | pugi::format_no_declaration);
+  return out.str();
+}
+
+} // namespace vbm::backend

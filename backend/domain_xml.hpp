@@ -1,0 +1,19 @@
+#pragma once
+// Reading and editing the memory part of a libvirt domain XML document, with pugixml.
+
+#include "backend/hypervisor.hpp"
+
+#include <string>
+#include <string_view>
+
+namespace vbm::backend {
+
+/// Reads <memory>, <currentMemory>, <memoryBacking> and <memballoon> from a domain XML.
+/// Units are converted to KiB. Throws BackendError on XML it cannot read.
+DomainMemory parse_domain_memory(std::string_view xml);
+
+/// Returns `xml` with <memory>, <currentMemory> (in KiB) and the <nosharepages/> and
+/// <hugepages/> flags set to `mem`; everything else is preserved. Throws BackendError.
+std::string apply_domain_memory(std::string_view xml, const DomainMemory& mem);
+
+} // namespace vbm::backend

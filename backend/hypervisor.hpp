@@ -1,0 +1,83 @@
+#pragma once
+// The seam between the VirtualBox-compatible front end and the machine manager.
+// Abstract so tests can use FakeHypervisor; the real one is LibvirtHypervisor.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vbm::backend {
+
+/// A failure reported by the hypervisor connection (libvirt's error number and text).
+class BackendError : public std::runtime_error {
+public:
+  BackendError(int code, const std::string& what) : std::runtime_error(what), m_code(code) {}
+  int code() const { return m_code; }
+
+private:
+  int m_code;
+};
+
+/// VirtualBox machine states that libvirt domain states map onto (kvm-mapping.md).
+enum class VmState { PoweredOff, Saved, Aborted, Running, Paused, Stopping, Unknown };
+
+/// A domain on the connection, as found by list_vms or find_vm.
+struct VmRef {
+  std::string name;
+  std::string uuid; ///< lowercase, no braces
+};
+
+/// The memory part of a domain's persistent configuration, in libvirt's terms.
+struct DomainMemory {
+  std::uint64_t memory_kib = 0;  ///< <memory>
+  std::uint64_t current_kib = 0; ///< <currentMemory>: the balloon target at every start
+  bool nosharepages = false;     ///< <memoryBacking><nosharepages/>: QEMU mem-merge=off
+  bool hugepages = false;        ///< <memoryBacking><hugepages/>
+  bool balloon_device = true;    ///< false for <memballoon model='none'> (read only)
+  bool operator==(const DomainMemory&) const = default;
+};
+
+struct HostInfo {
+  std::string arch; ///< the hypervisor host's architecture, e.g. "x86_64"
+  bool is_64bit = true;
+};
+
+class Hypervisor {
+public:
+  virtual ~Hypervisor() = default;
+
+  /// The host name that, with a domain UUID, keys the settings store.
+  virtual std::string hostname() = 0;
+  virtual HostInfo host_info() = 0;
+  /// Every domain on the connection, active or not, in the driver's order.
+  virtual std::vector<VmRef> list_vms() = 0;
+  /// VirtualBox's FindMachine rule: a UUID-shaped argument (braces optional) looks up by
+  /// UUID only; anything else is an exact, case-sensitive name. nullopt when absent.
+  std::optional<VmRef> find_vm(std::string_view name_or_uuid);
+  virtual VmState state(const VmRef& vm) = 0;
+  /// The persistent (inactive) configuration's memory settings.
+  virtual DomainMemory persistent_memory(const VmRef& vm) = 0;
+  /// Writes the memory settings into the persistent configuration in one definition.
+  virtual void set_persistent_memory(const VmRef& vm, const DomainMemory& mem) = 0;
+
+protected:
+  virtual std::optional<VmRef> lookup_uuid(const std::string& uuid) = 0;
+  virtual std::optional<VmRef> lookup_name(const std::string& name) = 0;
+};
+
+/// Normalises a UUID-shaped string (braces optional, any case) to lowercase without braces.
+/// nullopt when it is not a UUID, or is the nil UUID (which VirtualBox treats as a name).
+std::optional<std::string> parse_uuid(std::string_view text);
+
+/// True if the architecture name is a 64-bit one.
+bool is_64bit_arch(std::string_view arch);
+
+/// Opens a libvirt connection; nullopt `uri` means libvirt's default (LIBVIRT_DEFAULT_URI, …).
+/// Throws BackendError.
+std::unique_ptr<Hypervisor> open_hypervisor(const std::optional<std::string>& uri, bool read_only);
+
+} // namespace vbm::backend

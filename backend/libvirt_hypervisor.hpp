@@ -1,0 +1,32 @@
+#pragma once
+// The Hypervisor on a real libvirt connection. <libvirt/libvirt.h> stays in the .cpp.
+
+#include "backend/hypervisor.hpp"
+
+namespace vbm::backend {
+
+class LibvirtHypervisor final : public Hypervisor {
+public:
+  /// Connects to `uri` (nullopt: libvirt's default). Throws BackendError.
+  LibvirtHypervisor(const std::optional<std::string>& uri, bool read_only);
+  ~LibvirtHypervisor() override;
+  LibvirtHypervisor(const LibvirtHypervisor&) = delete;
+  LibvirtHypervisor& operator=(const LibvirtHypervisor&) = delete;
+
+  std::string hostname() override;
+  HostInfo host_info() override;
+  std::vector<VmRef> list_vms() override;
+  VmState state(const VmRef& vm) override;
+  DomainMemory persistent_memory(const VmRef& vm) override;
+  void set_persistent_memory(const VmRef& vm, const DomainMemory& mem) override;
+
+protected:
+  std::optional<VmRef> lookup_uuid(const std::string& uuid) override;
+  std::optional<VmRef> lookup_name(const std::string& name) override;
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> m_impl;
+};
+
+} // namespace vbm::backend

@@ -1,0 +1,55 @@
+#include "store/migrations.hpp"
+
+#include "store/sqlite.hpp"
+
+#include <fmt/format.h>
+
+namespace vbm::store {
+
+namespace {
+constexpr std::string_view k_migrations[] = {
+    // 1: VirtualBox-level settings per domain (keys are modifyvm's setting keys), and the
+    //    last state vboxmanage saw for it, for showvminfo's "(since …)".
+    R"sql(
+CREATE TABLE vm (
+  host TEXT NOT NULL,
+  uuid TEXT NOT NULL,
+  name TEXT NOT NULL,
+  state TEXT,
+  state_since_ms INTEGER,
+  PRIMARY KEY (host, uuid)
+) WITHOUT ROWID;
+CREATE TABLE vm_setting (
+  host TEXT NOT NULL,
+  uuid TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value INTEGER NOT NULL,
+  PRIMARY KEY (host, uuid, key),
+  FOREIGN KEY (host, uuid) REFERENCES vm (host, uuid) ON DELETE CASCADE
+) WITHOUT ROWID;
+)sql",
+};
+} // namespace
+
+std::span<const std::string_view> migrations() { return k_migrations; }
+
+void migrate(Connection& db, std::span<const std::string_view> steps) {
+  auto version = db.query_int("PRAGMA user_version");
+  if (version > static_cast<std::int64_t>(steps.size())) {
+    throw StoreError(0, fmt::format("settings store schema is version {}, this build of vboxmanage "
+                                    "supports up to {}; use a newer vboxmanage",
+                                    version, steps.size()));
+  }
+  for (auto i = static_cast<size_t>(version); i < steps.size(); ++i) {
+    Transaction txn(db);
+    // Re-read inside the write lock: a concurrent invocation may have migrated meanwhile.
+    if (db.query_int("PRAGMA user_version") > static_cast<std::int64_t>(i)) {
+      continue;
+    }
+    db.exec(steps[i]);
+    db.exec(fmt::format("PRAGMA user_version = {}", i + 1));
+    txn.commit();
+  }
+}
+
+} // namespace vbm::store

@@ -1,0 +1,116 @@
+#include "store/settings_store.hpp"
+
+#include "store/migrations.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace vbm::store {
+
+namespace {
+// Concurrent invocations queue on the write lock; a minute covers any realistic burst.
+constexpr int k_busy_timeout_ms = 60'000;
+
+Connection open_and_migrate(const std::string& path) {
+  Connection db(path, k_busy_timeout_ms);
+  db.exec("PRAGMA foreign_keys = ON");
+  if (path != ":memory:") {
+    // WAL lets readers proceed while a writer holds the lock; FULL sync so a committed
+    // setting survives a power cut, not just a killed process.
+    db.exec("PRAGMA journal_mode = WAL");
+    db.exec("PRAGMA synchronous = FULL");
+  }
+  migrate(db, migrations());
+  return db;
+}
+} // namespace
+
+SettingsStore::SettingsStore(const std::string& path)
+    : m_db(open_and_migrate(path)),
+      m_get_settings(m_db, "SELECT key, value FROM vm_setting WHERE host = ? AND uuid = ?"),
+      m_delete_settings(m_db, "DELETE FROM vm_setting WHERE host = ? AND uuid = ?"),
+      m_put_setting(m_db, "INSERT INTO vm_setting (host, uuid, key, value) VALUES (?, ?, ?, ?)"),
+      m_upsert_vm(m_db, "INSERT INTO vm (host, uuid, name) VALUES (?, ?, ?) "
+                        "ON CONFLICT (host, uuid) DO UPDATE SET name = excluded.name"),
+      m_get_state(m_db, "SELECT state, state_since_ms FROM vm WHERE host = ? AND uuid = ? "
+                        "AND state IS NOT NULL"),
+      m_put_state(m_db, "UPDATE vm SET state = ?, state_since_ms = ? WHERE host = ? AND uuid = ?") {}
+
+std::filesystem::path SettingsStore::default_dir() {
+  if (const char* home = std::getenv("VBOX_USER_HOME"); home && *home) {
+    return home;
+  }
+  const char* home = std::getenv("HOME");
+  if (!home || !*home) {
+    const passwd* pw = getpwuid(getuid());
+    home = pw ? pw->pw_dir : "/";
+  }
+  return std::filesystem::path(home) / ".config" / "vboxkvm";
+}
+
+std::string SettingsStore::prepare_path(const std::filesystem::path& dir) {
+  // Create each missing level 0700: the store holds the host's VM inventory.
+  std::filesystem::path partial;
+  for (const auto& part : dir) {
+    partial /= part;
+    if (mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
+      throw StoreError(0, fmt::format("cannot create settings directory '{}': {}",
+                                      partial.string(), std::strerror(errno)));
+    }
+  }
+  auto file = (dir / "vboxkvm.db").string();
+  // Create the file ourselves so it is 0600 whatever the umask; SQLite gives its -wal and
+  // -shm files the same mode.
+  int fd = open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    throw StoreError(0, fmt::format("cannot open settings store '{}': {}", file,
+                                    std::strerror(errno)));
+  }
+  close(fd);
+  return file;
+}
+
+Settings SettingsStore::settings(const VmKey& key) {
+  Settings out;
+  Statement::Use use(m_get_settings);
+  use.bind(key.host).bind(key.uuid);
+  while (use.next()) {
+    out.emplace(use.get_text(0), use.get_int(1));
+  }
+  return out;
+}
+
+void SettingsStore::upsert_vm(const VmKey& key, const std::string& name) {
+  Statement::Use(m_upsert_vm).bind(key.host).bind(key.uuid).bind(name).run();
+}
+
+void SettingsStore::put_settings(const VmKey& key, const std::string& name,
+                                 const Settings& settings) {
+  upsert_vm(key, name);
+  Statement::Use(m_delete_settings).bind(key.host).bind(key.uuid).run();
+  for (const auto& [k, v] : settings) {
+    Statement::Use(m_put_setting).bind(key.host).bind(key.uuid).bind(k).bind(v).run();
+  }
+}
+
+std::optional<StateRecord> SettingsStore::state(const VmKey& key) {
+  Statement::Use use(m_get_state);
+  use.bind(key.host).bind(key.uuid);
+  if (!use.next()) {
+    return std::nullopt;
+  }
+  return StateRecord{use.get_text(0), use.get_int(1)};
+}
+
+void SettingsStore::put_state(const VmKey& key, const std::string& name, const StateRecord& rec) {
+  upsert_vm(key, name);
+  Statement::Use(m_put_state).bind(rec.state).bind(rec.since_ms).bind(key.host).bind(key.uuid).run();
+}
+
+} // namespace vbm::store

@@ -1,0 +1,64 @@
+#pragma once
+// The SQLite store of VirtualBox-level settings, keyed by (host, domain UUID).
+
+#include "store/sqlite.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace vbm::store {
+
+struct VmKey {
+  std::string host; ///< the libvirt host name the domain lives on
+  std::string uuid; ///< lowercase, no braces
+};
+
+/// Setting key (modifyvm's table key) → integer value (MB, or 0/1 for on/off).
+using Settings = std::map<std::string, std::int64_t, std::less<>>;
+
+struct StateRecord {
+  std::string state;
+  std::int64_t since_ms = 0;
+};
+
+class SettingsStore {
+public:
+  /// Opens or creates the store at `path` (":memory:" for tests) and migrates it.
+  /// Throws StoreError, including for a store written by a newer build.
+  explicit SettingsStore(const std::string& path);
+
+  /// $VBOX_USER_HOME, else ~/.config/vboxkvm.
+  static std::filesystem::path default_dir();
+  /// Creates `dir` (0700) and the store file in it (0600) if missing; returns the file's path.
+  static std::string prepare_path(const std::filesystem::path& dir);
+
+  /// The settings vboxmanage last wrote for the VM; empty if it never wrote any.
+  Settings settings(const VmKey& key);
+  /// Replaces all settings of the VM (call inside a write Transaction).
+  void put_settings(const VmKey& key, const std::string& name, const Settings& settings);
+
+  std::optional<StateRecord> state(const VmKey& key);
+  void put_state(const VmKey& key, const std::string& name, const StateRecord& rec);
+
+  /// Starts a write transaction: concurrent writers queue here (busy timeout).
+  Transaction begin_write() { return Transaction(m_db); }
+  std::int64_t schema_version() { return m_db.query_int("PRAGMA user_version"); }
+  Connection& connection() { return m_db; }
+
+private:
+  void upsert_vm(const VmKey& key, const std::string& name);
+
+  Connection m_db;
+  Statement m_get_settings;
+  Statement m_delete_settings;
+  Statement m_put_setting;
+  Statement m_upsert_vm;
+  Statement m_get_state;
+  Statement m_put_state;
+};
+
+} // namespace vbm::store
