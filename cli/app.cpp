@@ -1,0 +1,192 @@
+#include "cli/app.hpp"
+
+#include "backend/hypervisor.hpp"
+#include "cli/errors.hpp"
+#include "cli/exit_codes.hpp"
+#include "store/sqlite.hpp"
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <fmt/format.h>
+
+namespace vbm::cli {
+
+namespace {
+constexpr Command k_commands[] = {
+    {"list", list_help, run_list},
+    {"showvminfo", showvminfo_help, run_showvminfo},
+    {"modifyvm", modifyvm_help, run_modifyvm},
+};
+
+CommandHelp global_help() {
+  return {"", "VirtualBox-compatible command-line interface for KVM hosts",
+          {"[-V|--version] [-q|--nologo] [-c|--connect=URI] [[help] <subcommand>]"},
+          "Global options:\n"
+          "  -c, --connect URI   libvirt connection URI (default: libvirt's own default,\n"
+          "                      so LIBVIRT_DEFAULT_URI works), e.g. qemu+tcp://host/system\n"
+          "  -q, --nologo        suppress the logo\n"
+          "  -V, --version       print the version and exit\n"
+          "\nEnvironment:\n"
+          "  VBOX_USER_HOME      directory of the settings store (default ~/.config/vboxkvm)\n"};
+}
+
+std::string global_usage(std::string_view prog, int width) {
+  auto help = global_help();
+  std::string out = fmt::format("Usage - {}:\n\n", help.purpose);
+  out += wrap_synopsis(fmt::format("{} {}", prog, help.synopses[0]), width);
+  for (const auto& cmd : k_commands) {
+    for (const auto& syn : cmd.help().synopses) {
+      out += '\n';
+      out += wrap_synopsis(fmt::format("{} {} {}", prog, cmd.name, syn), width);
+    }
+  }
+  out += '\n';
+  out += help.details;
+  return out;
+}
+
+// Lines VBoxManageHelp.cpp counts to decide whether to repeat the error after the usage.
+constexpr int k_repeat_after_usage_lines = 16;
+
+void print_usage_error(const UsageError& e, Output& out, int width) {
+  if (e.style == UsageStyle::Argument) {
+    out.error(e.what());
+    return;
+  }
+  out.err(logo());
+  out.error(e.what());
+  if (e.style == UsageStyle::Syntax) {
+    out.err("\n");
+  }
+  const Command* cmd = find_command(e.command);
+  std::string usage =
+      cmd ? brief_usage(cmd->help(), out.prog(), width) : global_usage(out.prog(), width);
+  out.err(usage);
+  if (std::count(usage.begin(), usage.end(), '\n') >= k_repeat_after_usage_lines) {
+    out.err("\n");
+    out.error(e.what());
+  }
+}
+
+void print_api_error(const ApiError& e, Output& out) {
+  out.error(e.what());
+  out.error(fmt::format("Details: code {} (0x{:08x}), component {}, interface {}, callee nsISupports",
+                        e.code.name, e.code.value, e.component, e.interface_name));
+  out.error(fmt::format("Context: \"{}\" at line {} of file {}", e.context, e.line, e.file));
+}
+
+// VirtualBox's single-dash and '?' spellings of the global options, mapped to what CLI11 parses.
+std::string normalize_global(const std::string& arg) {
+  if (arg == "-v" || arg == "-version" || arg == "-Version") {
+    return "--version";
+  }
+  if (arg == "-nologo") {
+    return "--nologo";
+  }
+  if (arg == "-?" || arg == "-help" || arg == "help") {
+    return "--help";
+  }
+  return arg;
+}
+
+int dispatch(const std::vector<std::string>& args, Output& out, Services& services, int width) {
+  // Global options, left to right, up to the first word that is not one (VBoxManage.cpp main).
+  CLI::App app;
+  app.set_help_flag();
+  app.prefix_command();
+  std::string uri;
+  bool nologo = false;
+  bool version = false;
+  bool help = false;
+  app.add_option("-c,--connect", uri);
+  app.add_flag("-q,--nologo", nologo);
+  app.add_flag("-V,--version", version);
+  app.add_flag("-h,--help", help);
+  std::vector<std::string> argv;
+  size_t i = 0;
+  for (; i < args.size(); ++i) {
+    std::string a = normalize_global(args[i]);
+    bool takes_value = a == "-c" || a == "--connect";
+    bool global = takes_value || a == "--version" || a == "--nologo" || a == "--help" ||
+                  a == "-q" || a == "-V" || a == "-h" || a.starts_with("--connect=") ||
+                  (a.starts_with("-c") && a.size() > 2 && a[2] != '-');
+    if (!global) {
+      break;
+    }
+    argv.push_back(a);
+    if (takes_value && i + 1 < args.size()) {
+      argv.push_back(args[++i]);
+    }
+  }
+  std::vector<std::string> rest(args.begin() + static_cast<std::ptrdiff_t>(i), args.end());
+  try {
+    std::reverse(argv.begin(), argv.end()); // CLI11 2.1 parses a reversed vector
+    app.parse(argv);
+  } catch (const CLI::ParseError& e) {
+    throw UsageError(UsageStyle::Syntax, "", e.what(), k_exit_syntax);
+  }
+  Env env{out, services, uri.empty() ? std::nullopt : std::optional(uri), width};
+  if (version) {
+    out.out(version_string() + "\n");
+    return k_exit_success;
+  }
+  if (rest.empty()) {
+    out.out(logo() + global_usage(out.prog(), width));
+    return help ? k_exit_success : k_exit_failure;
+  }
+  const Command* cmd = find_command(rest[0]);
+  if (!cmd) {
+    throw UsageError(UsageStyle::Syntax, "", fmt::format("Invalid command '{}'", rest[0]),
+                     k_exit_syntax);
+  }
+  if (help) {
+    // VirtualBox returns RTEXITCODE_FAILURE even when help was asked for (spec §1.1).
+    auto h = cmd->help();
+    out.out(logo() + brief_usage(h, out.prog(), width) + "\n" + h.details);
+    return k_exit_failure;
+  }
+  if (rest.size() == 1) {
+    out.out(brief_usage(cmd->help(), out.prog(), width));
+    return k_exit_failure;
+  }
+  return cmd->run(std::span<const std::string>(rest).subspan(1), env);
+}
+} // namespace
+
+std::span<const Command> commands() { return k_commands; }
+
+const Command* find_command(std::string_view name) {
+  for (const auto& c : k_commands) {
+    if (c.name == name) {
+      return &c;
+    }
+  }
+  return nullptr;
+}
+
+int run_app(const std::vector<std::string>& args, Output& out, Services& services) {
+  int width = screen_width();
+  try {
+    return dispatch(args, out, services, width);
+  } catch (const UsageError& e) {
+    print_usage_error(e, out, width);
+    return e.exit_code;
+  } catch (const ApiError& e) {
+    print_api_error(e, out);
+    return k_exit_failure;
+  } catch (const CommandError& e) {
+    out.error(e.what());
+    return e.exit_code;
+  } catch (const backend::BackendError& e) {
+    out.error(e.what());
+    return k_exit_failure;
+  } catch (const store::StoreError& e) {
+    out.error(e.what());
+    return k_exit_failure;
+  } catch (const std::exception& e) {
+    out.error(fmt::format("internal error: {}", e.what()));
+    return k_exit_failure;
+  }
+}
+
+} // namespace vbm::cli

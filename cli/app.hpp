@@ -1,0 +1,62 @@
+#pragma once
+// The program: global options, THE command table, dispatch, and the one catch ladder that
+// turns every error into VirtualBox's message frame and exit code.
+
+#include "backend/hypervisor.hpp"
+#include "cli/output.hpp"
+#include "cli/usage.hpp"
+#include "store/settings_store.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace vbm::cli {
+
+enum class Access { ReadOnly, ReadWrite };
+
+/// What commands run against. main.cpp wires the real libvirt connection and SQLite file;
+/// tests wire FakeHypervisor and an in-memory store. Opened lazily, so a syntax error never
+/// touches either.
+struct Services {
+  std::function<backend::Hypervisor&(const std::optional<std::string>& uri, Access)> hypervisor;
+  std::function<store::SettingsStore&()> store;
+  std::function<std::int64_t()> now_ms;
+};
+
+/// What one command invocation sees.
+struct Env {
+  Output& out;
+  Services& services;
+  std::optional<std::string> uri; ///< --connect, else libvirt's default
+  int width = 80;                 ///< for usage text
+  backend::Hypervisor& hypervisor(Access a) { return services.hypervisor(uri, a); }
+  store::SettingsStore& store() { return services.store(); }
+  std::int64_t now_ms() { return services.now_ms(); }
+};
+
+struct Command {
+  std::string_view name;
+  CommandHelp (*help)();
+  int (*run)(std::span<const std::string> args, Env& env);
+};
+
+/// THE command table, in help order.
+std::span<const Command> commands();
+const Command* find_command(std::string_view name);
+
+/// Runs `args` (without argv[0]); returns the exit code. Never throws.
+int run_app(const std::vector<std::string>& args, Output& out, Services& services);
+
+// The commands (one file each).
+CommandHelp list_help();
+int run_list(std::span<const std::string> args, Env& env);
+CommandHelp showvminfo_help();
+int run_showvminfo(std::span<const std::string> args, Env& env);
+CommandHelp modifyvm_help();
+int run_modifyvm(std::span<const std::string> args, Env& env);
+
+} // namespace vbm::cli

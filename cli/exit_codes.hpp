@@ -1,0 +1,9 @@
+#pragma once
+// VirtualBox IPRT RTEXITCODE values (iprt/types.h); never pass CLI11's own codes through.
+
+namespace vbm::cli {
+constexpr int k_exit_success = 0;
+constexpr int k_exit_failure = 1;
+constexpr int k_exit_syntax = 2;
+constexpr int k_exit_interrupted = 130;
+} // namespace vbm::cli

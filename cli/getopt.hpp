@@ -1,0 +1,58 @@
+#pragma once
+// A re-implementation of the parts of IPRT's RTGetOpt that VBoxManage's grammar depends on
+// (spec §1.3-§1.4): `--opt value`, `--opt=value`, `--opt:value`, case-sensitive names, values
+// taken even when they start with '-', `--` ending options, strict uint32 and on/off values, and
+// VirtualBox's error wording. CLI11 cannot express these, and scripts depend on every one.
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vbm::cli {
+
+enum class ArgKind { None, String, UInt32, OnOff };
+
+struct OptDef {
+  std::string_view name; ///< as typed, dashes included: "--memory", "-l", "-details"
+  int id;                ///< what next() reports for it
+  ArgKind kind;
+};
+
+/// One parsed argument. `def` is null for a non-option word (text holds the word).
+struct OptItem {
+  const OptDef* def = nullptr;
+  std::string text;       ///< the value as typed, or the non-option word
+  std::uint32_t u32 = 0;  ///< for ArgKind::UInt32
+  bool on = false;        ///< for ArgKind::OnOff
+};
+
+/// A parse failure, worded as errorGetOpt words it ("Unknown option: --x", …).
+class GetOptError : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+class GetOpt {
+public:
+  GetOpt(std::span<const std::string> args, std::span<const OptDef> defs)
+      : m_args(args), m_defs(defs) {}
+  /// The next option or word; nullopt at the end. Throws GetOptError.
+  std::optional<OptItem> next();
+
+private:
+  std::span<const std::string> m_args;
+  std::span<const OptDef> m_defs;
+  size_t m_pos = 0;
+  bool m_options_done = false;
+};
+
+/// RTStrToUInt32Full(…, 10) with RTGetOpt's 0x fallback: "512", "0512", "+512", "0x200".
+std::optional<std::uint32_t> parse_uint32_getopt(std::string_view text);
+/// RTGETOPT_REQ_BOOL_ONOFF: "on"/"off" in any case.
+std::optional<bool> parse_on_off(std::string_view text);
+
+} // namespace vbm::cli

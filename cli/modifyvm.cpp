@@ -1,0 +1,121 @@
+// modifyvm: the memory settings of a powered-off VM, applied in argv order, all or nothing,
+// to the domain's persistent libvirt configuration and the settings store together.
+
+#include "cli/app.hpp"
+#include "cli/errors.hpp"
+#include "cli/vm_settings.hpp"
+#include "cli/vm_state.hpp"
+
+#include <fmt/format.h>
+
+namespace vbm::cli {
+
+namespace {
+constexpr const char* k_file = "VBoxManageModifyVM.cpp";
+
+std::vector<OptDef> option_defs() {
+  std::vector<OptDef> defs;
+  auto table = setting_table();
+  for (size_t i = 0; i < table.size(); ++i) {
+    defs.push_back({table[i].flag, static_cast<int>(i), table[i].kind});
+    if (!table[i].legacy_flag.empty()) {
+      defs.push_back({table[i].legacy_flag, static_cast<int>(i), table[i].kind});
+    }
+  }
+  return defs;
+}
+
+// modifyvm reports option errors through errorGetOpt but returns RTEXITCODE_FAILURE (spec §2.2).
+[[noreturn]] void getopt_failure(const std::string& msg) {
+  throw UsageError(UsageStyle::GetOpt, "modifyvm", msg, k_exit_failure);
+}
+} // namespace
+
+CommandHelp modifyvm_help() {
+  CommandHelp help{"modifyvm", "change settings for a virtual machine that is stopped", {}, {}};
+  std::string syn = "<uuid | vmname>";
+  std::string details = "Options (applied in order; a failing option changes nothing):\n";
+  for (const auto& def : setting_table()) {
+    syn += ' ';
+    syn += def.synopsis;
+    details += fmt::format("  {}{}\n      {}\n", def.flag,
+                           def.legacy_flag.empty() ? "" : fmt::format(", {}", def.legacy_flag),
+                           def.description);
+  }
+  help.synopses.push_back(syn);
+  help.details = details;
+  return help;
+}
+
+int run_modifyvm(std::span<const std::string> args, Env& env) {
+  if (args.size() < 2) {
+    throw UsageError(UsageStyle::Syntax, "modifyvm", "Not enough parameters", k_exit_syntax);
+  }
+  auto& hv = env.hypervisor(Access::ReadWrite);
+  auto vm = find_machine(hv, args[0], "FindMachine(Bstr(a->argv[0]).raw(), machine.asOutParam())",
+                         k_file, 547);
+
+  // The write transaction is vboxmanage's session lock: concurrent modifyvm invocations of
+  // any VM queue here, so each reads the configuration the previous one wrote.
+  auto& store = env.store();
+  auto txn = store.begin_write();
+  auto state = hv.state(vm);
+  if (is_locked(state)) {
+    // VirtualBox takes the write lock before parsing options, so this wins over bad options.
+    throw ApiError(fmt::format("The machine '{}' is already locked for a session (or being unlocked)",
+                               vm.name),
+                   k_invalid_object_state, "MachineWrap", "IMachine",
+                   "LockMachine(a->session, LockType_Write)", k_file, 573);
+  }
+  const auto before = hv.persistent_memory(vm);
+  const store::VmKey key{hv.hostname(), vm.uuid};
+  auto settings = resolve_settings(store.settings(key), before).settings;
+
+  std::optional<bool> is_64bit;
+  SetterContext ctx{state, [&] {
+                      if (!is_64bit) {
+                        is_64bit = hv.host_info().is_64bit;
+                      }
+                      return *is_64bit;
+                    }};
+  auto defs = option_defs();
+  GetOpt opts(args.subspan(1), defs);
+  bool page_fusion_turned_on = false;
+  try {
+    while (auto item = opts.next()) {
+      if (!item->def) {
+        getopt_failure(fmt::format("Invalid parameter '{}'", item->text));
+      }
+      const auto& def = setting_table()[static_cast<size_t>(item->def->id)];
+      def.apply(settings, *item, ctx);
+      if (def.key == "pagefusion" && item->on) {
+        page_fusion_turned_on = true;
+      }
+    }
+  } catch (const GetOptError& e) {
+    getopt_failure(e.what());
+  }
+
+  // All options passed: write the store row, then libvirt, then commit. If libvirt refuses,
+  // the transaction rolls back; if the commit fails, libvirt gets its old configuration back.
+  auto after = to_domain(settings, before.balloon_device);
+  store.put_settings(key, vm.name, to_store(settings));
+  if (after != before) {
+    hv.set_persistent_memory(vm, after);
+  }
+  try {
+    txn.commit();
+  } catch (...) {
+    if (after != before) {
+      hv.set_persistent_memory(vm, before);
+    }
+    throw;
+  }
+  if (page_fusion_turned_on) {
+    env.out.warning("page fusion lets guests that share pages infer each other's memory through "
+                    "timing (KSM side channel); enable it only for mutually trusted guests");
+  }
+  return k_exit_success;
+}
+
+} // namespace vbm::cli

@@ -1,0 +1,79 @@
+#include "cli/vm_state.hpp"
+
+#include "cli/errors.hpp"
+
+#include <ctime>
+#include <fmt/format.h>
+
+namespace vbm::cli {
+
+using backend::VmState;
+
+std::string_view human_state(VmState s) {
+  switch (s) {
+  case VmState::PoweredOff: return "powered off";
+  case VmState::Saved: return "saved";
+  case VmState::Aborted: return "aborted";
+  case VmState::Running: return "running";
+  case VmState::Paused: return "paused";
+  case VmState::Stopping: return "stopping";
+  case VmState::Unknown: break;
+  }
+  return "unknown";
+}
+
+std::string_view machine_state(VmState s) {
+  switch (s) {
+  case VmState::PoweredOff: return "poweroff";
+  case VmState::Saved: return "saved";
+  case VmState::Aborted: return "aborted";
+  case VmState::Running: return "running";
+  case VmState::Paused: return "paused";
+  case VmState::Stopping: return "stopping";
+  case VmState::Unknown: break;
+  }
+  return "unknown";
+}
+
+std::string_view stringify_state(VmState s) {
+  switch (s) {
+  case VmState::PoweredOff: return "PoweredOff";
+  case VmState::Saved: return "Saved";
+  case VmState::Aborted: return "Aborted";
+  case VmState::Running: return "Running";
+  case VmState::Paused: return "Paused";
+  case VmState::Stopping: return "Stopping";
+  case VmState::Unknown: break;
+  }
+  return "Unknown";
+}
+
+bool is_locked(VmState s) {
+  return s == VmState::Running || s == VmState::Paused || s == VmState::Stopping;
+}
+
+bool is_mutable(VmState s) { return s == VmState::PoweredOff || s == VmState::Aborted; }
+
+bool is_running_for_list(VmState s) { return s == VmState::Running || s == VmState::Paused; }
+
+backend::VmRef find_machine(backend::Hypervisor& hv, std::string_view arg, std::string_view context,
+                            std::string_view file, int line) {
+  if (auto vm = hv.find_vm(arg)) {
+    return *vm;
+  }
+  auto uuid = backend::parse_uuid(arg);
+  std::string text = uuid ? fmt::format("Could not find a registered machine with UUID {{{}}}", *uuid)
+                          : fmt::format("Could not find a registered machine named '{}'", arg);
+  throw ApiError(text, k_object_not_found, "VirtualBoxWrap", "IVirtualBox", std::string(context),
+                 std::string(file), line);
+}
+
+std::string format_state_time(std::int64_t ms) {
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}000000", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
+}
+
+} // namespace vbm::cli
