@@ -1,0 +1,86 @@
+// LibvirtHypervisor against libvirt's in-process test driver: test:///default and our own node.
+
+#include "backend/hypervisor.hpp"
+
+#include <gmock/gmock.h>
+
+namespace vbm::test {
+namespace {
+
+using backend::VmState;
+
+std::string node_uri() { return std::string("test://") + VBM_TEST_DATA_DIR + "/node.xml"; }
+
+TEST(LibvirtTestDefault, ListsAndReadsTheDefaultDomain) {
+  auto hv = backend::open_hypervisor("test:///default", false);
+  auto vms = hv->list_vms();
+  ASSERT_EQ(vms.size(), 1u);
+  EXPECT_EQ(vms[0].name, "test");
+  EXPECT_EQ(hv->state(vms[0]), VmState::Running);
+  auto mem = hv->persistent_memory(vms[0]);
+  EXPECT_EQ(mem.memory_kib, 8388608u);
+  EXPECT_FALSE(hv->hostname().empty());
+  // The test driver's capabilities describe a made-up i686 host: the 32-bit gate, for real.
+  EXPECT_EQ(hv->host_info().arch, "i686");
+  EXPECT_FALSE(hv->host_info().is_64bit);
+}
+
+TEST(LibvirtTestDefault, ReadOnlyConnectionReads) {
+  auto hv = backend::open_hypervisor("test:///default", true);
+  auto vm = hv->find_vm("test");
+  ASSERT_TRUE(vm);
+  EXPECT_EQ(hv->persistent_memory(*vm).memory_kib, 8388608u);
+}
+
+TEST(LibvirtNode, StatesFromTheNodeFile) {
+  auto hv = backend::open_hypervisor(node_uri(), false);
+  std::map<std::string, VmState> states;
+  for (const auto& vm : hv->list_vms()) {
+    states[vm.name] = hv->state(vm);
+  }
+  EXPECT_EQ(states.at("off1"), VmState::PoweredOff);
+  EXPECT_EQ(states.at("run1"), VmState::Running);
+  EXPECT_EQ(states.at("saved1"), VmState::Saved);
+  EXPECT_EQ(states.at("paused1"), VmState::Paused);
+}
+
+TEST(LibvirtNode, FindByNameAndUuidRules) {
+  auto hv = backend::open_hypervisor(node_uri(), false);
+  EXPECT_TRUE(hv->find_vm("off1"));
+  EXPECT_FALSE(hv->find_vm("OFF1")); // case-sensitive
+  auto by_uuid = hv->find_vm("{AAAAAAAA-1111-4111-8111-000000000002}");
+  ASSERT_TRUE(by_uuid);
+  EXPECT_EQ(by_uuid->name, "run1");
+  EXPECT_FALSE(hv->find_vm("aaaaaaaa-1111-4111-8111-00000000000f"));
+  EXPECT_EQ(hv->find_vm("nofusion with space")->uuid, "aaaaaaaa-1111-4111-8111-000000000005");
+}
+
+TEST(LibvirtNode, MemoryConfigRoundTrip) {
+  auto hv = backend::open_hypervisor(node_uri(), false);
+  auto vm = *hv->find_vm("nofusion with space");
+  auto mem = hv->persistent_memory(vm);
+  EXPECT_EQ(mem.memory_kib, 1048576u);
+  EXPECT_EQ(mem.current_kib, 943718u);
+  EXPECT_TRUE(mem.nosharepages);
+  EXPECT_FALSE(mem.balloon_device);
+
+  auto off = *hv->find_vm("off1");
+  backend::DomainMemory want{524288, 421888, true, false, true};
+  hv->set_persistent_memory(off, want);
+  EXPECT_EQ(hv->persistent_memory(off), want);
+  want.nosharepages = false;
+  hv->set_persistent_memory(off, want);
+  EXPECT_EQ(hv->persistent_memory(off), want);
+}
+
+TEST(LibvirtErrors, BadUriIsABackendError) {
+  try {
+    backend::open_hypervisor("nosuchdriver:///x", true);
+    FAIL();
+  } catch (const backend::BackendError& e) {
+    EXPECT_THAT(e.what(), testing::HasSubstr("failed to connect to the hypervisor at 'nosuchdriver:///x'"));
+  }
+}
+
+} // namespace
+} // namespace vbm::test

@@ -1,0 +1,47 @@
+#pragma once
+// Runs the whole app (argv → exit code, stdout, stderr) on a FakeHypervisor and an
+// in-memory store, like ninja's test fixtures.
+
+#include "cli/app.hpp"
+#include "fake_hypervisor.hpp"
+
+#include <gtest/gtest.h>
+#include <sstream>
+
+namespace vbm::test {
+
+struct CliTest : testing::Test {
+  FakeHypervisor hv;
+  store::SettingsStore st{":memory:"};
+  cli::StringOutput out;
+  std::int64_t now = 1700000000123;
+  std::vector<std::optional<std::string>> uris_seen;
+  cli::Services services{
+      [this](const std::optional<std::string>& uri, cli::Access) -> backend::Hypervisor& {
+        uris_seen.push_back(uri);
+        return hv;
+      },
+      [this]() -> store::SettingsStore& { return st; },
+      [this] { return now; },
+  };
+
+  CliTest() { setenv("IPRT_SCREEN_WIDTH", "80", 1); }
+
+  /// Runs a command line (split on spaces) and returns the exit code.
+  int run(const std::string& line) {
+    std::vector<std::string> args;
+    std::istringstream in(line);
+    for (std::string w; in >> w;) {
+      args.push_back(w);
+    }
+    return run_args(args);
+  }
+  int run_args(const std::vector<std::string>& args) {
+    out.stdout_text.clear();
+    out.stderr_text.clear();
+    return cli::run_app(args, out, services);
+  }
+  std::string first_err_line() const { return out.stderr_text.substr(0, out.stderr_text.find('\n')); }
+};
+
+} // namespace vbm::test

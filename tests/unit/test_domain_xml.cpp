@@ -1,0 +1,77 @@
+// Editing the memory part of domain XML: values, units, flags, and nothing else touched.
+
+#include "backend/domain_xml.hpp"
+
+#include <gmock/gmock.h>
+
+using testing::HasSubstr;
+using testing::Not;
+
+namespace vbm::test {
+namespace {
+
+constexpr const char* k_xml = R"(<domain type='qemu'>
+  <name>d</name>
+  <uuid>11111111-2222-3333-4444-555555555555</uuid>
+  <memory unit='GiB'>1</memory>
+  <currentMemory unit='MiB'>768</currentMemory>
+  <memoryBacking>
+    <locked/>
+  </memoryBacking>
+  <os><type arch='x86_64'>hvm</type><cmdline>console=ttyS0 a&amp;b</cmdline></os>
+  <devices>
+    <memballoon model='virtio'><stats period='2'/></memballoon>
+  </devices>
+</domain>)";
+
+TEST(DomainXml, ParsesUnitsAndFlags) {
+  auto m = backend::parse_domain_memory(k_xml);
+  EXPECT_EQ(m.memory_kib, 1048576u);
+  EXPECT_EQ(m.current_kib, 786432u);
+  EXPECT_FALSE(m.nosharepages);
+  EXPECT_FALSE(m.hugepages);
+  EXPECT_TRUE(m.balloon_device);
+}
+
+TEST(DomainXml, CurrentDefaultsToMemoryAndBalloonNone) {
+  auto m = backend::parse_domain_memory(
+      "<domain><memory>2048</memory><devices><memballoon model='none'/></devices></domain>");
+  EXPECT_EQ(m.current_kib, 2048u);
+  EXPECT_FALSE(m.balloon_device);
+  EXPECT_EQ(backend::parse_domain_memory("<domain><memory unit='b'>1048576</memory></domain>").memory_kib,
+            1024u);
+}
+
+TEST(DomainXml, ApplyWritesKibAndFlagsAndKeepsTheRest) {
+  backend::DomainMemory want{524288, 421888, true, true, true};
+  auto xml = backend::apply_domain_memory(k_xml, want);
+  EXPECT_THAT(xml, HasSubstr("<memory unit=\"KiB\">524288</memory>"));
+  EXPECT_THAT(xml, HasSubstr("<currentMemory unit=\"KiB\">421888</currentMemory>"));
+  EXPECT_THAT(xml, HasSubstr("<locked />"));
+  EXPECT_THAT(xml, HasSubstr("<nosharepages />"));
+  EXPECT_THAT(xml, HasSubstr("<hugepages />"));
+  EXPECT_THAT(xml, HasSubstr("console=ttyS0 a&amp;b"));
+  EXPECT_THAT(xml, HasSubstr("<stats period=\"2\" />"));
+  EXPECT_EQ(backend::parse_domain_memory(xml), want);
+}
+
+TEST(DomainXml, RemovingLastFlagRemovesMemoryBacking) {
+  auto on = backend::apply_domain_memory("<domain><memory>1</memory></domain>",
+                                         {1024, 1024, true, false, true});
+  EXPECT_THAT(on, HasSubstr("<memoryBacking>"));
+  auto off = backend::apply_domain_memory(on, {1024, 1024, false, false, true});
+  EXPECT_THAT(off, Not(HasSubstr("memoryBacking")));
+}
+
+TEST(DomainXml, BadXmlIsABackendError) {
+  EXPECT_THROW(backend::parse_domain_memory("<domain><memory>"), backend::BackendError);
+  EXPECT_THROW(backend::parse_domain_memory("<other/>"), backend::BackendError);
+  EXPECT_THROW(backend::parse_domain_memory("<domain><memory unit='parsecs'>1</memory></domain>"),
+               backend::BackendError);
+  EXPECT_THROW(backend::parse_domain_memory("<domain><memory>12abc</memory></domain>"),
+               backend::BackendError);
+  EXPECT_THROW(backend::parse_domain_memory("<domain></domain>"), backend::BackendError);
+}
+
+} // namespace
+} // namespace vbm::test

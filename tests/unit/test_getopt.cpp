@@ -1,0 +1,115 @@
+// The RTGetOpt re-implementation (spec §1.3-§1.4) and UUID parsing (§1.6).
+
+#include "backend/hypervisor.hpp"
+#include "cli/getopt.hpp"
+#include "cli/usage.hpp"
+
+#include <gtest/gtest.h>
+
+namespace vbm::test {
+namespace {
+
+using cli::ArgKind;
+using cli::GetOpt;
+using cli::GetOptError;
+using cli::OptDef;
+
+constexpr OptDef k_defs[] = {
+    {"--num", 1, ArgKind::UInt32}, {"--flag", 2, ArgKind::OnOff}, {"--str", 3, ArgKind::String},
+    {"-l", 4, ArgKind::None},
+};
+
+std::vector<cli::OptItem> parse(std::vector<std::string> args) {
+  GetOpt g(args, k_defs);
+  std::vector<cli::OptItem> out;
+  while (auto i = g.next()) {
+    out.push_back(*i);
+  }
+  return out;
+}
+
+std::string error_of(std::vector<std::string> args) {
+  try {
+    parse(std::move(args));
+  } catch (const GetOptError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(GetOpt, ValueFormsAndOrder) {
+  auto items = parse({"--num", "5", "--num=6", "--num:7", "word", "-l", "--str", "-x"});
+  ASSERT_EQ(items.size(), 6u);
+  EXPECT_EQ(items[0].u32, 5u);
+  EXPECT_EQ(items[1].u32, 6u);
+  EXPECT_EQ(items[2].u32, 7u);
+  EXPECT_EQ(items[3].def, nullptr);
+  EXPECT_EQ(items[3].text, "word");
+  EXPECT_EQ(items[4].def->id, 4);
+  EXPECT_EQ(items[5].text, "-x"); // the next word is the value even when it starts with '-'
+}
+
+TEST(GetOpt, DoubleDashEndsOptions) {
+  auto items = parse({"--", "--num", "-l"});
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].def, nullptr);
+  EXPECT_EQ(items[0].text, "--num");
+}
+
+TEST(GetOpt, Errors) {
+  EXPECT_EQ(error_of({"--nope"}), "Unknown option: --nope");
+  EXPECT_EQ(error_of({"--Num", "1"}), "Unknown option: --Num"); // case-sensitive names
+  EXPECT_EQ(error_of({"--nu", "1"}), "Unknown option: --nu");   // no abbreviations
+  EXPECT_EQ(error_of({"--flag", "yes"}), "Unknown option: yes");
+  EXPECT_EQ(error_of({"--num"}), "--num: RTGetOpt: Command line option needs argument.");
+  EXPECT_EQ(error_of({"--num", "12x"}), "Invalid argument format: 12x");
+  EXPECT_EQ(error_of({"-l=3"}), "Unknown option: -l=3");
+}
+
+TEST(GetOpt, Uint32Rules) {
+  EXPECT_EQ(cli::parse_uint32_getopt("512"), 512u);
+  EXPECT_EQ(cli::parse_uint32_getopt("0512"), 512u);
+  EXPECT_EQ(cli::parse_uint32_getopt("+512"), 512u);
+  EXPECT_EQ(cli::parse_uint32_getopt("++512"), 512u);
+  EXPECT_EQ(cli::parse_uint32_getopt("0x200"), 512u);
+  EXPECT_EQ(cli::parse_uint32_getopt("0X200"), 512u);
+  EXPECT_EQ(cli::parse_uint32_getopt("4294967295"), 4294967295u);
+  for (const char* bad : {"", "-1", "512MB", "512 ", " 512", "4294967296", "+0x200", "1e3", "0x"}) {
+    EXPECT_FALSE(cli::parse_uint32_getopt(bad).has_value()) << bad;
+  }
+}
+
+TEST(GetOpt, OnOffAnyCase) {
+  EXPECT_EQ(cli::parse_on_off("ON"), true);
+  EXPECT_EQ(cli::parse_on_off("Off"), false);
+  EXPECT_FALSE(cli::parse_on_off("1").has_value());
+  EXPECT_FALSE(cli::parse_on_off("true").has_value());
+}
+
+TEST(Uuid, ShapesAndNil) {
+  EXPECT_EQ(backend::parse_uuid("{6EBC2119-DE35-467B-A695-047EB2E424F5}"),
+            "6ebc2119-de35-467b-a695-047eb2e424f5");
+  EXPECT_EQ(backend::parse_uuid("6ebc2119-de35-467b-a695-047eb2e424f5"),
+            "6ebc2119-de35-467b-a695-047eb2e424f5");
+  EXPECT_FALSE(backend::parse_uuid("00000000-0000-0000-0000-000000000000").has_value());
+  EXPECT_FALSE(backend::parse_uuid("{6ebc2119-de35-467b-a695-047eb2e424f5").has_value());
+  EXPECT_FALSE(backend::parse_uuid("6ebc2119de35467ba695047eb2e424f5").has_value());
+  EXPECT_FALSE(backend::parse_uuid("my-vm").has_value());
+}
+
+TEST(Usage, WrapsLikeIprtAt79Columns) {
+  // The spec's rendering of metrics setup at 80 columns (§1.5).
+  EXPECT_EQ(cli::wrap_synopsis("VBoxManage metrics setup [--list] [--period seconds] [--samples "
+                               "count] [* | host | vmname metric-list]",
+                               80),
+            "  VBoxManage metrics setup [--list] [--period seconds] [--samples count] [* |\n"
+            "      host | vmname metric-list]\n");
+  EXPECT_EQ(cli::wrap_synopsis("VBoxManage metrics collect [--detach] [--list] [--period=seconds] "
+                               "[--samples=count] [* | host | vmname metric-list]",
+                               80),
+            "  VBoxManage metrics collect [--detach] [--list] [--period=seconds]\n"
+            "      [--samples=count] [* | host | vmname metric-list]\n");
+}
+
+} // namespace
+} // namespace vbm::test

@@ -1,0 +1,254 @@
+// modifyvm against VirtualBox's rules (spec §2), on the fake hypervisor and an in-memory store.
+
+#include "cli/vm_settings.hpp"
+#include "support/cli_fixture.hpp"
+
+#include <gmock/gmock.h>
+
+using testing::HasSubstr;
+using testing::StartsWith;
+
+namespace vbm::test {
+namespace {
+
+constexpr const char* k_uuid = "11111111-2222-3333-4444-555555555555";
+
+struct ModifyVmTest : CliTest {
+  ModifyVmTest() { hv.add("vm", k_uuid, 1024); }
+  backend::DomainMemory mem() { return hv.vm("vm").memory; }
+  store::Settings stored() { return st.settings({"fakehost", k_uuid}); }
+  void expect_unchanged() {
+    EXPECT_EQ(mem().memory_kib, 1024u * 1024);
+    EXPECT_EQ(mem().current_kib, 1024u * 1024);
+    EXPECT_TRUE(stored().empty());
+  }
+};
+
+TEST_F(ModifyVmTest, BalloonOkIsSilentAndLandsInBoth) {
+  EXPECT_EQ(run("modifyvm vm --guest-memory-balloon 512"), 0);
+  EXPECT_EQ(out.stdout_text, "");
+  EXPECT_EQ(out.stderr_text, "");
+  EXPECT_EQ(mem().current_kib, 512u * 1024);
+  EXPECT_EQ(stored().at("guestmemoryballoon"), 512);
+}
+
+TEST_F(ModifyVmTest, DoneWhenExample) {
+  EXPECT_EQ(run("modifyvm vm --memory 512 --guest-memory-balloon 100 --page-fusion off "
+                "--large-pages off"),
+            0);
+  EXPECT_EQ(mem().memory_kib, 524288u);
+  EXPECT_EQ(mem().current_kib, 421888u);
+  EXPECT_TRUE(mem().nosharepages);
+  EXPECT_FALSE(mem().hugepages);
+}
+
+TEST_F(ModifyVmTest, BalloonAtPrintedBoundIsRejectedWithDetails) {
+  EXPECT_EQ(run("modifyvm vm --guestmemoryballoon=921"), 1);
+  EXPECT_EQ(out.stderr_text,
+            "VBoxManage: error: Invalid memory balloon size: 921 MB (must be in range [0, 921] MB)\n"
+            "VBoxManage: error: Details: code NS_ERROR_INVALID_ARG (0x80070057), component "
+            "SessionMachine, interface IMachine, callee nsISupports\n"
+            "VBoxManage: error: Context: \"COMSETTER(MemoryBalloonSize)(ValueUnion.u32)\" at line "
+            "1003 of file VBoxManageModifyVM.cpp\n");
+  expect_unchanged();
+}
+
+TEST_F(ModifyVmTest, BalloonBoundaryAndAllThreeValueForms) {
+  EXPECT_EQ(run("modifyvm vm --guest-memory-balloon 920"), 0);
+  EXPECT_EQ(run("modifyvm vm --guestmemoryballoon:10"), 0);
+  EXPECT_EQ(stored().at("guestmemoryballoon"), 10);
+  EXPECT_EQ(run("modifyvm vm --guest-memory-balloon=0x10"), 0);
+  EXPECT_EQ(stored().at("guestmemoryballoon"), 16);
+  EXPECT_EQ(run("modifyvm vm --memory 0512"), 0); // decimal, not octal
+  EXPECT_EQ(stored().at("memory"), 512);
+}
+
+TEST_F(ModifyVmTest, BalloonLimitUsesRamAsOfThatPointInTheCommand) {
+  EXPECT_EQ(run("modifyvm vm --memory 4096 --guest-memory-balloon 3000"), 0);
+  EXPECT_EQ(mem().current_kib, (4096u - 3000) * 1024);
+  EXPECT_EQ(run("modifyvm vm --memory 1024"), 0);
+  EXPECT_EQ(run("modifyvm vm --guest-memory-balloon 3000 --memory 4096"), 1);
+  EXPECT_THAT(first_err_line(), HasSubstr("must be in range [0, 921] MB"));
+}
+
+TEST_F(ModifyVmTest, FailingLaterOptionLeavesEarlierOnesUnsaved) {
+  EXPECT_EQ(run("modifyvm vm --memory 2048 --guest-memory-balloon 99999"), 1);
+  EXPECT_THAT(first_err_line(), HasSubstr("must be in range [0, 1843] MB"));
+  expect_unchanged();
+  EXPECT_TRUE(hv.calls.empty());
+}
+
+TEST_F(ModifyVmTest, BalloonStaysConstantWhenMemoryChanges) {
+  EXPECT_EQ(run("modifyvm vm --guest-memory-balloon 200"), 0);
+  EXPECT_EQ(run("modifyvm vm --memory 2048"), 0);
+  EXPECT_EQ(mem().memory_kib, 2048u * 1024);
+  EXPECT_EQ(mem().current_kib, (2048u - 200) * 1024);
+  EXPECT_EQ(stored().at("guestmemoryballoon"), 200);
+}
+
+TEST_F(ModifyVmTest, OnOffValues) {
+  EXPECT_EQ(run("modifyvm vm --page-fusion OFF --largepages On"), 0);
+  EXPECT_TRUE(mem().nosharepages);
+  EXPECT_TRUE(mem().hugepages);
+  EXPECT_EQ(run("modifyvm vm --pagefusion on --large-pages=off"), 0);
+  EXPECT_FALSE(mem().nosharepages);
+  EXPECT_FALSE(mem().hugepages);
+}
+
+TEST_F(ModifyVmTest, PageFusionOnWarns) {
+  EXPECT_EQ(run("modifyvm vm --page-fusion on"), 0);
+  EXPECT_THAT(out.stderr_text, StartsWith("VBoxManage: warning: page fusion"));
+  EXPECT_EQ(std::count(out.stderr_text.begin(), out.stderr_text.end(), '\n'), 1);
+  EXPECT_EQ(run("modifyvm vm --page-fusion off"), 0);
+  EXPECT_EQ(out.stderr_text, "");
+}
+
+TEST_F(ModifyVmTest, BadOnOffValueIsUnknownOptionWithUsageExit1) {
+  for (const char* v : {"maybe", "true", "1", "yes"}) {
+    EXPECT_EQ(run(std::string("modifyvm vm --large-pages ") + v), 1);
+    EXPECT_THAT(out.stderr_text, StartsWith("vboxkvm Command Line Management Interface"));
+    EXPECT_THAT(out.stderr_text, HasSubstr(std::string("\nVBoxManage: error: Unknown option: ") + v +
+                                           "\nUsage - Change settings for a virtual machine"));
+  }
+  expect_unchanged();
+}
+
+TEST_F(ModifyVmTest, MissingValue) {
+  EXPECT_EQ(run("modifyvm vm --page-fusion"), 1);
+  EXPECT_THAT(out.stderr_text,
+              HasSubstr("VBoxManage: error: --page-fusion: RTGetOpt: Command line option needs "
+                        "argument.\nUsage"));
+  EXPECT_EQ(run("modifyvm vm --pagefusion"), 1); // the spelling typed is the one printed
+  EXPECT_THAT(out.stderr_text, HasSubstr("error: --pagefusion: RTGetOpt"));
+}
+
+TEST_F(ModifyVmTest, BadNumbersAndUnknownOptions) {
+  for (const char* v : {"abc", "-1", "512MB", "4294967296", "+0x200", "1e3"}) {
+    EXPECT_EQ(run_args(std::vector<std::string>{"modifyvm", "vm", "--memory", v}), 1) << v;
+    EXPECT_THAT(out.stderr_text, HasSubstr("VBoxManage: error: Invalid argument format: ")) << v;
+  }
+  EXPECT_EQ(run("modifyvm vm --bogus on"), 1);
+  EXPECT_THAT(out.stderr_text, HasSubstr("VBoxManage: error: Unknown option: --bogus\n"));
+  EXPECT_EQ(run("modifyvm vm --help"), 1);
+  EXPECT_THAT(out.stderr_text, HasSubstr("Unknown option: --help"));
+  EXPECT_EQ(run("modifyvm vm stray"), 1);
+  EXPECT_THAT(out.stderr_text, HasSubstr("error: Invalid parameter 'stray'"));
+  expect_unchanged();
+}
+
+TEST_F(ModifyVmTest, MemoryRange) {
+  EXPECT_EQ(run("modifyvm vm --memory 3"), 1);
+  EXPECT_EQ(first_err_line(),
+            "VBoxManage: error: Invalid RAM size: 3 MB (must be in range [4, 2097152] MB)");
+  EXPECT_EQ(run("modifyvm vm --memory 2097153"), 1);
+  EXPECT_EQ(run("modifyvm vm --memory 4"), 0);
+  EXPECT_EQ(run("modifyvm vm --memory 2097152"), 0);
+}
+
+TEST_F(ModifyVmTest, NotEnoughParametersIsSyntaxExit2WithBlankLine) {
+  EXPECT_EQ(run("modifyvm vm"), 2);
+  EXPECT_THAT(out.stderr_text,
+              HasSubstr("VBoxManage: error: Not enough parameters\n\nUsage - Change settings"));
+  EXPECT_TRUE(hv.calls.empty());
+}
+
+TEST_F(ModifyVmTest, UnknownVm) {
+  EXPECT_EQ(run("modifyvm X --memory 512"), 1);
+  EXPECT_EQ(out.stderr_text,
+            "VBoxManage: error: Could not find a registered machine named 'X'\n"
+            "VBoxManage: error: Details: code VBOX_E_OBJECT_NOT_FOUND (0x80bb0001), component "
+            "VirtualBoxWrap, interface IVirtualBox, callee nsISupports\n"
+            "VBoxManage: error: Context: \"FindMachine(Bstr(a->argv[0]).raw(), "
+            "machine.asOutParam())\" at line 547 of file VBoxManageModifyVM.cpp\n");
+  EXPECT_EQ(run("modifyvm {11111111-2222-3333-4444-000000000000} --memory 512"), 1);
+  EXPECT_EQ(first_err_line(), "VBoxManage: error: Could not find a registered machine with UUID "
+                              "{11111111-2222-3333-4444-000000000000}");
+}
+
+TEST_F(ModifyVmTest, ByUuidWithBracesAnyCase) {
+  EXPECT_EQ(run("modifyvm {11111111-2222-3333-4444-555555555555} --memory 300"), 0);
+  EXPECT_EQ(run("modifyvm 11111111-2222-3333-4444-555555555555 --memory 301"), 0);
+  EXPECT_EQ(mem().memory_kib, 301u * 1024);
+}
+
+TEST_F(ModifyVmTest, RunningPausedStoppingAreLockedEvenWithBadOptions) {
+  for (auto s : {backend::VmState::Running, backend::VmState::Paused, backend::VmState::Stopping}) {
+    hv.vm("vm").state = s;
+    EXPECT_EQ(run("modifyvm vm --large-pages maybe"), 1);
+    EXPECT_EQ(out.stderr_text,
+              "VBoxManage: error: The machine 'vm' is already locked for a session (or being "
+              "unlocked)\n"
+              "VBoxManage: error: Details: code VBOX_E_INVALID_OBJECT_STATE (0x80bb0007), "
+              "component MachineWrap, interface IMachine, callee nsISupports\n"
+              "VBoxManage: error: Context: \"LockMachine(a->session, LockType_Write)\" at line 573 "
+              "of file VBoxManageModifyVM.cpp\n");
+  }
+  expect_unchanged();
+}
+
+TEST_F(ModifyVmTest, SavedVmIsNotMutable) {
+  hv.vm("vm").state = backend::VmState::Saved;
+  EXPECT_EQ(run("modifyvm vm --page-fusion on"), 1);
+  EXPECT_EQ(first_err_line(), "VBoxManage: error: The machine is not mutable (state is Saved)");
+  EXPECT_THAT(out.stderr_text, HasSubstr("Details: code VBOX_E_INVALID_VM_STATE (0x80bb0002), "
+                                         "component SessionMachine, interface IMachine"));
+  EXPECT_EQ(run("modifyvm vm --guest-memory-balloon 10"), 1);
+  EXPECT_EQ(first_err_line(),
+            "VBoxManage: error: The machine is not mutable or running (state is Saved)");
+  expect_unchanged();
+}
+
+TEST_F(ModifyVmTest, AbortedVmIsMutable) {
+  hv.vm("vm").state = backend::VmState::Aborted;
+  EXPECT_EQ(run("modifyvm vm --memory 600"), 0);
+}
+
+TEST_F(ModifyVmTest, Non64BitHostRefusesBalloonAndPageFusionAndCapsRam) {
+  hv.host = {"i686", false};
+  EXPECT_EQ(run("modifyvm vm --guest-memory-balloon 0"), 1);
+  EXPECT_EQ(first_err_line(), "VBoxManage: error: Memory ballooning is only supported on 64-bit hosts");
+  EXPECT_THAT(out.stderr_text, HasSubstr("NS_ERROR_NOT_IMPLEMENTED (0x80004001)"));
+  EXPECT_EQ(run("modifyvm vm --page-fusion off"), 1);
+  EXPECT_EQ(first_err_line(), "VBoxManage: error: Page fusion is only supported on 64-bit hosts");
+  EXPECT_EQ(run("modifyvm vm --memory 4000"), 1);
+  EXPECT_THAT(first_err_line(), HasSubstr("must be in range [4, 3584] MB"));
+  expect_unchanged();
+}
+
+TEST_F(ModifyVmTest, LibvirtFailureLeavesStoreUnchanged) {
+  hv.fail_next("set_persistent_memory", "failed to save the configuration of 'vm': boom");
+  EXPECT_EQ(run("modifyvm vm --memory 512"), 1);
+  EXPECT_EQ(out.stderr_text, "VBoxManage: error: failed to save the configuration of 'vm': boom\n");
+  expect_unchanged();
+}
+
+TEST_F(ModifyVmTest, StartsFromLibvirtTruthAfterDrift) {
+  EXPECT_EQ(run("modifyvm vm --guest-memory-balloon 100"), 0);
+  hv.vm("vm").memory.memory_kib = 2048 * 1024; // someone ran virsh setmaxmem --config
+  hv.vm("vm").memory.current_kib = 2048 * 1024;
+  EXPECT_EQ(run("modifyvm vm --page-fusion off"), 0);
+  EXPECT_EQ(stored().at("memory"), 2048);
+  EXPECT_EQ(stored().at("guestmemoryballoon"), 0);
+}
+
+TEST_F(ModifyVmTest, UnchangedSettingsDoNotRedefine) {
+  EXPECT_EQ(run("modifyvm vm --memory 1024 --page-fusion on"), 0);
+  EXPECT_TRUE(hv.calls.empty());
+  EXPECT_EQ(stored().at("memory"), 1024);
+}
+
+TEST(VmSettingsMapping, BalloonAboveLimitAfterRamLoweredIsCapped) {
+  cli::VmSettings s{.memory_mb = 100, .balloon_mb = 500, .page_fusion = true, .large_pages = false};
+  auto d = cli::to_domain(s, true);
+  EXPECT_EQ(d.current_kib, (100u - 89) * 1024);
+}
+
+TEST(VmSettingsMapping, RoundTripThroughDomainAndStore) {
+  cli::VmSettings s{.memory_mb = 512, .balloon_mb = 100, .page_fusion = false, .large_pages = true};
+  EXPECT_EQ(cli::from_domain(cli::to_domain(s, true)), s);
+  EXPECT_EQ(cli::from_store(cli::to_store(s)), s);
+  EXPECT_FALSE(cli::from_store({{"memory", 512}}).has_value());
+}
+
+} // namespace
+} // namespace vbm::test

@@ -1,0 +1,143 @@
+// showvminfo and list output formats (spec §1.7, §5) and drift reporting.
+
+#include "support/cli_fixture.hpp"
+
+#include <gmock/gmock.h>
+#include <nlohmann/json.hpp>
+
+using testing::HasSubstr;
+
+namespace vbm::test {
+namespace {
+
+struct ShowVmInfoTest : CliTest {
+  ShowVmInfoTest() {
+    auto& a = hv.add("zeta", "aaaaaaaa-0000-0000-0000-000000000001", 1024);
+    a.memory.nosharepages = true;
+    auto& b = hv.add("alpha one", "bbbbbbbb-0000-0000-0000-000000000002", 2048);
+    b.memory.current_kib = 1536 * 1024;
+    b.memory.hugepages = true;
+    b.state = backend::VmState::Running;
+    hv.add("mid", "cccccccc-0000-0000-0000-000000000003").state = backend::VmState::Paused;
+    hv.add("saved", "dddddddd-0000-0000-0000-000000000004").state = backend::VmState::Saved;
+  }
+};
+
+TEST_F(ShowVmInfoTest, HumanLabelsPaddingAndUnits) {
+  EXPECT_EQ(run_args({"showvminfo", "alpha one"}), 0);
+  EXPECT_EQ(out.stdout_text, "Name:                        alpha one\n"
+                             "UUID:                        bbbbbbbb-0000-0000-0000-000000000002\n"
+                             "Memory size:                 2048MB\n"
+                             "Page Fusion:                 enabled\n"
+                             "Large Pages:                 enabled\n"
+                             "State:                       running (since 2023-11-14T22:13:20.123000000)\n"
+                             "* Guest:\n"
+                             "Configured memory balloon:   512MB\n");
+  EXPECT_EQ(out.stderr_text, "");
+}
+
+TEST_F(ShowVmInfoTest, MachineReadable) {
+  EXPECT_EQ(run("showvminfo zeta --machinereadable"), 0);
+  EXPECT_EQ(out.stdout_text, "name=\"zeta\"\n"
+                             "UUID=\"aaaaaaaa-0000-0000-0000-000000000001\"\n"
+                             "memory=1024\n"
+                             "pagefusion=\"off\"\n"
+                             "largepages=\"off\"\n"
+                             "VMState=\"poweroff\"\n"
+                             "VMStateChangeTime=\"2023-11-14T22:13:20.123000000\"\n"
+                             "GuestMemoryBalloon=0\n");
+  EXPECT_EQ(run("showvminfo -machinereadable saved"), 0); // options before the VM, single dash
+  EXPECT_THAT(out.stdout_text, HasSubstr("VMState=\"saved\"\n"));
+}
+
+TEST_F(ShowVmInfoTest, MachineReadableEscapesQuotesAndBackslashes) {
+  hv.add("a\"b\\c", "eeeeeeee-0000-0000-0000-000000000005");
+  EXPECT_EQ(run_args({"showvminfo", "a\"b\\c", "--machinereadable"}), 0);
+  EXPECT_THAT(out.stdout_text, testing::StartsWith("name=\"a\\\"b\\\\c\"\n"));
+}
+
+TEST_F(ShowVmInfoTest, JsonCarriesTheSameFields) {
+  EXPECT_EQ(run_args({"showvminfo", "alpha one", "--json"}), 0);
+  auto j = nlohmann::json::parse(out.stdout_text);
+  EXPECT_EQ(j["name"], "alpha one");
+  EXPECT_EQ(j["memory"], 2048);
+  EXPECT_EQ(j["GuestMemoryBalloon"], 512);
+  EXPECT_EQ(j["pagefusion"], true);
+  EXPECT_EQ(j["largepages"], true);
+  EXPECT_EQ(j["VMState"], "running");
+  EXPECT_EQ(j["VMStateChangeTime"], "2023-11-14T22:13:20.123000000");
+}
+
+TEST_F(ShowVmInfoTest, StateSinceIsKeptUntilTheStateChanges) {
+  EXPECT_EQ(run("showvminfo zeta --machinereadable"), 0);
+  now += 60000;
+  EXPECT_EQ(run("showvminfo zeta --machinereadable"), 0);
+  EXPECT_THAT(out.stdout_text, HasSubstr("VMStateChangeTime=\"2023-11-14T22:13:20.123000000\""));
+  hv.vm("zeta").state = backend::VmState::Running;
+  EXPECT_EQ(run("showvminfo zeta --machinereadable"), 0);
+  EXPECT_THAT(out.stdout_text, HasSubstr("VMStateChangeTime=\"2023-11-14T22:14:20.123000000\""));
+}
+
+TEST_F(ShowVmInfoTest, DriftShowsLibvirtTruthAndWarns) {
+  EXPECT_EQ(run("modifyvm zeta --memory 512 --guest-memory-balloon 100"), 0);
+  EXPECT_EQ(run("showvminfo zeta"), 0);
+  EXPECT_EQ(out.stderr_text, "");
+  EXPECT_THAT(out.stdout_text, HasSubstr("Configured memory balloon:   100MB"));
+  hv.vm("zeta").memory.memory_kib = 1024 * 1024; // virsh setmaxmem 1G --config
+  EXPECT_EQ(run("showvminfo zeta"), 0);
+  EXPECT_THAT(out.stdout_text, HasSubstr("Memory size:                 1024MB\n"));
+  EXPECT_THAT(out.stdout_text, HasSubstr("Configured memory balloon:   612MB\n"));
+  EXPECT_EQ(out.stderr_text,
+            "VBoxManage: warning: the libvirt configuration of 'zeta' was changed outside "
+            "vboxmanage (<memory> 524288 KiB, now 1048576 KiB); showing libvirt's values\n");
+}
+
+TEST_F(ShowVmInfoTest, Errors) {
+  EXPECT_EQ(run("showvminfo zeta extra"), 2);
+  EXPECT_THAT(out.stderr_text, HasSubstr("VBoxManage: error: Invalid parameter 'extra'\n"));
+  EXPECT_EQ(run("showvminfo --details"), 2);
+  EXPECT_THAT(out.stderr_text, HasSubstr("VBoxManage: error: VM name or UUID required\n"));
+  EXPECT_EQ(run("showvminfo zeta --help"), 2);
+  EXPECT_THAT(out.stderr_text, HasSubstr("VBoxManage: error: Unknown option: --help\n"));
+  EXPECT_EQ(run("showvminfo nope"), 1);
+  EXPECT_THAT(out.stderr_text, HasSubstr("Context: \"FindMachine(Bstr(VMNameOrUuid).raw(), "
+                                         "machine.asOutParam())\""));
+}
+
+TEST_F(ShowVmInfoTest, ListVmsInDriverOrderAndSorted) {
+  EXPECT_EQ(run("list vms"), 0);
+  EXPECT_EQ(out.stdout_text, "\"zeta\" {aaaaaaaa-0000-0000-0000-000000000001}\n"
+                             "\"alpha one\" {bbbbbbbb-0000-0000-0000-000000000002}\n"
+                             "\"mid\" {cccccccc-0000-0000-0000-000000000003}\n"
+                             "\"saved\" {dddddddd-0000-0000-0000-000000000004}\n");
+  EXPECT_EQ(run("list --sorted vms"), 0);
+  EXPECT_THAT(out.stdout_text, testing::StartsWith("\"alpha one\""));
+  EXPECT_EQ(run("list -s runningvms"), 0);
+  EXPECT_EQ(out.stdout_text, "\"alpha one\" {bbbbbbbb-0000-0000-0000-000000000002}\n"
+                             "\"mid\" {cccccccc-0000-0000-0000-000000000003}\n");
+}
+
+TEST_F(ShowVmInfoTest, ListLongPrintsEachReport) {
+  EXPECT_EQ(run("list -l runningvms"), 0);
+  EXPECT_EQ(std::count(out.stdout_text.begin(), out.stdout_text.end(), '*'), 2);
+  EXPECT_THAT(out.stdout_text, HasSubstr("Name:                        mid\n"));
+}
+
+TEST_F(ShowVmInfoTest, ListErrors) {
+  EXPECT_EQ(run("list bogus"), 2);
+  EXPECT_THAT(out.stderr_text, HasSubstr("VBoxManage: error: Unknown subcommand \"bogus\".\n\nUsage"));
+  EXPECT_EQ(run("list"), 1);
+  EXPECT_THAT(out.stdout_text, testing::StartsWith("Usage - View system information"));
+}
+
+TEST_F(ShowVmInfoTest, EmptyHostListsNothing) {
+  FakeHypervisor empty;
+  services.hypervisor = [&](const std::optional<std::string>&, cli::Access) -> backend::Hypervisor& {
+    return empty;
+  };
+  EXPECT_EQ(run("list vms"), 0);
+  EXPECT_EQ(out.stdout_text, "");
+}
+
+} // namespace
+} // namespace vbm::test

@@ -1,0 +1,115 @@
+// The settings store: migrations, refusal of newer schemas, file modes, round trips.
+
+#include "store/migrations.hpp"
+#include "store/settings_store.hpp"
+#include "store/sqlite.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <gmock/gmock.h>
+#include <sys/stat.h>
+
+namespace vbm::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "vbm-store-XXXXXX").string();
+    path = mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    if (!testing::Test::HasFailure()) {
+      fs::remove_all(path);
+    }
+  }
+};
+
+TEST(Store, FreshStoreReachesLatestVersion) {
+  store::SettingsStore st(":memory:");
+  EXPECT_EQ(st.schema_version(), static_cast<std::int64_t>(store::migrations().size()));
+}
+
+TEST(Store, SettingsRoundTripPerHostAndUuid) {
+  store::SettingsStore st(":memory:");
+  st.put_settings({"h1", "u1"}, "vm", {{"memory", 512}, {"pagefusion", 1}});
+  st.put_settings({"h2", "u1"}, "vm", {{"memory", 256}});
+  EXPECT_EQ(st.settings({"h1", "u1"}), (store::Settings{{"memory", 512}, {"pagefusion", 1}}));
+  EXPECT_EQ(st.settings({"h2", "u1"}), (store::Settings{{"memory", 256}}));
+  st.put_settings({"h1", "u1"}, "vm", {{"memory", 1024}});
+  EXPECT_EQ(st.settings({"h1", "u1"}), (store::Settings{{"memory", 1024}}));
+  EXPECT_TRUE(st.settings({"h1", "nope"}).empty());
+}
+
+TEST(Store, StateRecords) {
+  store::SettingsStore st(":memory:");
+  EXPECT_FALSE(st.state({"h", "u"}).has_value());
+  st.put_state({"h", "u"}, "vm", {"running", 42});
+  auto rec = st.state({"h", "u"});
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->state, "running");
+  EXPECT_EQ(rec->since_ms, 42);
+}
+
+TEST(Store, UncommittedTransactionRollsBack) {
+  store::SettingsStore st(":memory:");
+  {
+    auto txn = st.begin_write();
+    st.put_settings({"h", "u"}, "vm", {{"memory", 1}});
+  }
+  EXPECT_TRUE(st.settings({"h", "u"}).empty());
+}
+
+TEST(Store, FailingMigrationLeavesVersionUnchanged) {
+  store::Connection db(":memory:", 1000);
+  constexpr std::string_view good[] = {"CREATE TABLE a (x)"};
+  store::migrate(db, good);
+  EXPECT_EQ(db.query_int("PRAGMA user_version"), 1);
+  constexpr std::string_view bad[] = {"CREATE TABLE a (x)", "CREATE TABLE b (y); SYNTAX ERROR"};
+  EXPECT_THROW(store::migrate(db, bad), store::StoreError);
+  EXPECT_EQ(db.query_int("PRAGMA user_version"), 1);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM sqlite_master WHERE name = 'b'"), 0);
+}
+
+TEST(Store, NewerSchemaIsRefused) {
+  TempDir dir;
+  auto file = store::SettingsStore::prepare_path(dir.path);
+  {
+    store::Connection db(file, 1000);
+    db.exec("PRAGMA user_version = 99");
+  }
+  try {
+    store::SettingsStore st(file);
+    FAIL() << "opened a store from the future";
+  } catch (const store::StoreError& e) {
+    EXPECT_THAT(e.what(), testing::HasSubstr("schema is version 99, this build of vboxmanage "
+                                             "supports up to 1"));
+  }
+}
+
+TEST(Store, CreatedPrivate) {
+  TempDir dir;
+  auto sub = dir.path / "a" / "b";
+  mode_t old = umask(0);
+  auto file = store::SettingsStore::prepare_path(sub);
+  umask(old);
+  store::SettingsStore st(file);
+  st.put_settings({"h", "u"}, "vm", {{"memory", 1}});
+  struct stat s {};
+  ASSERT_EQ(stat(sub.c_str(), &s), 0);
+  EXPECT_EQ(s.st_mode & 0777, 0700u);
+  ASSERT_EQ(stat(file.c_str(), &s), 0);
+  EXPECT_EQ(s.st_mode & 0777, 0600u);
+}
+
+TEST(Store, CorruptFileIsAClearError) {
+  TempDir dir;
+  auto file = dir.path / "vboxkvm.db";
+  std::ofstream(file) << "this is not a database, just some text that is long enough to matter";
+  EXPECT_THROW(store::SettingsStore st(file.string()), store::StoreError);
+}
+
+} // namespace
+} // namespace vbm::test
