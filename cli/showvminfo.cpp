@@ -27,7 +27,7 @@ constexpr OptDef k_opts[] = {
 
 CommandHelp showvminfo_help() {
   return {"showvminfo",
-          "show configuration information or log file contents for a virtual machine",
+          "show configuration information for a virtual machine",
           {"<uuid | vmname> [--details] [--machinereadable] [--json]"},
           "Options:\n"
           "  --details           accepted for compatibility; the memory report is always complete\n"
