@@ -29,6 +29,7 @@ enum class VmState { PoweredOff, Saved, Aborted, Running, Paused, Stopping, Unkn
 struct VmRef {
   std::string name;
   std::string uuid; ///< lowercase, no braces
+  int id = -1;      ///< the running domain's ID (start order); -1 when inactive
 };
 
 /// The memory part of a domain's persistent configuration, in libvirt's terms.

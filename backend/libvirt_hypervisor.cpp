@@ -40,7 +40,8 @@ std::string uuid_of(virDomainPtr dom) {
 
 VmRef ref_of(virDomainPtr dom) {
   const char* name = virDomainGetName(dom);
-  return VmRef{name ? name : "", uuid_of(dom)};
+  unsigned int id = virDomainGetID(dom);
+  return VmRef{name ? name : "", uuid_of(dom), id == static_cast<unsigned int>(-1) ? -1 : static_cast<int>(id)};
 }
 } // namespace
 

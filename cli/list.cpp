@@ -64,8 +64,16 @@ int run_list(std::span<const std::string> args, Env& env) {
     std::erase_if(vms, [&](const backend::VmRef& vm) { return !is_running_for_list(hv.state(vm)); });
   }
   if (sorted) {
-    std::stable_sort(vms.begin(), vms.end(),
-                     [](const auto& a, const auto& b) { return a.name < b.name; });
+    std::sort(vms.begin(), vms.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  } else {
+    // VirtualBox lists in registration order; libvirt's order is a hash walk that changes
+    // between calls. Closest stable order: running domains as started, then the rest by name.
+    std::sort(vms.begin(), vms.end(), [](const auto& a, const auto& b) {
+      if ((a.id < 0) != (b.id < 0)) {
+        return a.id >= 0;
+      }
+      return a.id >= 0 ? a.id < b.id : a.name < b.name;
+    });
   }
   for (const auto& vm : vms) {
     if (long_form) {

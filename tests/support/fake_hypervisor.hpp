@@ -26,7 +26,7 @@ public:
 
   /// Adds a powered-off VM with `memory_mb` of RAM and no balloon; returns it for tweaking.
   Vm& add(const std::string& name, const std::string& uuid, std::uint64_t memory_mb = 1024) {
-    Vm vm{{name, uuid}};
+    Vm vm{{name, uuid, -1}};
     vm.memory.memory_kib = vm.memory.current_kib = memory_mb * 1024;
     m_vms.push_back(vm);
     return m_vms.back();
@@ -47,9 +47,14 @@ public:
   std::vector<backend::VmRef> list_vms() override {
     check("list_vms");
     std::vector<backend::VmRef> out;
+    int next_id = 1;
     for (const auto& v : m_vms) {
       out.push_back(v.ref);
+      out.back().id = backend::VmState::Running == v.state || backend::VmState::Paused == v.state
+                          ? next_id++
+                          : -1;
     }
+    std::reverse(out.begin(), out.end()); // like libvirt, promise no order
     return out;
   }
   backend::VmState state(const backend::VmRef& ref) override { return get(ref).state; }

@@ -104,12 +104,12 @@ TEST_F(ShowVmInfoTest, Errors) {
                                          "machine.asOutParam())\""));
 }
 
-TEST_F(ShowVmInfoTest, ListVmsInDriverOrderAndSorted) {
+TEST_F(ShowVmInfoTest, ListVmsRunningInStartOrderThenByNameOrSorted) {
   EXPECT_EQ(run("list vms"), 0);
-  EXPECT_EQ(out.stdout_text, "\"zeta\" {aaaaaaaa-0000-0000-0000-000000000001}\n"
-                             "\"alpha one\" {bbbbbbbb-0000-0000-0000-000000000002}\n"
+  EXPECT_EQ(out.stdout_text, "\"alpha one\" {bbbbbbbb-0000-0000-0000-000000000002}\n"
                              "\"mid\" {cccccccc-0000-0000-0000-000000000003}\n"
-                             "\"saved\" {dddddddd-0000-0000-0000-000000000004}\n");
+                             "\"saved\" {dddddddd-0000-0000-0000-000000000004}\n"
+                             "\"zeta\" {aaaaaaaa-0000-0000-0000-000000000001}\n");
   EXPECT_EQ(run("list --sorted vms"), 0);
   EXPECT_THAT(out.stdout_text, testing::StartsWith("\"alpha one\""));
   EXPECT_EQ(run("list -s runningvms"), 0);
