@@ -1,0 +1,224 @@
+#!/bin/bash
+# test_completion_bash.sh [COMPLETION_SCRIPT [BIN]]
+#
+# Drives completions/vboxmanage.bash the way bash does: sets COMP_WORDS, COMP_CWORD,
+# COMP_LINE and COMP_POINT for a command line, calls the registered function and checks
+# COMPREPLY. VM names come from a fake `vboxmanage` put first in PATH. With BIN (the built
+# vboxmanage), also checks that the completed commands and options are the ones BIN's help
+# shows, and completes VM names from BIN itself on libvirt's test driver.
+# Exit 77 (skipped) when bash-completion is not installed.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+script=${1:-$here/../../completions/vboxmanage.bash}
+bin=${2:-}
+bash_completion=${BASH_COMPLETION_SCRIPT:-/usr/share/bash-completion/bash_completion}
+
+if [[ ! -r $bash_completion ]]; then
+    echo "SKIP: $bash_completion not found (install bash-completion)"
+    exit 77
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# The fake vboxmanage: records its arguments, prints `list vms` output with awkward names.
+cat >"$tmp/vboxmanage" <<'EOF'
+#!/bin/sh
+printf '%s\n' "$*" >>"${FAKE_VBM_LOG:?}"
+case " $* " in
+*" list vms ") printf '%s\n' '"my vm" {11111111-2222-3333-4444-555555555555}' \
+        '"plain" {22222222-2222-3333-4444-555555555555}' \
+        '"it"s {odd}" {33333333-2222-3333-4444-555555555555}' \
+        '"myother" {44444444-2222-3333-4444-555555555555}' ;;
+esac
+EOF
+chmod +x "$tmp/vboxmanage"
+export FAKE_VBM_LOG=$tmp/args
+export PATH="$tmp:$PATH"
+export VBOX_USER_HOME=$tmp/home
+
+# shellcheck source=/dev/null
+. "$bash_completion"
+# shellcheck source=/dev/null
+. "$script"
+
+# compopt only works inside a real completion; record what the script asks for.
+compopt_args=""
+compopt() { compopt_args+="$* "; }
+
+func_for() { # the -F function registered for command $1
+    local spec
+    spec=$(complete -p "$1" 2>/dev/null) || return 1
+    spec=${spec#*-F }
+    printf '%s\n' "${spec%% *}"
+}
+
+# Split LINE into words as bash does for COMP_WORDS (default COMP_WORDBREAKS): at unquoted
+# blanks, and around runs of unquoted '=' and ':', which become words of their own.
+split_words() {
+    local line=$1 c q="" w="" i
+    WORDS=()
+    for ((i = 0; i < ${#line}; i++)); do
+        c=${line:i:1}
+        if [[ -n $q ]]; then
+            w+=$c
+            [[ $c == "$q" ]] && q=""
+        elif [[ $c == \\ ]]; then
+            w+=$c${line:i+1:1}
+            ((i++))
+        elif [[ $c == \" || $c == \' ]]; then
+            q=$c
+            w+=$c
+        elif [[ $c == ' ' ]]; then
+            [[ -n $w ]] && WORDS+=("$w")
+            w=""
+        elif [[ $c == [=:] ]]; then
+            [[ -n $w && $w != *[=:] ]] && WORDS+=("$w") && w=""
+            w+=$c
+        else
+            [[ -n $w && $w == *[=:] ]] && WORDS+=("$w") && w=""
+            w+=$c
+        fi
+    done
+    WORDS+=("$w") # the word being completed, maybe empty
+}
+
+# complete LINE: COMPREPLY for the cursor at the end of LINE.
+complete_line() {
+    local line=$1 func
+    split_words "$line"
+    COMP_WORDS=("${WORDS[@]}")
+    COMP_CWORD=$((${#WORDS[@]} - 1))
+    COMP_LINE=$line
+    COMP_POINT=${#line}
+    COMPREPLY=()
+    compopt_args=""
+    func=$(func_for "${WORDS[0]##*/}") || func=$(func_for vboxmanage)
+    "$func" "${WORDS[0]}" "${WORDS[COMP_CWORD]}" "${WORDS[COMP_CWORD - 1]}"
+}
+
+failures=0
+sorted() { printf '%s\n' "$@" | LC_ALL=C sort; }
+
+# expect LINE [WORD...]: COMPREPLY must be exactly the given words (in any order).
+expect() {
+    local line=$1
+    shift
+    complete_line "$line"
+    local got want
+    got=$(sorted "${COMPREPLY[@]}")
+    want=$(sorted "$@")
+    if [[ $got == "$want" ]]; then
+        echo "ok: '$line'"
+    else
+        echo "FAIL: '$line'"
+        echo "  expected: $(printf '[%s] ' "$@")"
+        echo "  got:      $(printf '[%s] ' "${COMPREPLY[@]}")"
+        failures=$((failures + 1))
+    fi
+}
+
+check() { # check DESCRIPTION COMMAND...
+    local what=$1
+    shift
+    if "$@"; then
+        echo "ok: $what"
+    else
+        echo "FAIL: $what"
+        failures=$((failures + 1))
+    fi
+}
+
+check "registered for vboxmanage" eval "func_for vboxmanage >/dev/null"
+check "registered for VBoxManage" eval "func_for VBoxManage >/dev/null"
+
+commands=(list showvminfo modifyvm help)
+modifyvm_opts=(--memory --page-fusion --large-pages --guest-memory-balloon)
+showvminfo_opts=(--details --machinereadable --json)
+all_vms=("my vm" plain 'it"s {odd}' myother)
+
+# Commands and global options.
+expect "vboxmanage " "${commands[@]}"
+expect "VBoxManage " "${commands[@]}"
+expect "vboxmanage mo" modifyvm
+expect "vboxmanage -q " "${commands[@]}"
+expect "vboxmanage -q --" --connect --nologo --version
+expect "vboxmanage -" --connect --nologo --version -c -q -V
+expect "vboxmanage -c " # a URI: nothing to offer
+expect "vboxmanage -c qemu:///system s" showvminfo
+expect "vboxmanage help " "${commands[@]}"
+
+# list
+expect "vboxmanage list " vms runningvms --long --sorted
+expect "vboxmanage list --long r" runningvms
+expect "vboxmanage list --s" --sorted
+
+# modifyvm: VM, then options (dashed spellings only), on/off values, nothing for numbers.
+expect "vboxmanage modifyvm " "${all_vms[@]}"
+expect "vboxmanage modifyvm plain " "${modifyvm_opts[@]}"
+expect "vboxmanage modifyvm plain --" "${modifyvm_opts[@]}"
+expect "vboxmanage modifyvm plain --page" --page-fusion
+expect "vboxmanage modifyvm plain --page-fusion " on off
+expect "vboxmanage modifyvm plain --large-pages o" on off
+expect "vboxmanage modifyvm plain --largepages of" off
+expect "vboxmanage modifyvm plain --large-pages=o" on off
+expect "vboxmanage modifyvm plain --memory "
+expect "vboxmanage modifyvm plain --memory=" # nothing after --memory=
+expect "vboxmanage modifyvm plain --guest-memory-balloon "
+expect "vboxmanage modifyvm plain --memory 2048 --" "${modifyvm_opts[@]}"
+expect "vboxmanage modifyvm plain --page-fusion on --lar" --large-pages
+
+# showvminfo: VM names (spaces, quotes), then options.
+expect "vboxmanage showvminfo " "${all_vms[@]}"
+expect "vboxmanage showvminfo my" "my vm" myother
+check "VM names are quoted by readline (compopt -o filenames)" \
+    test "$compopt_args" = "-o filenames "
+expect 'vboxmanage showvminfo "my v' "my vm"
+expect 'vboxmanage showvminfo my\ v' "my vm"
+expect "vboxmanage showvminfo it" 'it"s {odd}'
+expect "vboxmanage showvminfo nosuch"
+expect "vboxmanage showvminfo plain " "${showvminfo_opts[@]}"
+expect "vboxmanage showvminfo plain --m" --machinereadable
+expect "vboxmanage showvminfo --details " "${all_vms[@]}"
+
+# The connection given on the line is used to list the VMs.
+: >"$FAKE_VBM_LOG"
+expect "vboxmanage -c test:///default showvminfo p" plain
+check "-c URI passed to list vms" grep -qx -- "-c test:///default list vms" "$FAKE_VBM_LOG"
+: >"$FAKE_VBM_LOG"
+expect "vboxmanage -q --connect=qemu+ssh://h/system modifyvm p" plain
+check "--connect=URI passed to list vms" \
+    grep -qx -- "-c qemu+ssh://h/system list vms" "$FAKE_VBM_LOG"
+: >"$FAKE_VBM_LOG"
+expect "vboxmanage modifyvm pl" plain
+check "no -c without a URI on the line" grep -qx -- "list vms" "$FAKE_VBM_LOG"
+
+# Against the real program: the completed words are the ones its help shows.
+if [[ -n $bin ]]; then
+    help_flags() { # the --flags of the synopsis lines of `BIN help $1`
+        IPRT_SCREEN_WIDTH=300 "$bin" help "$1" 2>&1 | grep -E "^  [^ ]+ $1 " |
+            tr -c '[:alnum:]-' '\n' | grep -E '^--[[:alpha:]]' | LC_ALL=C sort -u
+    }
+    same() { [[ $(sorted "${@:2}") == "$(printf '%s\n' "$1")" ]]; }
+    help_cmds=$(IPRT_SCREEN_WIDTH=300 "$bin" help | awk '
+        /^Usage/ { u = 1; next }
+        u && p == "" && /^  [^ ]/ { p = $1; next }
+        p != "" && $1 == p && $2 !~ /^\[/ { print $2 }' | LC_ALL=C sort -u)
+    check "commands = those of '$bin help' (+ help)" \
+        same "$(printf '%s\nhelp\n' "$help_cmds" | LC_ALL=C sort)" "${commands[@]}"
+    check "modifyvm options = the synopsis of '$bin help modifyvm'" \
+        same "$(help_flags modifyvm)" "${modifyvm_opts[@]}"
+    check "showvminfo options = the synopsis of '$bin help showvminfo'" \
+        same "$(help_flags showvminfo)" "${showvminfo_opts[@]}"
+    check "list options = the synopsis of '$bin help list'" \
+        same "$(help_flags list)" --long --sorted
+    # VM names from the real program, on libvirt's built-in test driver (domain "test").
+    expect "$bin -c test:///default showvminfo " test
+fi
+
+if ((failures)); then
+    echo "$failures failure(s)"
+    exit 1
+fi
+echo "all passed"
