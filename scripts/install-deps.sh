@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package vboxkvm needs to build, test and run its demo.
+# Idempotent: does nothing when all are present. Needs root (or sudo) to install.
+set -euo pipefail
+pkgs=(
+  # build
+  cmake ninja-build g++ pkg-config libcli11-dev libfmt-dev libsqlite3-dev libvirt-dev
+  libgtest-dev libgmock-dev libpugixml-dev nlohmann-json3-dev
+  # real libvirtd, QEMU guests, the tiny guest image
+  libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 cpio busybox-static
+  # docs, completion and the tests of them
+  scdoc man-db bash-completion zsh shellcheck tmux
+  # test tools
+  sqlite3 procps iproute2
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root to install: ${missing[*]}" >&2; exit 1; }
+  sudo=(sudo)
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -q
+"${sudo[@]}" apt-get install -y -q -o DPkg::Lock::Timeout=300 "${missing[@]}"

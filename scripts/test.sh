@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Runs every test: installs what is missing, builds, then unit, integration, golden CLI and
+# end-to-end tests (a real libvirtd and real QEMU guests, started as needed; run as root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+cmake --preset default
+cmake --build --preset default
+ctest --preset default "$@"
