@@ -30,6 +30,10 @@ virsh -q -c "$uri" define /dev/stdin >/dev/null <<XML
 </domain>
 XML
 
+# Each command must work before it is timed (a failing command would time as nearly free).
+"$vbm" -c "$uri" showvminfo "$name" >/dev/null
+virsh -q -c "$uri" dominfo "$name" >/dev/null
+
 # cpu_ms CMD... : total user+sys milliseconds of running CMD $per times.
 cpu_ms() {
   local TIMEFORMAT='%U %S' t
