@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The main job end to end, on a fresh Debian 12 machine (as root): install, build, start
+# libvirtd if none runs, boot two tiny identical guests, and show a VBoxManage-style balloon
+# and page fusion (KSM) working on them. Prints each command and its output; cleans up.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { printf '$ %s\n' "$*"; "$@" || printf '(exit %d)\n' "$?"; }
+
+say "Installing and building (quiet)"
+scripts/install-deps.sh
+cmake --preset default >/dev/null
+cmake --build --preset default >/dev/null
+export PATH=$PWD/build/bin:$PATH
+
+# The e2e harness defines, boots and always removes the tiny guests (tests/e2e/common.sh).
+E2E_SCENARIO=demo
+. tests/e2e/common.sh
+e2e_start_libvirtd 2>/dev/null
+e2e_guest_image >/dev/null 2>&1
+
+ksm=/sys/kernel/mm/ksm
+if [[ -w $ksm/run ]]; then
+  ksm_saved=$(cat $ksm/run $ksm/pages_to_scan $ksm/sleep_millisecs | tr '\n' ' ')
+  e2e_on_cleanup "read -r r p s <<<'$ksm_saved'; echo \$p >$ksm/pages_to_scan; echo \$s >$ksm/sleep_millisecs; echo \$r >$ksm/run"
+fi
+
+a=$(define_guest a --memory 256)
+b=$(define_guest b --memory 256)
+say "Two tiny guests defined with virsh; vboxmanage sees them"
+run vboxmanage list vms
+
+say "Configure them as you would in VirtualBox: a 96 MB balloon at start, page fusion on"
+run vboxmanage modifyvm "$a" --memory 256 --guest-memory-balloon 96 --page-fusion on
+run vboxmanage modifyvm "$b" --memory 256 --guest-memory-balloon 96 --page-fusion on
+run vboxmanage showvminfo "$a"
+printf '$ virsh dumpxml --inactive %s | grep -i memory\n' "$a"
+virsh_q dumpxml --inactive "$a" | grep -i memory
+
+say "Boot both guests"
+start_guest "$a"
+start_guest "$b"
+wait_guest_ready "$a" 2>/dev/null
+wait_guest_ready "$b" 2>/dev/null
+run vboxmanage list runningvms
+
+say "Ballooning: each guest starts with 96 MB taken back (actual = 256 - 96 = 160 MiB)"
+wait_until 30 bash -c "[ \"\$(virsh -q dommemstat '$a' | awk '\$1==\"actual\"{print \$2}')\" = 163840 ]" || true
+run virsh -q dommemstat "$a"
+
+say "Settings VirtualBox only changes on a stopped VM are refused while it runs"
+run vboxmanage modifyvm "$a" --memory 512
+
+say "Page fusion: the host (KSM) merges the identical pages of the two guests"
+if [[ -w $ksm/run ]]; then
+  echo 1000 >$ksm/pages_to_scan
+  echo 10 >$ksm/sleep_millisecs
+  echo 1 >$ksm/run
+  pid_a=$(cat "/run/libvirt/qemu/$a.pid") pid_b=$(cat "/run/libvirt/qemu/$b.pid")
+  for _ in $(seq 60); do
+    sleep 1
+    sharing=$(cat $ksm/pages_sharing)
+    ((sharing > 5000)) && break
+  done
+  printf 'pages_sharing=%s  -> %s MiB saved on the host\n' "$sharing" $((sharing * 4 / 1024))
+  printf 'guest a merged pages: %s, guest b merged pages: %s\n' \
+    "$(cat /proc/"$pid_a"/ksm_merging_pages)" "$(cat /proc/"$pid_b"/ksm_merging_pages)"
+else
+  echo "(this host has no writable /sys/kernel/mm/ksm, so KSM cannot be shown here)"
+fi
+
+say "Done; the guests are removed and KSM is put back as it was"
