@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# Build (once, cached) a tiny diskless Linux guest for end-to-end tests:
+#
+#   OUTDIR/vmlinuz               kernel of linux-image-6.1.0-N-cloud-amd64
+#   OUTDIR/initrd-balloon.img    busybox initramfs that loads virtio_balloon
+#   OUTDIR/initrd-noballoon.img  the same without virtio_balloon
+#   OUTDIR/kernel-version        e.g. 6.1.0-56-cloud-amd64
+#
+# Usage: scripts/build-tiny-guest.sh [OUTDIR]
+#   OUTDIR defaults to ${VBM_GUEST_CACHE:-/var/cache/vboxkvm/guest}.
+#   Nothing is done when all outputs exist and are newer than this script;
+#   VBM_GUEST_REBUILD=1 forces a rebuild.
+# Prints the output paths (stdout, one per line); progress goes to stderr.
+#
+# The guest's /init mounts proc, sysfs and devtmpfs, insmods virtio_ring,
+# virtio, virtio_pci_legacy_dev, virtio_pci_modern_dev, virtio_pci (and
+# virtio_balloon), plus button and evdev so that an ACPI power-button press
+# (virsh shutdown) powers it off, then prints
+#   VBOXKVM-GUEST-READY balloon|noballoon
+# to /dev/kmsg and to the console (use console=ttyS0), and sleeps forever.
+# If a required module fails to load it prints VBOXKVM-GUEST-FAILED instead.
+#
+# Packages come from Debian's mirrors with apt-get download + dpkg -x.
+set -euo pipefail
+
+SCRIPT=$(readlink -f "${BASH_SOURCE[0]}")
+HERE=$(dirname "$SCRIPT")
+LOG_TAG="build-tiny-guest"
+# shellcheck source-path=SCRIPTDIR source=lib/ensure-pkgs.sh
+. "$HERE/lib/ensure-pkgs.sh"
+log() { echo "$LOG_TAG: $*" >&2; }
+
+OUTDIR=${1:-${VBM_GUEST_CACHE:-/var/cache/vboxkvm/guest}}
+KERNEL_META=${VBM_GUEST_KERNEL_META:-linux-image-cloud-amd64}
+OUTPUTS=(vmlinuz initrd-balloon.img initrd-noballoon.img kernel-version)
+BASE_MODULES=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci)
+OPTIONAL_MODULES=(button evdev)
+
+up_to_date() {
+    local f
+    [[ ${VBM_GUEST_REBUILD:-0} == 1 ]] && return 1
+    for f in "${OUTPUTS[@]}"; do
+        [[ -s $OUTDIR/$f && $OUTDIR/$f -nt $SCRIPT ]] || return 1
+    done
+}
+
+print_outputs() {
+    local f
+    for f in "${OUTPUTS[@]}"; do echo "$OUTDIR/$f"; done
+}
+
+mkdir -p "$OUTDIR"
+OUTDIR=$(cd "$OUTDIR" && pwd)
+if up_to_date; then
+    log "up to date in $OUTDIR (kernel $(cat "$OUTDIR/kernel-version"))"
+    print_outputs
+    exit 0
+fi
+
+exec 9>"$OUTDIR/.build.lock"
+flock -w 600 9 || { log "could not lock $OUTDIR/.build.lock"; exit 1; }
+if up_to_date; then # somebody else built it while we waited
+    log "up to date in $OUTDIR (built concurrently)"
+    print_outputs
+    exit 0
+fi
+
+t0=$SECONDS
+if ((EUID == 0)); then
+    ensure_pkgs cpio gzip apt
+else
+    for tool in cpio gzip apt-get dpkg-deb; do
+        command -v "$tool" >/dev/null || { log "$tool is missing (run as root to install it)"; exit 1; }
+    done
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/vboxkvm-guest.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK"
+
+# ---- download ---------------------------------------------------------------
+kernel_pkg() {
+    apt-cache depends "$KERNEL_META" 2>/dev/null |
+        awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }'
+}
+kpkg=$(kernel_pkg || true)
+if [[ -z $kpkg ]]; then
+    log "apt-cache does not know $KERNEL_META; running apt-get update"
+    if ((EUID == 0)); then
+        DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300 update >&2
+    fi
+    kpkg=$(kernel_pkg || true)
+fi
+[[ -n $kpkg ]] || { log "cannot resolve the kernel package behind $KERNEL_META"; exit 1; }
+log "downloading $kpkg and busybox-static"
+apt_download "$kpkg" busybox-static
+dpkg -x "$(ls "$kpkg"_*.deb)" kpkg
+dpkg -x "$(ls busybox-static_*.deb)" bb
+
+kver=$(ls kpkg/lib/modules)
+[[ $(wc -w <<<"$kver") == 1 ]] || { log "expected one module dir, got: $kver"; exit 1; }
+moddir=kpkg/lib/modules/$kver
+vmlinuz=kpkg/boot/vmlinuz-$kver
+[[ -s $vmlinuz ]] || { log "no $vmlinuz in $kpkg"; exit 1; }
+
+# ---- root tree shared by both variants ---------------------------------------
+mkdir -p root/{bin,dev,proc,sys,tmp,run,etc,lib/modules}
+install -m 0755 bb/bin/busybox root/bin/busybox
+if ((EUID == 0)); then # the kernel wants /dev/console before devtmpfs is mounted
+    mknod -m 0600 root/dev/console c 5 1
+    mknod -m 0666 root/dev/null c 1 3
+fi
+
+# add_module NAME REQUIRED: copy NAME.ko (decompressed) into root/lib/modules.
+add_module() {
+    local name=$1 required=$2 f
+    f=$(find "$moddir" \( -name "$name.ko" -o -name "$name.ko.xz" -o -name "$name.ko.zst" -o -name "$name.ko.gz" \) -print -quit)
+    if [[ -z $f ]]; then
+        if grep -qE "/$name\.ko\$" "$moddir/modules.builtin" 2>/dev/null; then
+            log "$name is built into the kernel"
+            return 0
+        fi
+        if [[ $required == 1 ]]; then log "module $name not found in $kpkg"; exit 1; fi
+        log "optional module $name not found; skipping"
+        return 0
+    fi
+    case $f in
+        *.ko) cp "$f" "root/lib/modules/$name.ko" ;;
+        *.ko.xz)
+            ((EUID != 0)) || ensure_pkgs xz-utils
+            xz -dc "$f" >"root/lib/modules/$name.ko"
+            ;;
+        *.ko.zst)
+            ((EUID != 0)) || ensure_pkgs zstd
+            zstd -q -dc "$f" >"root/lib/modules/$name.ko"
+            ;;
+        *.ko.gz) gzip -dc "$f" >"root/lib/modules/$name.ko" ;;
+    esac
+}
+for m in "${BASE_MODULES[@]}" virtio_balloon; do add_module "$m" 1; done
+for m in "${OPTIONAL_MODULES[@]}"; do add_module "$m" 0; done
+
+cat >root/init <<'INIT'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+exec </dev/console >/dev/console 2>&1
+variant=$(cat /etc/vboxkvm-variant)
+
+ok=1
+for m in $(cat /etc/vboxkvm-modules); do
+    [ -f /lib/modules/$m.ko ] || continue   # built into the kernel
+    insmod /lib/modules/$m.ko || { echo "VBOXKVM-GUEST-FAILED insmod $m"; ok=0; }
+done
+for m in $(cat /etc/vboxkvm-optional-modules); do
+    [ -f /lib/modules/$m.ko ] && insmod /lib/modules/$m.ko 2>/dev/null
+done
+
+# ACPI power button (virsh shutdown) -> power off.
+for d in /sys/class/input/input*; do
+    [ "$(cat $d/name 2>/dev/null)" = "Power Button" ] || continue
+    for e in $d/event*; do
+        [ -e "$e" ] || continue
+        ev=/dev/input/${e##*/}
+        ( dd if=$ev of=/dev/null bs=24 count=1 2>/dev/null &&
+          echo "VBOXKVM-GUEST-POWEROFF" && echo "VBOXKVM-GUEST-POWEROFF" >/dev/kmsg &&
+          sync && poweroff -f ) &
+    done
+done
+
+if [ $ok = 1 ]; then
+    echo "VBOXKVM-GUEST-READY $variant" >/dev/kmsg
+    echo "VBOXKVM-GUEST-READY $variant"
+else
+    echo "VBOXKVM-GUEST-FAILED $variant" >/dev/kmsg
+fi
+while :; do sleep 3600; done
+INIT
+chmod 0755 root/init
+printf '%s\n' "${OPTIONAL_MODULES[@]}" >root/etc/vboxkvm-optional-modules
+
+# build_initrd VARIANT MODULES...
+build_initrd() {
+    local variant=$1 out="$OUTDIR/initrd-$1.img"
+    shift
+    printf '%s\n' "$variant" >root/etc/vboxkvm-variant
+    printf '%s\n' "$@" >root/etc/vboxkvm-modules
+    # Keep only the modules this variant loads (plus the optional ones).
+    rm -rf "root-$variant"
+    cp -a root "root-$variant"
+    if [[ $variant == noballoon ]]; then rm -f "root-$variant/lib/modules/virtio_balloon.ko"; fi
+    find "root-$variant" -exec touch -h -d @0 {} +
+    (cd "root-$variant" && find . -print0 | LC_ALL=C sort -z |
+        cpio --null -o -H newc -R 0:0 --reproducible --quiet) | gzip -9 -n >"$out.tmp"
+    mv -f "$out.tmp" "$out"
+    log "wrote $out ($(du -k "$out" | cut -f1) KiB)"
+}
+build_initrd balloon "${BASE_MODULES[@]}" virtio_balloon
+build_initrd noballoon "${BASE_MODULES[@]}"
+
+cp "$vmlinuz" "$OUTDIR/vmlinuz.tmp"
+mv -f "$OUTDIR/vmlinuz.tmp" "$OUTDIR/vmlinuz"
+echo "$kver" >"$OUTDIR/kernel-version.tmp"
+mv -f "$OUTDIR/kernel-version.tmp" "$OUTDIR/kernel-version"
+log "built guest (kernel $kver) in $OUTDIR in $((SECONDS - t0)) s"
+print_outputs
