@@ -42,6 +42,19 @@ struct DomainMemory {
   bool operator==(const DomainMemory&) const = default;
 };
 
+/// What the guest's balloon driver and QEMU report (virDomainMemoryStats); absent when not reported.
+struct BalloonStats {
+  std::optional<std::uint64_t> actual_kib;      ///< the balloon's current size as memory the guest has
+  std::optional<std::uint64_t> unused_kib;      ///< guest-reported free memory
+  std::optional<std::uint64_t> available_kib;   ///< guest-reported total usable memory
+  std::optional<std::uint64_t> usable_kib;
+  std::optional<std::uint64_t> disk_caches_kib;
+  std::optional<std::uint64_t> rss_kib;         ///< QEMU's resident set on the host
+  std::optional<std::int64_t> last_update;      ///< 0: statistics enabled but the guest never reported
+};
+
+enum class PowerAction { PowerOff, AcpiPowerButton, Pause, Resume };
+
 struct HostInfo {
   std::string arch; ///< the hypervisor host's architecture, e.g. "x86_64"
   bool is_64bit = true;
@@ -64,6 +77,14 @@ public:
   virtual DomainMemory persistent_memory(const VmRef& vm) = 0;
   /// Writes the memory settings into the persistent configuration in one definition.
   virtual void set_persistent_memory(const VmRef& vm, const DomainMemory& mem) = 0;
+  /// The running domain's memory configuration (live XML; current_kib follows the guest).
+  virtual DomainMemory live_memory(const VmRef& vm) = 0;
+  /// Sets the running guest's balloon target (LIVE only, not persisted, as in VirtualBox).
+  virtual void set_live_balloon_target(const VmRef& vm, std::uint64_t target_kib) = 0;
+  virtual BalloonStats balloon_stats(const VmRef& vm) = 0;
+  /// Starts (or restores from a managed save) a defined domain. Returns it with its new ID.
+  virtual VmRef start(const VmRef& vm) = 0;
+  virtual void power(const VmRef& vm, PowerAction action) = 0;
 
 protected:
   virtual std::optional<VmRef> lookup_uuid(const std::string& uuid) = 0;

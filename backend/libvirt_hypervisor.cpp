@@ -196,6 +196,69 @@ void LibvirtHypervisor::set_persistent_memory(const VmRef& vm, const DomainMemor
   }
 }
 
+DomainMemory LibvirtHypervisor::live_memory(const VmRef& vm) {
+  auto d = m_impl->open(vm);
+  Chars xml(virDomainGetXMLDesc(d.get(), 0));
+  if (!xml) {
+    throw_last(fmt::format("failed to read the running configuration of '{}'", vm.name));
+  }
+  return parse_domain_memory(xml.get());
+}
+
+void LibvirtHypervisor::set_live_balloon_target(const VmRef& vm, std::uint64_t target_kib) {
+  auto d = m_impl->open(vm);
+  if (virDomainSetMemoryFlags(d.get(), target_kib, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+    throw_last(fmt::format("failed to set the memory balloon of '{}'", vm.name));
+  }
+}
+
+BalloonStats LibvirtHypervisor::balloon_stats(const VmRef& vm) {
+  auto d = m_impl->open(vm);
+  virDomainMemoryStatStruct stats[VIR_DOMAIN_MEMORY_STAT_NR];
+  int n = virDomainMemoryStats(d.get(), stats, VIR_DOMAIN_MEMORY_STAT_NR, 0);
+  if (n < 0) {
+    throw_last(fmt::format("failed to read the balloon statistics of '{}'", vm.name));
+  }
+  BalloonStats out;
+  for (int i = 0; i < n; ++i) {
+    auto v = static_cast<std::uint64_t>(stats[i].val);
+    switch (stats[i].tag) {
+    case VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON: out.actual_kib = v; break;
+    case VIR_DOMAIN_MEMORY_STAT_UNUSED: out.unused_kib = v; break;
+    case VIR_DOMAIN_MEMORY_STAT_AVAILABLE: out.available_kib = v; break;
+    case VIR_DOMAIN_MEMORY_STAT_USABLE: out.usable_kib = v; break;
+    case VIR_DOMAIN_MEMORY_STAT_DISK_CACHES: out.disk_caches_kib = v; break;
+    case VIR_DOMAIN_MEMORY_STAT_RSS: out.rss_kib = v; break;
+    case VIR_DOMAIN_MEMORY_STAT_LAST_UPDATE: out.last_update = static_cast<std::int64_t>(v); break;
+    default: break;
+    }
+  }
+  return out;
+}
+
+VmRef LibvirtHypervisor::start(const VmRef& vm) {
+  auto d = m_impl->open(vm);
+  if (virDomainCreate(d.get()) < 0) {
+    throw_last(fmt::format("failed to start '{}'", vm.name));
+  }
+  return ref_of(d.get());
+}
+
+void LibvirtHypervisor::power(const VmRef& vm, PowerAction action) {
+  auto d = m_impl->open(vm);
+  int rc = 0;
+  const char* what = "";
+  switch (action) {
+  case PowerAction::PowerOff: rc = virDomainDestroy(d.get()); what = "power off"; break;
+  case PowerAction::AcpiPowerButton: rc = virDomainShutdown(d.get()); what = "send the ACPI power button to"; break;
+  case PowerAction::Pause: rc = virDomainSuspend(d.get()); what = "pause"; break;
+  case PowerAction::Resume: rc = virDomainResume(d.get()); what = "resume"; break;
+  }
+  if (rc < 0) {
+    throw_last(fmt::format("failed to {} '{}'", what, vm.name));
+  }
+}
+
 std::unique_ptr<Hypervisor> open_hypervisor(const std::optional<std::string>& uri, bool read_only) {
   return std::make_unique<LibvirtHypervisor>(uri, read_only);
 }

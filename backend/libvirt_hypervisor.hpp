@@ -19,6 +19,11 @@ public:
   VmState state(const VmRef& vm) override;
   DomainMemory persistent_memory(const VmRef& vm) override;
   void set_persistent_memory(const VmRef& vm, const DomainMemory& mem) override;
+  DomainMemory live_memory(const VmRef& vm) override;
+  void set_live_balloon_target(const VmRef& vm, std::uint64_t target_kib) override;
+  BalloonStats balloon_stats(const VmRef& vm) override;
+  VmRef start(const VmRef& vm) override;
+  void power(const VmRef& vm, PowerAction action) override;
 
 protected:
   std::optional<VmRef> lookup_uuid(const std::string& uuid) override;

@@ -16,6 +16,8 @@ constexpr Command k_commands[] = {
     {"list", list_help, run_list},
     {"showvminfo", showvminfo_help, run_showvminfo},
     {"modifyvm", modifyvm_help, run_modifyvm},
+    {"startvm", startvm_help, run_startvm},
+    {"controlvm", controlvm_help, run_controlvm},
 };
 
 CommandHelp global_help() {
@@ -60,7 +62,7 @@ void print_usage_error(const UsageError& e, Output& out, int width) {
   }
   const Command* cmd = find_command(e.command);
   std::string usage =
-      cmd ? brief_usage(cmd->help(), out.prog(), width) : global_usage(out.prog(), width);
+      cmd ? brief_usage(cmd->help(), out.prog(), width, e.scope) : global_usage(out.prog(), width);
   out.err(usage);
   if (std::count(usage.begin(), usage.end(), '\n') >= k_repeat_after_usage_lines) {
     out.err("\n");

@@ -25,6 +25,9 @@ struct Services {
   std::function<backend::Hypervisor&(const std::optional<std::string>& uri, Access)> hypervisor;
   std::function<store::SettingsStore&()> store;
   std::function<std::int64_t()> now_ms;
+  std::function<void(int ms)> sleep_ms;
+  /// Whether stderr is a terminal (progress is shown only there).
+  std::function<bool()> stderr_is_terminal = [] { return false; };
 };
 
 /// What one command invocation sees.
@@ -36,6 +39,7 @@ struct Env {
   backend::Hypervisor& hypervisor(Access a) { return services.hypervisor(uri, a); }
   store::SettingsStore& store() { return services.store(); }
   std::int64_t now_ms() { return services.now_ms(); }
+  void sleep_ms(int ms) { services.sleep_ms(ms); }
 };
 
 struct Command {
@@ -58,5 +62,9 @@ CommandHelp showvminfo_help();
 int run_showvminfo(std::span<const std::string> args, Env& env);
 CommandHelp modifyvm_help();
 int run_modifyvm(std::span<const std::string> args, Env& env);
+CommandHelp startvm_help();
+int run_startvm(std::span<const std::string> args, Env& env);
+CommandHelp controlvm_help();
+int run_controlvm(std::span<const std::string> args, Env& env);
 
 } // namespace vbm::cli

@@ -20,11 +20,14 @@ enum class UsageStyle {
 /// really returns for it (modifyvm and controlvm turn these into 1).
 class UsageError : public std::runtime_error {
 public:
-  UsageError(UsageStyle how, std::string whose_usage, const std::string& msg, int code)
-      : std::runtime_error(msg), style(how), command(std::move(whose_usage)), exit_code(code) {}
+  UsageError(UsageStyle how, std::string whose_usage, const std::string& msg, int code,
+             std::string subcommand = {})
+      : std::runtime_error(msg), style(how), command(std::move(whose_usage)), exit_code(code),
+        scope(std::move(subcommand)) {}
   UsageStyle style;
   std::string command; ///< whose usage to print; empty for the global usage
   int exit_code;
+  std::string scope;   ///< a subcommand: print only its synopsis, under "Usage:"
 };
 
 /// A COM-style API error: the text, then the Details and Context lines (spec §1.3).

@@ -31,6 +31,12 @@ std::optional<std::uint64_t> digits(std::string_view text, unsigned base) {
   }
   return value;
 }
+std::optional<std::uint32_t> narrow(std::optional<std::uint64_t> v) {
+  if (!v) {
+    return std::nullopt;
+  }
+  return static_cast<std::uint32_t>(*v);
+}
 } // namespace
 
 std::optional<std::uint32_t> parse_uint32_getopt(std::string_view text) {
@@ -48,6 +54,19 @@ std::optional<std::uint32_t> parse_uint32_getopt(std::string_view text) {
     }
   }
   return std::nullopt;
+}
+
+std::optional<std::uint32_t> parse_uint32_auto(std::string_view text) {
+  while (!text.empty() && text.front() == '+') {
+    text.remove_prefix(1);
+  }
+  if (text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
+    return narrow(digits(text.substr(2), 16));
+  }
+  if (text.size() > 1 && text[0] == '0' && text[1] >= '0' && text[1] <= '7') {
+    return narrow(digits(text.substr(1), 8));
+  }
+  return narrow(digits(text, 10));
 }
 
 std::optional<bool> parse_on_off(std::string_view text) {

@@ -52,6 +52,8 @@ private:
 
 /// RTStrToUInt32Full(…, 10) with RTGetOpt's 0x fallback: "512", "0512", "+512", "0x200".
 std::optional<std::uint32_t> parse_uint32_getopt(std::string_view text);
+/// RTStrToUInt32Ex(…, 0): auto base, so "0x10" is hex, "0100" octal (64), "08" decimal.
+std::optional<std::uint32_t> parse_uint32_auto(std::string_view text);
 /// RTGETOPT_REQ_BOOL_ONOFF: "on"/"off" in any case.
 std::optional<bool> parse_on_off(std::string_view text);
 

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <thread>
+#include <unistd.h>
 
 int main(int argc, char** argv) {
   using namespace vbm;
@@ -34,6 +36,8 @@ int main(int argc, char** argv) {
                                               std::chrono::system_clock::now().time_since_epoch())
                                               .count());
       },
+      [](int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); },
+      [] { return isatty(STDERR_FILENO) == 1; },
   };
   std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
   return cli::run_app(args, out, services);

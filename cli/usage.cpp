@@ -62,9 +62,10 @@ std::string wrap_synopsis(std::string_view text, int width) {
   return out;
 }
 
-std::string brief_usage(const CommandHelp& help, std::string_view prog, int width, bool scoped) {
+std::string brief_usage(const CommandHelp& help, std::string_view prog, int width,
+                        std::string_view scope) {
   std::string out;
-  if (scoped || help.purpose.empty()) {
+  if (!scope.empty() || help.purpose.empty()) {
     out = "Usage:\n";
   } else {
     std::string purpose(help.purpose);
@@ -72,6 +73,9 @@ std::string brief_usage(const CommandHelp& help, std::string_view prog, int widt
     out = fmt::format("Usage - {}:\n", purpose);
   }
   for (const auto& syn : help.synopses) {
+    if (!scope.empty() && syn.find(fmt::format(" {}", scope)) == std::string::npos) {
+      continue;
+    }
     out += '\n';
     out += wrap_synopsis(fmt::format("{} {} {}", prog, help.name, syn), width);
   }

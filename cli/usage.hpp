@@ -21,8 +21,10 @@ std::string logo();
 std::string version_string();
 /// IPRT's width: $IPRT_SCREEN_WIDTH, else the terminal's, else 80.
 int screen_width();
-/// "Usage - <Purpose>:" (or "Usage:" with `scoped`), blank line, wrapped synopses.
-std::string brief_usage(const CommandHelp& help, std::string_view prog, int width, bool scoped = false);
+/// "Usage - <Purpose>:", blank line, wrapped synopses; with a `scope` (a subcommand such as
+/// "guestmemoryballoon"), "Usage:" and only the synopses of that subcommand.
+std::string brief_usage(const CommandHelp& help, std::string_view prog, int width,
+                        std::string_view scope = {});
 /// Word-wraps one synopsis at width − 1: two spaces of indent, six on continuation lines.
 std::string wrap_synopsis(std::string_view text, int width);
 

@@ -55,6 +55,12 @@ VmInfo gather_vm_info(Env& env, backend::Hypervisor& hv, const backend::VmRef& v
   info.state_since_ms = state_since(env, key, vm, info.state);
   info.memory_mb = resolved.settings.memory_mb;
   info.balloon_mb = resolved.settings.balloon_mb;
+  // While it runs, VirtualBox shows the runtime balloon (controlvm's request), spec §3.2.
+  if (is_locked(info.state) && vm.id >= 0) {
+    if (auto live = env.store().live_balloon(key, vm.id)) {
+      info.balloon_mb = static_cast<std::uint32_t>(*live);
+    }
+  }
   info.page_fusion = resolved.settings.page_fusion;
   info.large_pages = resolved.settings.large_pages;
   return info;

@@ -43,16 +43,8 @@ void apply_memory(VmSettings& s, const OptItem& v, const SetterContext& ctx) {
 
 void apply_balloon(VmSettings& s, const OptItem& v, const SetterContext& ctx) {
   constexpr const char* context = "COMSETTER(MemoryBalloonSize)(ValueUnion.u32)";
-  if (!ctx.host_is_64bit()) {
-    throw session_error("Memory ballooning is only supported on 64-bit hosts", k_not_implemented,
-                        context, 1003);
-  }
   // The limit is checked against RAM as of this point in the command (spec §2.4).
-  if (v.u32 >= balloon_bound(s.memory_mb)) {
-    throw session_error(fmt::format("Invalid memory balloon size: {} MB (must be in range [0, {}] MB)",
-                                    v.u32, balloon_bound(s.memory_mb)),
-                        k_invalid_arg, context, 1003);
-  }
+  check_balloon_size(v.u32, s.memory_mb, ctx, context, k_file, 1003);
   require_mutable(ctx, true, context, 1003);
   s.balloon_mb = v.u32;
 }
@@ -98,6 +90,21 @@ constexpr SettingDef k_table[] = {
 } // namespace
 
 std::span<const SettingDef> setting_table() { return k_table; }
+
+void check_balloon_size(std::uint32_t balloon_mb, std::uint32_t ram_mb, const SetterContext& ctx,
+                        const std::string& context, const std::string& file, int line) {
+  auto error = [&](const std::string& text, ApiError::Code code) {
+    return ApiError(text, code, "SessionMachine", "IMachine", context, file, line);
+  };
+  if (!ctx.host_is_64bit()) {
+    throw error("Memory ballooning is only supported on 64-bit hosts", k_not_implemented);
+  }
+  if (balloon_mb >= balloon_bound(ram_mb)) {
+    throw error(fmt::format("Invalid memory balloon size: {} MB (must be in range [0, {}] MB)",
+                            balloon_mb, balloon_bound(ram_mb)),
+                k_invalid_arg);
+  }
+}
 
 backend::DomainMemory to_domain(const VmSettings& s, bool balloon_device) {
   std::uint32_t bound = balloon_bound(s.memory_mb);

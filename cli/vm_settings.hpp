@@ -51,6 +51,11 @@ constexpr std::uint32_t balloon_bound(std::uint32_t ram_mb) {
   return static_cast<std::uint32_t>((9ull * ram_mb) / 10);
 }
 
+/// IMachine::MemoryBalloonSize's checks, shared by modifyvm and controlvm: the 64-bit host
+/// gate, then the 90% limit against `ram_mb`. Throws ApiError with the caller's context line.
+void check_balloon_size(std::uint32_t balloon_mb, std::uint32_t ram_mb, const SetterContext& ctx,
+                        const std::string& context, const std::string& file, int line);
+
 /// The libvirt configuration for `s`. A balloon larger than VirtualBox would accept for the
 /// RAM (RAM may be lowered below it) is capped at the largest accepted value.
 backend::DomainMemory to_domain(const VmSettings& s, bool balloon_device);

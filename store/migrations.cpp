@@ -28,6 +28,12 @@ CREATE TABLE vm_setting (
   FOREIGN KEY (host, uuid) REFERENCES vm (host, uuid) ON DELETE CASCADE
 ) WITHOUT ROWID;
 )sql",
+    // 2: the balloon size requested with controlvm for the current run of a running domain
+    //    (libvirt keeps only the guest's actual size). Valid while the domain ID matches.
+    R"sql(
+ALTER TABLE vm ADD COLUMN live_balloon_mb INTEGER;
+ALTER TABLE vm ADD COLUMN live_domain_id INTEGER;
+)sql",
 };
 } // namespace
 

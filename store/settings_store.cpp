@@ -40,7 +40,11 @@ SettingsStore::SettingsStore(const std::string& path)
                         "ON CONFLICT (host, uuid) DO UPDATE SET name = excluded.name"),
       m_get_state(m_db, "SELECT state, state_since_ms FROM vm WHERE host = ? AND uuid = ? "
                         "AND state IS NOT NULL"),
-      m_put_state(m_db, "UPDATE vm SET state = ?, state_since_ms = ? WHERE host = ? AND uuid = ?") {}
+      m_put_state(m_db, "UPDATE vm SET state = ?, state_since_ms = ? WHERE host = ? AND uuid = ?"),
+      m_get_live(m_db, "SELECT live_balloon_mb FROM vm WHERE host = ? AND uuid = ? "
+                       "AND live_domain_id = ? AND live_balloon_mb IS NOT NULL"),
+      m_put_live(m_db, "UPDATE vm SET live_balloon_mb = ?, live_domain_id = ? "
+                       "WHERE host = ? AND uuid = ?") {}
 
 std::filesystem::path SettingsStore::default_dir() {
   if (const char* home = std::getenv("VBOX_USER_HOME"); home && *home) {
@@ -111,6 +115,27 @@ std::optional<StateRecord> SettingsStore::state(const VmKey& key) {
 void SettingsStore::put_state(const VmKey& key, const std::string& name, const StateRecord& rec) {
   upsert_vm(key, name);
   Statement::Use(m_put_state).bind(rec.state).bind(rec.since_ms).bind(key.host).bind(key.uuid).run();
+}
+
+std::optional<std::int64_t> SettingsStore::live_balloon(const VmKey& key, int domain_id) {
+  Statement::Use use(m_get_live);
+  use.bind(key.host).bind(key.uuid).bind(std::int64_t{domain_id});
+  if (!use.next()) {
+    return std::nullopt;
+  }
+  return use.get_int(0);
+}
+
+void SettingsStore::put_live_balloon(const VmKey& key, const std::string& name, int domain_id,
+                                     std::optional<std::int64_t> balloon_mb) {
+  upsert_vm(key, name);
+  Statement::Use use(m_put_live);
+  if (balloon_mb) {
+    use.bind(*balloon_mb).bind(std::int64_t{domain_id});
+  } else {
+    use.bind_null().bind_null();
+  }
+  use.bind(key.host).bind(key.uuid).run();
 }
 
 } // namespace vbm::store

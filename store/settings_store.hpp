@@ -44,6 +44,12 @@ public:
   std::optional<StateRecord> state(const VmKey& key);
   void put_state(const VmKey& key, const std::string& name, const StateRecord& rec);
 
+  /// The balloon (MB) last requested with controlvm for the run whose domain ID is `domain_id`.
+  std::optional<std::int64_t> live_balloon(const VmKey& key, int domain_id);
+  /// Records a controlvm request for the run `domain_id`; nullopt forgets any (new run).
+  void put_live_balloon(const VmKey& key, const std::string& name, int domain_id,
+                        std::optional<std::int64_t> balloon_mb);
+
   /// Starts a write transaction: concurrent writers queue here (busy timeout).
   Transaction begin_write() { return Transaction(m_db); }
   std::int64_t schema_version() { return m_db.query_int("PRAGMA user_version"); }
@@ -59,6 +65,8 @@ private:
   Statement m_upsert_vm;
   Statement m_get_state;
   Statement m_put_state;
+  Statement m_get_live;
+  Statement m_put_live;
 };
 
 } // namespace vbm::store

@@ -77,6 +77,13 @@ Statement::Use& Statement::Use::bind(std::int64_t value) {
   return *this;
 }
 
+Statement::Use& Statement::Use::bind_null() {
+  if (sqlite3_bind_null(m_st.m_stmt, m_next_param++) != SQLITE_OK) {
+    m_st.m_db.throw_error("binding a parameter");
+  }
+  return *this;
+}
+
 bool Statement::Use::next() {
   int rc = sqlite3_step(m_st.m_stmt);
   if (rc == SQLITE_ROW) {

@@ -62,6 +62,7 @@ public:
     Use& operator=(const Use&) = delete;
     Use& bind(std::string_view text);
     Use& bind(std::int64_t value);
+    Use& bind_null();
     /// Steps once; true when a row is available.
     bool next();
     /// Steps until done (for statements without results).

@@ -23,7 +23,13 @@ struct CliTest : testing::Test {
       },
       [this]() -> store::SettingsStore& { return st; },
       [this] { return now; },
+      [this](int ms) {
+        now += ms;
+        hv.tick();
+      },
+      [this] { return stderr_tty; },
   };
+  bool stderr_tty = false;
 
   CliTest() { setenv("IPRT_SCREEN_WIDTH", "80", 1); }
 

@@ -2,10 +2,11 @@
 // An in-memory Hypervisor for unit tests.
 //
 // What it deliberately does not do: it has no XML (it stores DomainMemory directly, so
-// domain_xml.cpp is covered by its own tests), no live balloon, no validation of memory
-// values beyond what the real driver would reject in tests' scenarios, and no connection
-// lifecycle. It records the mutating calls in `calls` and can fail the next call of a given
-// name with `fail_next`.
+// domain_xml.cpp is covered by its own tests), no validation of memory values, and no
+// connection lifecycle. Its guests move their balloon only when tick() is called (the CLI
+// fixture ticks on every sleep), by `balloon_step_kib` at a time, and only if `driver` is set;
+// without a driver they report last_update 0, as QEMU does. It records the mutating calls in
+// `calls` and can fail the next call of a given name with `fail_next`.
 
 #include "backend/hypervisor.hpp"
 
@@ -22,6 +23,10 @@ public:
     backend::VmRef ref;
     backend::VmState state = backend::VmState::PoweredOff;
     backend::DomainMemory memory{1024 * 1024, 1024 * 1024, false, false, true};
+    backend::DomainMemory live{};  ///< the running configuration (set by start)
+    bool driver = true;            ///< the guest runs a virtio-balloon driver
+    std::uint64_t actual_kib = 0;  ///< where the guest's balloon is
+    std::uint64_t target_kib = 0;  ///< where it was asked to go
   };
 
   /// Adds a powered-off VM with `memory_mb` of RAM and no balloon; returns it for tweaking.
@@ -39,7 +44,67 @@ public:
     m_failures[method] = message;
   }
 
+  /// The guests with a driver move their balloon one step towards the target.
+  void tick() {
+    for (auto& v : m_vms) {
+      if (v.driver && v.actual_kib != v.target_kib) {
+        auto step = std::min<std::uint64_t>(balloon_step_kib, v.actual_kib > v.target_kib
+                                                                  ? v.actual_kib - v.target_kib
+                                                                  : v.target_kib - v.actual_kib);
+        v.actual_kib = v.actual_kib > v.target_kib ? v.actual_kib - step : v.actual_kib + step;
+      }
+    }
+  }
+  /// Makes a VM running as if started (live config = persistent, balloon at <currentMemory>).
+  Vm& run(const std::string& name) {
+    auto& v = vm(name);
+    start(v.ref);
+    return v;
+  }
+
   std::string hostname() override { return "fakehost"; }
+  backend::DomainMemory live_memory(const backend::VmRef& ref) override { return get(ref).live; }
+  void set_live_balloon_target(const backend::VmRef& ref, std::uint64_t kib) override {
+    calls.push_back("set_live_balloon_target " + ref.name + " " + std::to_string(kib));
+    check("set_live_balloon_target");
+    get(ref).target_kib = kib;
+  }
+  backend::BalloonStats balloon_stats(const backend::VmRef& ref) override {
+    auto& v = get(ref);
+    backend::BalloonStats s;
+    if (v.live.balloon_device) {
+      s.actual_kib = v.actual_kib;
+      s.last_update = v.driver ? 1700000000 : 0;
+      if (v.driver) {
+        s.unused_kib = v.actual_kib / 2;
+      }
+    }
+    return s;
+  }
+  backend::VmRef start(const backend::VmRef& ref) override {
+    calls.push_back("start " + ref.name);
+    check("start");
+    auto& v = get(ref);
+    v.state = backend::VmState::Running;
+    v.live = v.memory;
+    v.actual_kib = v.target_kib = v.memory.current_kib;
+    v.ref.id = m_next_id++;
+    return v.ref;
+  }
+  void power(const backend::VmRef& ref, backend::PowerAction action) override {
+    calls.push_back("power " + ref.name);
+    check("power");
+    auto& v = get(ref);
+    switch (action) {
+    case backend::PowerAction::PowerOff:
+    case backend::PowerAction::AcpiPowerButton:
+      v.state = backend::VmState::PoweredOff;
+      v.ref.id = -1;
+      break;
+    case backend::PowerAction::Pause: v.state = backend::VmState::Paused; break;
+    case backend::PowerAction::Resume: v.state = backend::VmState::Running; break;
+    }
+  }
   backend::HostInfo host_info() override {
     check("host_info");
     return host;
@@ -50,9 +115,10 @@ public:
     int next_id = 1;
     for (const auto& v : m_vms) {
       out.push_back(v.ref);
-      out.back().id = backend::VmState::Running == v.state || backend::VmState::Paused == v.state
-                          ? next_id++
-                          : -1;
+      if (out.back().id < 0 &&
+          (backend::VmState::Running == v.state || backend::VmState::Paused == v.state)) {
+        out.back().id = 100 + next_id++;
+      }
     }
     std::reverse(out.begin(), out.end()); // like libvirt, promise no order
     return out;
@@ -71,6 +137,7 @@ public:
   }
 
   backend::HostInfo host{"x86_64", true};
+  std::uint64_t balloon_step_kib = 64 * 1024;
   std::vector<std::string> calls;
 
 protected:
@@ -110,6 +177,7 @@ private:
 
   std::vector<Vm> m_vms; // a vector keeps the driver's (insertion) order, like libvirt's list
   std::map<std::string, std::string> m_failures;
+  int m_next_id = 1;
 };
 
 } // namespace vbm::test

@@ -85,7 +85,7 @@ TEST(Store, NewerSchemaIsRefused) {
     FAIL() << "opened a store from the future";
   } catch (const store::StoreError& e) {
     EXPECT_THAT(e.what(), testing::HasSubstr("schema is version 99, this build of vboxmanage "
-                                             "supports up to 1"));
+                                             "supports up to 2"));
   }
 }
 

@@ -1,0 +1,201 @@
+// controlvm: guestmemoryballoon (the live balloon) and the power actions, with VirtualBox's
+// order of checks (spec §3.1).
+
+#include "cli/app.hpp"
+#include "cli/errors.hpp"
+#include "cli/getopt.hpp"
+#include "cli/vm_settings.hpp"
+#include "cli/vm_state.hpp"
+
+#include <fmt/format.h>
+
+namespace vbm::cli {
+
+namespace {
+constexpr const char* k_file = "VBoxManageControlVM.cpp";
+constexpr int k_default_wait_s = 60;
+constexpr int k_poll_ms = 100;
+// The guest frees memory in 4 KiB pages; within 1 MiB of the target counts as arrived.
+constexpr std::uint64_t k_arrived_slack_kib = 1024;
+
+struct PowerVerb {
+  std::string_view name;
+  backend::PowerAction action;
+};
+constexpr PowerVerb k_power_verbs[] = {
+    {"poweroff", backend::PowerAction::PowerOff},
+    {"acpipowerbutton", backend::PowerAction::AcpiPowerButton},
+    {"pause", backend::PowerAction::Pause},
+    {"resume", backend::PowerAction::Resume},
+};
+
+// controlvm reports its syntax errors through errorSyntax but returns RTEXITCODE_FAILURE.
+[[noreturn]] void syntax(const std::string& msg, std::string_view scope = {}) {
+  throw UsageError(UsageStyle::Syntax, "controlvm", msg, k_exit_failure, std::string(scope));
+}
+
+// VirtualBox's progress on a terminal: "0%...10%...…100%" as the fraction grows.
+class Progress {
+public:
+  Progress(Output& out, bool enabled) : m_out(out), m_enabled(enabled) {}
+  void update(double fraction) {
+    int decile = std::clamp(static_cast<int>(fraction * 10), 0, 10);
+    while (m_enabled && m_printed < decile && m_printed < 9) {
+      ++m_printed;
+      m_out.err(fmt::format("{}%...", m_printed * 10));
+    }
+  }
+  void start() {
+    if (m_enabled) {
+      m_out.err("0%...");
+    }
+  }
+  void finish(bool ok) {
+    if (m_enabled) {
+      if (ok) {
+        update(0.95);
+      }
+      m_out.err(ok ? "100%\n" : "\n");
+    }
+  }
+
+private:
+  Output& m_out;
+  bool m_enabled;
+  int m_printed = 0;
+};
+
+void wait_for_balloon(Env& env, backend::Hypervisor& hv, const backend::VmRef& vm,
+                      std::uint64_t start_kib, std::uint64_t target_kib, int timeout_s) {
+  Progress progress(env.out, env.services.stderr_is_terminal());
+  progress.start();
+  auto deadline = env.now_ms() + std::int64_t{timeout_s} * 1000;
+  auto distance = [&](std::uint64_t a, std::uint64_t b) { return a > b ? a - b : b - a; };
+  std::uint64_t actual = start_kib;
+  while (true) {
+    actual = hv.balloon_stats(vm).actual_kib.value_or(actual);
+    if (distance(actual, target_kib) <= k_arrived_slack_kib) {
+      progress.finish(true);
+      return;
+    }
+    if (start_kib != target_kib) {
+      progress.update(1.0 - static_cast<double>(distance(actual, target_kib)) /
+                                static_cast<double>(distance(start_kib, target_kib)));
+    }
+    if (env.now_ms() >= deadline) {
+      break;
+    }
+    env.sleep_ms(k_poll_ms);
+  }
+  progress.finish(false);
+  throw CommandError(fmt::format(
+      "the guest of '{}' did not move its balloon to {} MB within {} s (it has {} MB); usually its "
+      "virtio-balloon driver is not loaded (virtio_balloon), or it cannot free that much memory",
+      vm.name, target_kib / 1024, timeout_s, actual / 1024));
+}
+
+int guest_memory_balloon(std::span<const std::string> args, Env& env, backend::Hypervisor& hv,
+                         const backend::VmRef& vm) {
+  // args: VM guestmemoryballoon N [--wait [SECONDS]]. The --wait form is ours: VirtualBox
+  // rejects any extra word, so no script that works with VirtualBox changes meaning.
+  std::optional<int> wait_s;
+  if (args.size() >= 4 && args.size() <= 5 && args[3] == "--wait") {
+    wait_s = k_default_wait_s;
+    if (args.size() == 5) {
+      auto s = parse_uint32_getopt(args[4]);
+      if (!s || *s == 0 || *s > 86400) {
+        syntax(fmt::format("Invalid --wait timeout '{}' (seconds, 1 to 86400).", args[4]),
+               "guestmemoryballoon");
+      }
+      wait_s = static_cast<int>(*s);
+    }
+  } else if (args.size() != 3) {
+    syntax("Incorrect number of parameters.", "guestmemoryballoon");
+  }
+  auto mb = parse_uint32_auto(args[2]);
+  if (!mb) {
+    syntax(fmt::format("Error parsing guest memory balloon size '{}'.", args[2]), "guestmemoryballoon");
+  }
+
+  auto live = hv.live_memory(vm);
+  auto ram_mb = static_cast<std::uint32_t>(live.memory_kib / 1024);
+  SetterContext ctx{hv.state(vm), [&] { return hv.host_info().is_64bit; }};
+  check_balloon_size(*mb, ram_mb, ctx, "COMSETTER(MemoryBalloonSize)(uVal)", k_file, 1666);
+  if (live.hugepages) {
+    throw CommandError(fmt::format("Memory ballooning does not work with large pages enabled: "
+                                   "the RAM of '{}' is backed by huge pages (turn --large-pages "
+                                   "off while it is powered off)",
+                                   vm.name));
+  }
+  if (!live.balloon_device) {
+    throw CommandError(fmt::format("'{}' has no memory balloon device (<memballoon model='none'>), "
+                                   "so its balloon cannot be changed",
+                                   vm.name));
+  }
+
+  auto before = hv.balloon_stats(vm);
+  std::uint64_t target_kib = live.memory_kib - std::uint64_t{*mb} * 1024;
+  hv.set_live_balloon_target(vm, target_kib);
+  auto& store = env.store();
+  store.put_live_balloon({hv.hostname(), vm.uuid}, vm.name, vm.id, *mb);
+
+  if (wait_s) {
+    wait_for_balloon(env, hv, vm, before.actual_kib.value_or(live.current_kib), target_kib, *wait_s);
+  } else if (before.last_update && *before.last_update == 0) {
+    env.out.warning(fmt::format("the guest of '{}' has never reported balloon statistics: without "
+                                "a virtio-balloon driver it will not move its balloon (use --wait "
+                                "to check)",
+                                vm.name));
+  }
+  return k_exit_success;
+}
+} // namespace
+
+CommandHelp controlvm_help() {
+  CommandHelp help{"controlvm", "change state and settings for a running virtual machine", {}, {}};
+  help.synopses.push_back("<uuid | vmname> guestmemoryballoon <balloon-size> [--wait [seconds]]");
+  for (const auto& verb : k_power_verbs) {
+    help.synopses.push_back(fmt::format("<uuid | vmname> {}", verb.name));
+  }
+  help.details =
+      "Subcommands:\n"
+      "  guestmemoryballoon N   take N MB from the running guest with its balloon (live only;\n"
+      "                         the configured balloon from modifyvm applies at the next start).\n"
+      "                         N is decimal, 0x-hex or 0-octal, below 90% of the VM's RAM.\n"
+      "      --wait [seconds]   wait (default 60 s) until the guest has moved its balloon;\n"
+      "                         fail if it does not (no virtio-balloon driver, or cannot free it)\n"
+      "  poweroff               stop the VM at once (virsh destroy)\n"
+      "  acpipowerbutton        press the ACPI power button (virsh shutdown)\n"
+      "  pause, resume          suspend or resume the VM's CPUs\n";
+  return help;
+}
+
+int run_controlvm(std::span<const std::string> args, Env& env) {
+  if (args.size() < 2) {
+    throw UsageError(UsageStyle::Syntax, "controlvm", "Not enough parameters.", k_exit_syntax);
+  }
+  auto& hv = env.hypervisor(Access::ReadWrite);
+  auto vm = find_machine(hv, args[0], "FindMachine(Bstr(a->argv[0]).raw(), machine.asOutParam())",
+                         k_file, 1421);
+  if (!is_locked(hv.state(vm))) {
+    throw CommandError(fmt::format("Machine '{}' is not currently running.", args[0]));
+  }
+  if (args[1] == "guestmemoryballoon") {
+    return guest_memory_balloon(args, env, hv, vm);
+  }
+  for (const auto& verb : k_power_verbs) {
+    if (args[1] == verb.name) {
+      if (args.size() != 2) {
+        syntax("Too many parameters.", verb.name);
+      }
+      hv.power(vm, verb.action);
+      if (verb.action == backend::PowerAction::PowerOff) {
+        env.store().put_live_balloon({hv.hostname(), vm.uuid}, vm.name, vm.id, std::nullopt);
+      }
+      return k_exit_success;
+    }
+  }
+  syntax(fmt::format("Invalid parameter '{}'.", args[1]));
+}
+
+} // namespace vbm::cli

@@ -1,0 +1,86 @@
+// startvm: start (or restore) one or more VMs, with VirtualBox's two lines each.
+
+#include "cli/app.hpp"
+#include "cli/errors.hpp"
+#include "cli/getopt.hpp"
+#include "cli/vm_state.hpp"
+
+#include <fmt/format.h>
+
+namespace vbm::cli {
+
+namespace {
+constexpr const char* k_file = "VBoxManageMisc.cpp";
+enum Opt { k_type };
+constexpr OptDef k_opts[] = {
+    {"--type", k_type, ArgKind::String},
+    {"-type", k_type, ArgKind::String},
+};
+} // namespace
+
+CommandHelp startvm_help() {
+  return {"startvm",
+          "start a virtual machine",
+          {"<uuid | vmname>... [--type= gui | headless | sdl | separate ]"},
+          "Options:\n"
+          "  --type TYPE   headless (the default). KVM guests have no VirtualBox window: gui, sdl\n"
+          "                and separate also start headless, with a warning (use virt-viewer).\n"
+          "The balloon configured with modifyvm is in effect from the start.\n"};
+}
+
+int run_startvm(std::span<const std::string> args, Env& env) {
+  std::vector<std::string> names;
+  std::string type = "headless";
+  GetOpt opts(args, k_opts);
+  try {
+    while (auto item = opts.next()) {
+      if (!item->def) {
+        names.push_back(item->text);
+      } else {
+        type = item->text;
+      }
+    }
+  } catch (const GetOptError& e) {
+    throw UsageError(UsageStyle::GetOpt, "startvm", e.what(), k_exit_syntax);
+  }
+  if (names.empty()) {
+    throw UsageError(UsageStyle::Syntax, "startvm", "at least one VM name or UUID required",
+                     k_exit_syntax);
+  }
+  if (type != "headless" && type != "gui" && type != "sdl" && type != "separate") {
+    throw UsageError(UsageStyle::Argument, "startvm", fmt::format("Invalid session type '{}'", type),
+                     k_exit_syntax);
+  }
+  auto& hv = env.hypervisor(Access::ReadWrite);
+  int rc = k_exit_success;
+  for (const auto& name : names) {
+    auto vm = find_machine(hv, name, "FindMachine(Bstr(VMName).raw(), machine.asOutParam())", k_file,
+                           760);
+    if (is_locked(hv.state(vm))) {
+      // VirtualBox's LaunchVMProcess error for a VM another session holds; the next VM still starts.
+      env.out.error(fmt::format("The machine '{}' is already locked by a session (or being locked "
+                                "or unlocked)",
+                                vm.name));
+      env.out.error("Details: code VBOX_E_INVALID_OBJECT_STATE (0x80bb0007), component MachineWrap, "
+                    "interface IMachine, callee nsISupports");
+      env.out.error("Context: \"LaunchVMProcess(a->session, sessionType.raw(), "
+                    "ComSafeArrayAsInParam(aBstrEnv), progress.asOutParam())\" at line 881 of file "
+                    "VBoxManageMisc.cpp");
+      rc = k_exit_failure;
+      continue;
+    }
+    if (type != "headless") {
+      env.out.warning(fmt::format("no {} window on KVM: starting '{}' headless (virt-viewer shows "
+                                  "its display)",
+                                  type, vm.name));
+    }
+    env.out.out(fmt::format("Waiting for VM \"{}\" to power on...\n", name));
+    auto started = hv.start(vm);
+    // A new run: forget any live balloon request of an earlier one.
+    env.store().put_live_balloon({hv.hostname(), vm.uuid}, vm.name, started.id, std::nullopt);
+    env.out.out(fmt::format("VM \"{}\" has been successfully started.\n", name));
+  }
+  return rc;
+}
+
+} // namespace vbm::cli
