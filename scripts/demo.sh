@@ -37,16 +37,29 @@ run vboxmanage showvminfo "$a"
 printf '$ virsh dumpxml --inactive %s | grep -i memory\n' "$a"
 virsh_q dumpxml --inactive "$a" | grep -i memory
 
-say "Boot both guests"
-start_guest "$a"
-start_guest "$b"
+say "Start them the VirtualBox way"
+run vboxmanage startvm "$a" --type headless
+run vboxmanage startvm "$b" --type headless
 wait_guest_ready "$a" 2>/dev/null
 wait_guest_ready "$b" 2>/dev/null
 run vboxmanage list runningvms
 
-say "Ballooning: each guest starts with 96 MB taken back (actual = 256 - 96 = 160 MiB)"
+say "Ballooning: each guest started with 96 MB taken back (actual = 256 - 96 = 160 MiB)"
 wait_until 30 bash -c "[ \"\$(virsh -q dommemstat '$a' | awk '\$1==\"actual\"{print \$2}')\" = 163840 ]" || true
 run virsh -q dommemstat "$a"
+
+say "Take more back from the running guest, and wait until its driver has done it"
+run vboxmanage controlvm "$a" guestmemoryballoon 160 --wait 30
+run vboxmanage showvminfo "$a"
+sleep 2.5 # the guest reports its free memory every 2 s
+printf '$ virsh dommemstat %s | grep -E "actual|unused"\n' "$a"
+virsh_q dommemstat "$a" | grep -E '^(actual|unused)'
+
+say "Give it back"
+run vboxmanage controlvm "$a" guestmemoryballoon 0 --wait 30
+sleep 2.5
+printf '$ virsh dommemstat %s | grep -E "actual|unused"\n' "$a"
+virsh_q dommemstat "$a" | grep -E '^(actual|unused)'
 
 say "Settings VirtualBox only changes on a stopped VM are refused while it runs"
 run vboxmanage modifyvm "$a" --memory 512
@@ -68,5 +81,11 @@ if [[ -w $ksm/run ]]; then
 else
   echo "(this host has no writable /sys/kernel/mm/ksm, so KSM cannot be shown here)"
 fi
+
+say "Power off"
+run vboxmanage controlvm "$a" poweroff
+run vboxmanage controlvm "$b" acpipowerbutton
+wait_until 20 bash -c "! virsh -q domstate '$b' | grep -q running" || true
+run vboxmanage list runningvms
 
 say "Done; the guests are removed and KSM is put back as it was"
