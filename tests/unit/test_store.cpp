@@ -113,3 +113,33 @@ TEST(Store, CorruptFileIsAClearError) {
 
 } // namespace
 } // namespace vbm::test
+
+namespace vbm::test {
+namespace {
+
+// Every shipped schema must migrate to the latest with its rows intact.
+TEST(Store, VersionOneStoreMigratesWithItsData) {
+  TempDir dir;
+  auto file = store::SettingsStore::prepare_path(dir.path);
+  {
+    store::Connection db(file, 1000);
+    store::migrate(db, store::migrations().first(1));
+    db.exec("INSERT INTO vm (host, uuid, name, state, state_since_ms) VALUES ('h', 'u', 'vm', "
+            "'poweroff', 42);"
+            "INSERT INTO vm_setting VALUES ('h', 'u', 'memory', 512), ('h', 'u', 'pagefusion', 1);");
+    ASSERT_EQ(db.query_int("PRAGMA user_version"), 1);
+  }
+  store::SettingsStore st(file);
+  EXPECT_EQ(st.schema_version(), static_cast<std::int64_t>(store::migrations().size()));
+  EXPECT_EQ(st.settings({"h", "u"}), (store::Settings{{"memory", 512}, {"pagefusion", 1}}));
+  EXPECT_EQ(st.state({"h", "u"})->since_ms, 42);
+  EXPECT_FALSE(st.live_balloon({"h", "u"}, 1).has_value());
+  st.put_live_balloon({"h", "u"}, "vm", 7, 128);
+  EXPECT_EQ(st.live_balloon({"h", "u"}, 7), 128);
+  EXPECT_FALSE(st.live_balloon({"h", "u"}, 8).has_value()) << "another run of the domain";
+  st.put_live_balloon({"h", "u"}, "vm", 7, std::nullopt);
+  EXPECT_FALSE(st.live_balloon({"h", "u"}, 7).has_value());
+}
+
+} // namespace
+} // namespace vbm::test
