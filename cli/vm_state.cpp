@@ -9,44 +9,37 @@ namespace vbm::cli {
 
 using backend::VmState;
 
-std::string_view human_state(VmState s) {
-  switch (s) {
-  case VmState::PoweredOff: return "powered off";
-  case VmState::Saved: return "saved";
-  case VmState::Aborted: return "aborted";
-  case VmState::Running: return "running";
-  case VmState::Paused: return "paused";
-  case VmState::Stopping: return "stopping";
-  case VmState::Unknown: break;
-  }
-  return "unknown";
-}
+namespace {
+// One row per state: showvminfo's word, --machinereadable's, and Global::stringifyMachineState's.
+struct StateNames {
+  VmState state;
+  std::string_view human;
+  std::string_view machine;
+  std::string_view api;
+};
+constexpr StateNames k_state_names[] = {
+    {VmState::PoweredOff, "powered off", "poweroff", "PoweredOff"},
+    {VmState::Saved, "saved", "saved", "Saved"},
+    {VmState::Aborted, "aborted", "aborted", "Aborted"},
+    {VmState::Running, "running", "running", "Running"},
+    {VmState::Paused, "paused", "paused", "Paused"},
+    {VmState::Stopping, "stopping", "stopping", "Stopping"},
+};
+constexpr StateNames k_unknown{VmState::Unknown, "unknown", "unknown", "Unknown"};
 
-std::string_view machine_state(VmState s) {
-  switch (s) {
-  case VmState::PoweredOff: return "poweroff";
-  case VmState::Saved: return "saved";
-  case VmState::Aborted: return "aborted";
-  case VmState::Running: return "running";
-  case VmState::Paused: return "paused";
-  case VmState::Stopping: return "stopping";
-  case VmState::Unknown: break;
+const StateNames& names_of(VmState s) {
+  for (const auto& row : k_state_names) {
+    if (row.state == s) {
+      return row;
+    }
   }
-  return "unknown";
+  return k_unknown;
 }
+} // namespace
 
-std::string_view stringify_state(VmState s) {
-  switch (s) {
-  case VmState::PoweredOff: return "PoweredOff";
-  case VmState::Saved: return "Saved";
-  case VmState::Aborted: return "Aborted";
-  case VmState::Running: return "Running";
-  case VmState::Paused: return "Paused";
-  case VmState::Stopping: return "Stopping";
-  case VmState::Unknown: break;
-  }
-  return "Unknown";
-}
+std::string_view human_state(VmState s) { return names_of(s).human; }
+std::string_view machine_state(VmState s) { return names_of(s).machine; }
+std::string_view stringify_state(VmState s) { return names_of(s).api; }
 
 bool is_locked(VmState s) {
   return s == VmState::Running || s == VmState::Paused || s == VmState::Stopping;
