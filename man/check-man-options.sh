@@ -4,6 +4,9 @@
 # Keeps the man pages and the built-in help in step:
 #   - every flag (--long or -x) that `BIN help <cmd>` prints, in its synopsis or its
 #     Options section, must appear in MANDIR/vboxmanage-<cmd>.1.scd;
+#   - every keyword of the synopses of `BIN help <cmd>` (a subcommand such as controlvm's
+#     guestmemoryballoon or poweroff, a list type, a value such as on/off or headless)
+#     must appear in vboxmanage-<cmd>.1.scd;
 #   - every --flag in vboxmanage-<cmd>.1.scd must be one `BIN help <cmd>` prints, or a
 #     global option (examples may use --connect);
 #   - every global option (the global synopsis and the "Global options:" section of
@@ -29,6 +32,19 @@ flags() {
 		sort -u || true
 }
 long_flags() { flags | grep -E '^--' || true; }
+
+# Keywords of the synopses of `help CMD` (text on stdin, program name PROG): the lowercase
+# words of the "  PROG CMD ..." lines once <placeholders> and --option[=value] tokens are
+# gone. "[--type= gui | headless ]" gives gui and headless; "<balloon-size>" gives nothing.
+keywords() { # keywords PROG CMD
+	awk -v prog="$1" -v cmd="$2" '$1 == prog && $2 == cmd {
+		$1 = ""; $2 = ""
+		gsub(/<[^>]*>/, " ")
+		gsub(/--?[[:alnum:]-]+(=[^] |]*)?/, " ")
+		gsub(/[][|.]/, " ")
+		for (i = 1; i <= NF; i++) if ($i ~ /^[a-z][a-z0-9]*$/) print $i
+	}' | sort -u
+}
 
 # Does FILE mention FLAG as a whole word?
 mentions() {
@@ -68,9 +84,12 @@ if [ -z "$global" ]; then
 	fail "no global options found in '$bin help'"
 fi
 
-# Commands: the word after the program name in each synopsis of `help`.
 # Commands: the word after the program name in each synopsis of `help`; the program name
 # is the first word of the global synopsis.
+prog=$(printf '%s\n' "$global_help" | awk '
+	/^Usage/ { in_usage = 1; next }
+	in_usage && /^  [^ ]/ { print $1; exit }
+')
 commands=$(printf '%s\n' "$global_help" | awk '
 	/^Usage/ { in_usage = 1; next }
 	in_usage && prog == "" && /^  [^ ]/ { prog = $1; next }
@@ -98,12 +117,21 @@ for cmd in $commands; do
 		mentions "$page" "$f" || missing="$missing $f"
 	done
 	[ -z "$missing" ] || fail "$cmd: in '$bin help $cmd' but not in $page:$missing"
+	words=$(printf '%s\n' "$text" | keywords "$prog" "$cmd")
+	nowords=""
+	for w in $words; do
+		mentions "$page" "$w" || nowords="$nowords $w"
+	done
+	[ -z "$nowords" ] || fail "$cmd: keywords of '$bin help $cmd' not in $page:$nowords"
+	missing="$missing$nowords"
 	extra=""
 	for f in $(long_flags <"$page"); do
 		printf '%s\n%s\n' "$cmd_flags" "$global" | grep -qxF -- "$f" || extra="$extra $f"
 	done
 	[ -z "$extra" ] || fail "$cmd: in $page but not in '$bin help $cmd':$extra"
-	[ -n "$missing$extra" ] || echo "ok: $cmd ($(printf '%s\n' "$cmd_flags" | wc -l) flags)"
+	[ -n "$missing$extra" ] ||
+		echo "ok: $cmd ($(printf '%s\n' "$cmd_flags" | grep -c .) flags," \
+			"$(printf '%s\n' "$words" | grep -c .) keywords)"
 done
 
 page="$mandir/vboxmanage.1.scd"
