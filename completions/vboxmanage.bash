@@ -2,12 +2,27 @@
 # Needs bash-completion (_init_completion). Also registered for VBoxManage.
 # shellcheck shell=bash
 
-# _vboxmanage_vms VBOXMANAGE [-c URI]: COMPREPLY = the VMs whose name starts with $cur.
-# Names come from `list vms` ("name" {uuid} lines) and may contain spaces and quotes;
-# compopt -o filenames makes readline quote them.
+# _vboxmanage_vms [--running|--stopped] VBOXMANAGE [-c URI]: COMPREPLY = the VMs whose
+# name starts with $cur: all of them (`list vms`), the running and paused ones
+# (`list runningvms`), or the others (`list vms` minus `list runningvms`).
+# Lines are "name" {uuid}; names may contain spaces and quotes; compopt -o filenames
+# makes readline quote them.
 _vboxmanage_vms()
 {
-    local line name want=$cur
+    local line name want=$cur what=vms
+    local -A skip=()
+    case ${1-} in
+        --running)
+            what=runningvms
+            shift
+            ;;
+        --stopped)
+            shift
+            while IFS= read -r line; do
+                [[ -n $line ]] && skip[$line]=1
+            done < <("$@" list runningvms 2>/dev/null)
+            ;;
+    esac
     # The typed prefix without its shell quoting: an opening quote, backslashes.
     case $want in
         \"* | \'*) want=${want:1} ;;
@@ -15,12 +30,12 @@ _vboxmanage_vms()
     want=${want//\\/}
     COMPREPLY=()
     while IFS= read -r line; do
-        [[ $line == \"*\"\ \{*\} ]] || continue
+        [[ $line == \"*\"\ \{*\} && -z ${skip[$line]-} ]] || continue
         name=${line% \{*\}}
         name=${name#\"}
         name=${name%\"}
         [[ $name == "$want"* ]] && COMPREPLY+=("$name")
-    done < <("$@" list vms 2>/dev/null)
+    done < <("$@" list "$what" 2>/dev/null)
     ((${#COMPREPLY[@]})) || return 0
     compopt -o filenames 2>/dev/null
     __ltrim_colon_completions "$cur"
@@ -59,7 +74,7 @@ _vboxmanage()
         if [[ $cur == -* && -z $helped ]]; then
             mapfile -t COMPREPLY < <(compgen -W '--connect --nologo --version -c -q -V' -- "$cur")
         else
-            mapfile -t COMPREPLY < <(compgen -W 'list showvminfo modifyvm help' -- "$cur")
+            mapfile -t COMPREPLY < <(compgen -W 'list showvminfo modifyvm startvm controlvm help' -- "$cur")
         fi
         return
     fi
@@ -102,6 +117,34 @@ _vboxmanage()
             [[ $split == true ]] && return
             mapfile -t COMPREPLY < <(compgen -W \
                 '--memory --page-fusion --large-pages --guest-memory-balloon' -- "$cur")
+            ;;
+        startvm)
+            # Any number of VMs (those not running), and --type anywhere.
+            case $prev in
+                --type | -type)
+                    mapfile -t COMPREPLY < <(compgen -W 'headless gui sdl separate' -- "$cur")
+                    return
+                    ;;
+            esac
+            [[ $split == true ]] && return
+            if [[ $cur == -* ]]; then
+                mapfile -t COMPREPLY < <(compgen -W '--type' -- "$cur")
+            else
+                _vboxmanage_vms --stopped "${vbm[@]}"
+            fi
+            ;;
+        controlvm)
+            # controlvm VM SUBCOMMAND [ARGS]: a running VM, then the subcommand.
+            local sub=${words[cmdi + 2]-}
+            if ((cword == cmdi + 1)); then
+                _vboxmanage_vms --running "${vbm[@]}"
+            elif ((cword == cmdi + 2)); then
+                mapfile -t COMPREPLY < <(compgen -W \
+                    'guestmemoryballoon poweroff acpipowerbutton pause resume' -- "$cur")
+            elif [[ $sub == guestmemoryballoon ]] && ((cword == cmdi + 4)); then
+                # After the size (MB; nothing to offer for it): the --wait extension.
+                mapfile -t COMPREPLY < <(compgen -W '--wait' -- "$cur")
+            fi
             ;;
     esac
 } &&

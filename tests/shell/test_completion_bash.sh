@@ -22,7 +22,8 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# The fake vboxmanage: records its arguments, prints `list vms` output with awkward names.
+# The fake vboxmanage: records its arguments, prints `list vms` output with awkward names
+# and `list runningvms` output (two of them running, one with "[x]" in its name).
 cat >"$tmp/vboxmanage" <<'EOF'
 #!/bin/sh
 printf '%s\n' "$*" >>"${FAKE_VBM_LOG:?}"
@@ -30,7 +31,10 @@ case " $* " in
 *" list vms ") printf '%s\n' '"my vm" {11111111-2222-3333-4444-555555555555}' \
         '"plain" {22222222-2222-3333-4444-555555555555}' \
         '"it"s {odd}" {33333333-2222-3333-4444-555555555555}' \
-        '"myother" {44444444-2222-3333-4444-555555555555}' ;;
+        '"myother" {44444444-2222-3333-4444-555555555555}' \
+        '"busy[x]" {55555555-2222-3333-4444-555555555555}' ;;
+*" list runningvms ") printf '%s\n' '"my vm" {11111111-2222-3333-4444-555555555555}' \
+        '"busy[x]" {55555555-2222-3333-4444-555555555555}' ;;
 esac
 EOF
 chmod +x "$tmp/vboxmanage"
@@ -133,10 +137,14 @@ check() { # check DESCRIPTION COMMAND...
 check "registered for vboxmanage" eval "func_for vboxmanage >/dev/null"
 check "registered for VBoxManage" eval "func_for VBoxManage >/dev/null"
 
-commands=(list showvminfo modifyvm help)
+commands=(list showvminfo modifyvm startvm controlvm help)
 modifyvm_opts=(--memory --page-fusion --large-pages --guest-memory-balloon)
 showvminfo_opts=(--details --machinereadable --json)
-all_vms=("my vm" plain 'it"s {odd}' myother)
+start_types=(headless gui sdl separate)
+controlvm_subs=(guestmemoryballoon poweroff acpipowerbutton pause resume)
+all_vms=("my vm" plain 'it"s {odd}' myother 'busy[x]')
+running_vms=("my vm" 'busy[x]')
+stopped_vms=(plain 'it"s {odd}' myother)
 
 # Commands and global options.
 expect "vboxmanage " "${commands[@]}"
@@ -146,7 +154,7 @@ expect "vboxmanage -q " "${commands[@]}"
 expect "vboxmanage -q --" --connect --nologo --version
 expect "vboxmanage -" --connect --nologo --version -c -q -V
 expect "vboxmanage -c " # a URI: nothing to offer
-expect "vboxmanage -c qemu:///system s" showvminfo
+expect "vboxmanage -c qemu:///system s" showvminfo startvm
 expect "vboxmanage help " "${commands[@]}"
 
 # list
@@ -182,6 +190,40 @@ expect "vboxmanage showvminfo plain " "${showvminfo_opts[@]}"
 expect "vboxmanage showvminfo plain --m" --machinereadable
 expect "vboxmanage showvminfo --details " "${all_vms[@]}"
 
+# startvm: VMs that are not running (list vms minus list runningvms), several of them;
+# --type and its values anywhere.
+expect "vboxmanage st" startvm
+expect "vboxmanage startvm " "${stopped_vms[@]}"
+expect "vboxmanage startvm my" myother
+expect "vboxmanage startvm b"
+expect "vboxmanage startvm plain " "${stopped_vms[@]}"
+expect "vboxmanage startvm plain -" --type
+expect "vboxmanage startvm plain --type " "${start_types[@]}"
+expect "vboxmanage startvm --type g" gui
+expect "vboxmanage startvm --type=s" sdl separate
+expect "vboxmanage startvm -type h" headless
+expect "vboxmanage startvm --type gui " "${stopped_vms[@]}"
+expect "vboxmanage startvm --type gui pl" plain
+
+# controlvm: a running VM, then the subcommand; after guestmemoryballoon N, --wait.
+expect "vboxmanage co" controlvm
+expect "vboxmanage controlvm " "${running_vms[@]}"
+expect "vboxmanage controlvm my" "my vm"
+expect 'vboxmanage controlvm "my v' "my vm"
+expect "vboxmanage controlvm pl"
+expect "vboxmanage controlvm busy[x] " "${controlvm_subs[@]}"
+expect "vboxmanage controlvm busy[x] p" poweroff pause
+expect 'vboxmanage controlvm my\ vm gu' guestmemoryballoon
+expect 'vboxmanage controlvm "my vm" a' acpipowerbutton
+expect "vboxmanage controlvm busy[x] guestmemoryballoon "
+expect "vboxmanage controlvm busy[x] guestmemoryballoon 512 " --wait
+expect "vboxmanage controlvm busy[x] guestmemoryballoon 0x200 --w" --wait
+expect "vboxmanage controlvm busy[x] guestmemoryballoon 512 --wait "
+expect "vboxmanage controlvm busy[x] guestmemoryballoon 512 --wait 30 "
+expect "vboxmanage controlvm busy[x] poweroff "
+expect "vboxmanage controlvm busy[x] pause --"
+expect "vboxmanage -q controlvm busy[x] " "${controlvm_subs[@]}"
+
 # The connection given on the line is used to list the VMs.
 : >"$FAKE_VBM_LOG"
 expect "vboxmanage -c test:///default showvminfo p" plain
@@ -193,6 +235,15 @@ check "--connect=URI passed to list vms" \
 : >"$FAKE_VBM_LOG"
 expect "vboxmanage modifyvm pl" plain
 check "no -c without a URI on the line" grep -qx -- "list vms" "$FAKE_VBM_LOG"
+: >"$FAKE_VBM_LOG"
+expect "vboxmanage -c test:///default controlvm b" 'busy[x]'
+check "-c URI passed to list runningvms (controlvm)" \
+    grep -qx -- "-c test:///default list runningvms" "$FAKE_VBM_LOG"
+: >"$FAKE_VBM_LOG"
+expect "vboxmanage --connect=qemu:///system startvm p" plain
+check "-c URI passed to list vms and list runningvms (startvm)" eval \
+    "grep -qx -- '-c qemu:///system list vms' '$FAKE_VBM_LOG' &&
+     grep -qx -- '-c qemu:///system list runningvms' '$FAKE_VBM_LOG'"
 
 # Against the real program: the completed words are the ones its help shows.
 if [[ -n $bin ]]; then
@@ -213,8 +264,23 @@ if [[ -n $bin ]]; then
         same "$(help_flags showvminfo)" "${showvminfo_opts[@]}"
     check "list options = the synopsis of '$bin help list'" \
         same "$(help_flags list)" --long --sorted
+    check "startvm options = the synopsis of '$bin help startvm'" \
+        same "$(help_flags startvm)" --type
+    check "startvm types = the synopsis of '$bin help startvm'" \
+        same "$(IPRT_SCREEN_WIDTH=300 "$bin" help startvm 2>&1 | grep -E '^  [^ ]+ startvm ' |
+            sed 's/.*--type=//' | tr -c '[:alnum:]' '\n' | grep . | LC_ALL=C sort -u)" \
+        "${start_types[@]}"
+    check "controlvm options = the synopsis of '$bin help controlvm'" \
+        same "$(help_flags controlvm)" --wait
+    check "controlvm subcommands = the synopses of '$bin help controlvm'" \
+        same "$(IPRT_SCREEN_WIDTH=300 "$bin" help controlvm 2>&1 |
+            awk '$2 == "controlvm" { sub(/^[^>]*> /, ""); print $1 }' | LC_ALL=C sort -u)" \
+        "${controlvm_subs[@]}"
     # VM names from the real program, on libvirt's built-in test driver (domain "test").
     expect "$bin -c test:///default showvminfo " test
+    # Its domain "test" is running: controlvm offers it, startvm does not.
+    expect "$bin -c test:///default controlvm " test
+    expect "$bin -c test:///default startvm "
 fi
 
 if ((failures)); then
