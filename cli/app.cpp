@@ -70,13 +70,6 @@ void print_usage_error(const UsageError& e, Output& out, int width) {
   }
 }
 
-void print_api_error(const ApiError& e, Output& out) {
-  out.error(e.what());
-  out.error(fmt::format("Details: code {} (0x{:08x}), component {}, interface {}, callee nsISupports",
-                        e.code.name, e.code.value, e.component, e.interface_name));
-  out.error(fmt::format("Context: \"{}\" at line {} of file {}", e.context, e.line, e.file));
-}
-
 // VirtualBox's single-dash and '?' spellings of the global options, mapped to what CLI11 parses.
 std::string normalize_global(const std::string& arg) {
   if (arg == "-v" || arg == "-version" || arg == "-Version") {
@@ -156,6 +149,13 @@ int dispatch(const std::vector<std::string>& args, Output& out, Services& servic
 } // namespace
 
 std::span<const Command> commands() { return k_commands; }
+
+void print_api_error(const ApiError& e, Output& out) {
+  out.error(e.what());
+  out.error(fmt::format("Details: code {} (0x{:08x}), component {}, interface {}, callee nsISupports",
+                        e.code.name, e.code.value, e.component, e.interface_name));
+  out.error(fmt::format("Context: \"{}\" at line {} of file {}", e.context, e.line, e.file));
+}
 
 const Command* find_command(std::string_view name) {
   for (const auto& c : k_commands) {

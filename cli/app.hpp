@@ -52,6 +52,9 @@ struct Command {
 std::span<const Command> commands();
 const Command* find_command(std::string_view name);
 
+/// Prints an API error's three lines (text, Details, Context), as CHECK_ERROR does.
+void print_api_error(const class ApiError& e, Output& out);
+
 /// Runs `args` (without argv[0]); returns the exit code. Never throws.
 int run_app(const std::vector<std::string>& args, Output& out, Services& services);
 

@@ -16,6 +16,19 @@ constexpr OptDef k_opts[] = {
     {"--type", k_type, ArgKind::String},
     {"-type", k_type, ArgKind::String},
 };
+void start_one(Env& env, backend::Hypervisor& hv, const backend::VmRef& vm, const std::string& name,
+               const std::string& type) {
+  if (type != "headless") {
+    env.out.warning(fmt::format("no {} window on KVM: starting '{}' headless (virt-viewer shows "
+                                "its display)",
+                                type, vm.name));
+  }
+  env.out.out(fmt::format("Waiting for VM \"{}\" to power on...\n", name));
+  auto started = hv.start(vm);
+  // A new run: forget any live balloon request of an earlier one.
+  env.store().put_live_balloon({hv.hostname(), vm.uuid}, vm.name, started.id, std::nullopt);
+  env.out.out(fmt::format("VM \"{}\" has been successfully started.\n", name));
+}
 } // namespace
 
 CommandHelp startvm_help() {
@@ -53,32 +66,28 @@ int run_startvm(std::span<const std::string> args, Env& env) {
   }
   auto& hv = env.hypervisor(Access::ReadWrite);
   int rc = k_exit_success;
+  // Like VirtualBox, a VM that cannot be started is reported and the next one is still tried.
   for (const auto& name : names) {
-    auto vm = find_machine(hv, name, "FindMachine(Bstr(VMName).raw(), machine.asOutParam())", k_file,
-                           760);
-    if (is_locked(hv.state(vm))) {
-      // VirtualBox's LaunchVMProcess error for a VM another session holds; the next VM still starts.
-      env.out.error(fmt::format("The machine '{}' is already locked by a session (or being locked "
-                                "or unlocked)",
-                                vm.name));
-      env.out.error("Details: code VBOX_E_INVALID_OBJECT_STATE (0x80bb0007), component MachineWrap, "
-                    "interface IMachine, callee nsISupports");
-      env.out.error("Context: \"LaunchVMProcess(a->session, sessionType.raw(), "
-                    "ComSafeArrayAsInParam(aBstrEnv), progress.asOutParam())\" at line 881 of file "
-                    "VBoxManageMisc.cpp");
+    try {
+      auto vm = find_machine(hv, name, "FindMachine(Bstr(VMName).raw(), machine.asOutParam())",
+                             k_file, 760);
+      if (is_locked(hv.state(vm))) {
+        throw ApiError(fmt::format("The machine '{}' is already locked by a session (or being "
+                                   "locked or unlocked)",
+                                   vm.name),
+                       k_invalid_object_state, "MachineWrap", "IMachine",
+                       "LaunchVMProcess(a->session, sessionType.raw(), "
+                       "ComSafeArrayAsInParam(aBstrEnv), progress.asOutParam())",
+                       k_file, 881);
+      }
+      start_one(env, hv, vm, name, type);
+    } catch (const ApiError& e) {
+      print_api_error(e, env.out);
       rc = k_exit_failure;
-      continue;
+    } catch (const backend::BackendError& e) {
+      env.out.error(e.what());
+      rc = k_exit_failure;
     }
-    if (type != "headless") {
-      env.out.warning(fmt::format("no {} window on KVM: starting '{}' headless (virt-viewer shows "
-                                  "its display)",
-                                  type, vm.name));
-    }
-    env.out.out(fmt::format("Waiting for VM \"{}\" to power on...\n", name));
-    auto started = hv.start(vm);
-    // A new run: forget any live balloon request of an earlier one.
-    env.store().put_live_balloon({hv.hostname(), vm.uuid}, vm.name, started.id, std::nullopt);
-    env.out.out(fmt::format("VM \"{}\" has been successfully started.\n", name));
   }
   return rc;
 }

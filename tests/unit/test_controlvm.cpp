@@ -183,6 +183,20 @@ TEST_F(ControlVmTest, StartVmLinesAndErrors) {
                                           "named 'nope'"));
 }
 
+TEST_F(ControlVmTest, StartVmGoesOnAfterAVmThatCannotStart) {
+  hv.add("other", "22222222-2222-3333-4444-555555555555");
+  hv.fail_next("start", "failed to start 'vm': no huge pages reserved");
+  EXPECT_EQ(run("startvm nope vm other"), 1);
+  EXPECT_THAT(out.stderr_text, StartsWith("VBoxManage: error: Could not find a registered machine "
+                                          "named 'nope'\n"));
+  EXPECT_THAT(out.stderr_text, HasSubstr("VBoxManage: error: failed to start 'vm': no huge pages "
+                                         "reserved\n"));
+  EXPECT_EQ(out.stdout_text, "Waiting for VM \"vm\" to power on...\n"
+                             "Waiting for VM \"other\" to power on...\n"
+                             "VM \"other\" has been successfully started.\n");
+  EXPECT_EQ(hv.vm("other").state, backend::VmState::Running);
+}
+
 TEST_F(ControlVmTest, StartVmGuiStartsHeadlessWithAWarning) {
   EXPECT_EQ(run("startvm vm --type gui"), 0);
   EXPECT_THAT(out.stderr_text, StartsWith("VBoxManage: warning: no gui window on KVM"));
