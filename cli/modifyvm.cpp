@@ -55,10 +55,10 @@ int run_modifyvm(std::span<const std::string> args, Env& env) {
   auto vm = find_machine(hv, args[0], "FindMachine(Bstr(a->argv[0]).raw(), machine.asOutParam())",
                          k_file, 547);
 
-  // The write transaction is vboxmanage's session lock: concurrent modifyvm invocations of
-  // any VM queue here, so each reads the configuration the previous one wrote.
+  // The writer lock is vboxmanage's session lock: concurrent modifyvm invocations queue here,
+  // so each reads the configuration the previous one wrote. A killed holder releases it.
   auto& store = env.store();
-  auto txn = store.begin_write();
+  auto lock = store.lock_writers();
   auto state = hv.state(vm);
   if (is_locked(state)) {
     // VirtualBox takes the write lock before parsing options, so this wins over bad options.
@@ -69,6 +69,7 @@ int run_modifyvm(std::span<const std::string> args, Env& env) {
   }
   const auto before = hv.persistent_memory(vm);
   const store::VmKey key{hv.hostname(), vm.uuid};
+  recover_pending(store, key, vm.name, before);
   auto settings = resolve_settings(store.settings(key), before).settings;
 
   std::optional<bool> is_64bit;
@@ -96,21 +97,22 @@ int run_modifyvm(std::span<const std::string> args, Env& env) {
     getopt_failure(e.what());
   }
 
-  // All options passed: write the store row, then libvirt, then commit. If libvirt refuses,
-  // the transaction rolls back; if the commit fails, libvirt gets its old configuration back.
+  // All options passed. Record the intent, define it in libvirt, then commit the settings and
+  // forget the intent in one transaction. If libvirt refuses, the intent is forgotten and
+  // nothing changed; if the process dies in between, the next writer finishes the change
+  // (recover_pending), so the store and libvirt never stay apart.
   auto after = to_domain(settings, before.balloon_device);
-  store.put_settings(key, vm.name, to_store(settings));
+  auto new_settings = to_store(settings);
   if (after != before) {
-    hv.set_persistent_memory(vm, after);
-  }
-  try {
-    txn.commit();
-  } catch (...) {
-    if (after != before) {
-      hv.set_persistent_memory(vm, before);
+    store.put_pending(key, vm.name, {new_settings, to_record(before), to_record(after)});
+    try {
+      hv.set_persistent_memory(vm, after);
+    } catch (const std::exception&) { // libvirt refused: nothing changed there
+      store.finish_pending(key, vm.name, nullptr);
+      throw;
     }
-    throw;
   }
+  store.finish_pending(key, vm.name, &new_settings);
   if (page_fusion_turned_on) {
     env.out.warning("page fusion lets guests that share pages infer each other's memory through "
                     "timing (KSM side channel); enable it only for mutually trusted guests");

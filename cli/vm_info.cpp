@@ -46,7 +46,8 @@ VmInfo gather_vm_info(Env& env, backend::Hypervisor& hv, const backend::VmRef& v
   VmInfo info{vm};
   info.state = hv.state(vm);
   store::VmKey key{hv.hostname(), vm.uuid};
-  auto resolved = resolve_settings(env.store().settings(key), hv.persistent_memory(vm));
+  auto actual = hv.persistent_memory(vm);
+  auto resolved = resolve_settings(recorded_settings(env.store(), key, actual), actual);
   if (resolved.drift) {
     env.out.warning(fmt::format("the libvirt configuration of '{}' was changed outside vboxmanage "
                                 "({}); showing libvirt's values",

@@ -148,6 +148,31 @@ std::optional<VmSettings> from_store(const store::Settings& stored) {
   return s;
 }
 
+store::MemoryRecord to_record(const backend::DomainMemory& mem) {
+  return {static_cast<std::int64_t>(mem.memory_kib), static_cast<std::int64_t>(mem.current_kib),
+          mem.nosharepages, mem.hugepages};
+}
+
+store::Settings recorded_settings(store::SettingsStore& store, const store::VmKey& key,
+                                  const backend::DomainMemory& actual) {
+  if (auto pending = store.pending(key); pending && pending->after == to_record(actual)) {
+    return pending->settings;
+  }
+  return store.settings(key);
+}
+
+void recover_pending(store::SettingsStore& store, const store::VmKey& key, const std::string& name,
+                     const backend::DomainMemory& actual) {
+  auto pending = store.pending(key);
+  if (!pending) {
+    return;
+  }
+  // libvirt holds the new definition: the process died before its commit; finish it. Anything
+  // else (the old definition, or a later change by someone else): the change did not happen.
+  bool applied = pending->after == to_record(actual);
+  store.finish_pending(key, name, applied ? &pending->settings : nullptr);
+}
+
 Resolved resolve_settings(const store::Settings& stored, const backend::DomainMemory& actual) {
   auto recorded = from_store(stored);
   if (!recorded) {

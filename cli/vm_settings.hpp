@@ -66,6 +66,17 @@ store::Settings to_store(const VmSettings& s);
 /// nullopt unless the store holds every key of the table.
 std::optional<VmSettings> from_store(const store::Settings& stored);
 
+store::MemoryRecord to_record(const backend::DomainMemory& mem);
+
+/// The settings vboxmanage last wrote for the VM. A change whose definition reached libvirt
+/// but whose store commit did not (a killed modifyvm) counts as written.
+store::Settings recorded_settings(store::SettingsStore& store, const store::VmKey& key,
+                                  const backend::DomainMemory& actual);
+/// Finishes a modifyvm that a killed process left between libvirt and the store: commits its
+/// settings if libvirt holds its definition, else forgets it. Call with the writer lock held.
+void recover_pending(store::SettingsStore& store, const store::VmKey& key, const std::string& name,
+                     const backend::DomainMemory& actual);
+
 /// The VM's settings: the store's, while libvirt still holds what vboxmanage last wrote;
 /// otherwise libvirt's, with `drift` describing what changed outside vboxmanage.
 struct Resolved {

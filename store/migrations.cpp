@@ -34,6 +34,32 @@ CREATE TABLE vm_setting (
 ALTER TABLE vm ADD COLUMN live_balloon_mb INTEGER;
 ALTER TABLE vm ADD COLUMN live_domain_id INTEGER;
 )sql",
+    // 3: the intent of a modifyvm between its libvirt definition and its store commit, so a
+    //    killed process is finished (or forgotten) by the next writer.
+    R"sql(
+CREATE TABLE pending_change (
+  host TEXT NOT NULL,
+  uuid TEXT NOT NULL,
+  before_memory_kib INTEGER NOT NULL,
+  before_current_kib INTEGER NOT NULL,
+  before_nosharepages INTEGER NOT NULL,
+  before_hugepages INTEGER NOT NULL,
+  after_memory_kib INTEGER NOT NULL,
+  after_current_kib INTEGER NOT NULL,
+  after_nosharepages INTEGER NOT NULL,
+  after_hugepages INTEGER NOT NULL,
+  PRIMARY KEY (host, uuid),
+  FOREIGN KEY (host, uuid) REFERENCES vm (host, uuid) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE TABLE pending_setting (
+  host TEXT NOT NULL,
+  uuid TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value INTEGER NOT NULL,
+  PRIMARY KEY (host, uuid, key),
+  FOREIGN KEY (host, uuid) REFERENCES pending_change (host, uuid) ON DELETE CASCADE
+) WITHOUT ROWID;
+)sql",
 };
 } // namespace
 

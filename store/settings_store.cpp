@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <pwd.h>
+#include <sys/file.h>
+#include <thread>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,7 +34,7 @@ Connection open_and_migrate(const std::string& path) {
 } // namespace
 
 SettingsStore::SettingsStore(const std::string& path)
-    : m_db(open_and_migrate(path)),
+    : m_path(path), m_db(open_and_migrate(path)),
       m_get_settings(m_db, "SELECT key, value FROM vm_setting WHERE host = ? AND uuid = ?"),
       m_delete_settings(m_db, "DELETE FROM vm_setting WHERE host = ? AND uuid = ?"),
       m_put_setting(m_db, "INSERT INTO vm_setting (host, uuid, key, value) VALUES (?, ?, ?, ?)"),
@@ -136,6 +138,103 @@ void SettingsStore::put_live_balloon(const VmKey& key, const std::string& name, 
     use.bind_null().bind_null();
   }
   use.bind(key.host).bind(key.uuid).run();
+}
+
+namespace {
+void bind_record(Statement::Use& use, const MemoryRecord& r) {
+  use.bind(r.memory_kib).bind(r.current_kib).bind(std::int64_t{r.nosharepages}).bind(
+      std::int64_t{r.hugepages});
+}
+MemoryRecord read_record(const Statement::Use& use, int col) {
+  return {use.get_int(col), use.get_int(col + 1), use.get_int(col + 2) != 0,
+          use.get_int(col + 3) != 0};
+}
+} // namespace
+
+void SettingsStore::put_pending(const VmKey& key, const std::string& name,
+                                const PendingChange& change) {
+  Transaction txn(m_db);
+  upsert_vm(key, name);
+  Statement del(m_db, "DELETE FROM pending_change WHERE host = ? AND uuid = ?");
+  Statement::Use(del).bind(key.host).bind(key.uuid).run();
+  Statement put(m_db, "INSERT INTO pending_change VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  {
+    Statement::Use use(put);
+    use.bind(key.host).bind(key.uuid);
+    bind_record(use, change.before);
+    bind_record(use, change.after);
+    use.run();
+  }
+  Statement put_setting(m_db, "INSERT INTO pending_setting VALUES (?, ?, ?, ?)");
+  for (const auto& [k, v] : change.settings) {
+    Statement::Use(put_setting).bind(key.host).bind(key.uuid).bind(k).bind(v).run();
+  }
+  txn.commit();
+}
+
+std::optional<PendingChange> SettingsStore::pending(const VmKey& key) {
+  Statement get(m_db, "SELECT before_memory_kib, before_current_kib, before_nosharepages, "
+                      "before_hugepages, after_memory_kib, after_current_kib, after_nosharepages, "
+                      "after_hugepages FROM pending_change WHERE host = ? AND uuid = ?");
+  PendingChange change;
+  {
+    Statement::Use use(get);
+    use.bind(key.host).bind(key.uuid);
+    if (!use.next()) {
+      return std::nullopt;
+    }
+    change.before = read_record(use, 0);
+    change.after = read_record(use, 4);
+  }
+  Statement settings(m_db, "SELECT key, value FROM pending_setting WHERE host = ? AND uuid = ?");
+  Statement::Use use(settings);
+  use.bind(key.host).bind(key.uuid);
+  while (use.next()) {
+    change.settings.emplace(use.get_text(0), use.get_int(1));
+  }
+  return change;
+}
+
+void SettingsStore::finish_pending(const VmKey& key, const std::string& name,
+                                   const Settings* settings) {
+  Transaction txn(m_db);
+  if (settings) {
+    put_settings(key, name, *settings);
+  }
+  Statement del(m_db, "DELETE FROM pending_change WHERE host = ? AND uuid = ?");
+  Statement::Use(del).bind(key.host).bind(key.uuid).run();
+  txn.commit();
+}
+
+WriterLock::~WriterLock() {
+  if (m_fd >= 0) {
+    close(m_fd); // releases the flock
+  }
+}
+
+WriterLock SettingsStore::lock_writers() {
+  if (m_path == ":memory:") {
+    return WriterLock(-1);
+  }
+  auto lock_path = (std::filesystem::path(m_path).parent_path() / "vboxkvm.lock").string();
+  int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    throw StoreError(0, fmt::format("cannot open the settings store's lock '{}': {}", lock_path,
+                                    std::strerror(errno)));
+  }
+  WriterLock lock(fd);
+  // flock, not fcntl locks: it belongs to the open file, so a killed holder releases it.
+  for (int waited_ms = 0; flock(fd, LOCK_EX | LOCK_NB) != 0; waited_ms += 10) {
+    if (errno != EWOULDBLOCK && errno != EINTR) {
+      throw StoreError(0, fmt::format("cannot lock '{}': {}", lock_path, std::strerror(errno)));
+    }
+    if (waited_ms >= k_busy_timeout_ms) {
+      throw StoreError(0, fmt::format("another vboxmanage has held '{}' for {} s; try again",
+                                      lock_path, k_busy_timeout_ms / 1000));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return lock;
 }
 
 } // namespace vbm::store

@@ -20,6 +20,36 @@ struct VmKey {
 /// Setting key (modifyvm's table key) → integer value (MB, or 0/1 for on/off).
 using Settings = std::map<std::string, std::int64_t, std::less<>>;
 
+/// A domain's memory configuration as the store records it (libvirt's values).
+struct MemoryRecord {
+  std::int64_t memory_kib = 0;
+  std::int64_t current_kib = 0;
+  bool nosharepages = false;
+  bool hugepages = false;
+  bool operator==(const MemoryRecord&) const = default;
+};
+
+/// A modifyvm that defined `after` in libvirt but may not have committed `settings`.
+struct PendingChange {
+  Settings settings;
+  MemoryRecord before;
+  MemoryRecord after;
+};
+
+/// Holds the store's writer lock (flock on vboxkvm.lock); the kernel drops it if the holder dies.
+class WriterLock {
+public:
+  explicit WriterLock(int fd) : m_fd(fd) {}
+  ~WriterLock();
+  WriterLock(WriterLock&& other) noexcept : m_fd(other.m_fd) { other.m_fd = -1; }
+  WriterLock(const WriterLock&) = delete;
+  WriterLock& operator=(const WriterLock&) = delete;
+  WriterLock& operator=(WriterLock&&) = delete;
+
+private:
+  int m_fd;
+};
+
 struct StateRecord {
   std::string state;
   std::int64_t since_ms = 0;
@@ -50,6 +80,16 @@ public:
   void put_live_balloon(const VmKey& key, const std::string& name, int domain_id,
                         std::optional<std::int64_t> balloon_mb);
 
+  /// Records the intent of a change about to be defined in libvirt (its own transaction).
+  void put_pending(const VmKey& key, const std::string& name, const PendingChange& change);
+  std::optional<PendingChange> pending(const VmKey& key);
+  /// Forgets the intent; with `settings`, also makes them the VM's settings (one transaction).
+  void finish_pending(const VmKey& key, const std::string& name, const Settings* settings);
+
+  /// Waits (up to a minute) for the writer lock that serialises modifyvm's read-modify-write of
+  /// a domain across processes. A no-op lock for an in-memory store. Throws StoreError.
+  WriterLock lock_writers();
+
   /// Starts a write transaction: concurrent writers queue here (busy timeout).
   Transaction begin_write() { return Transaction(m_db); }
   std::int64_t schema_version() { return m_db.query_int("PRAGMA user_version"); }
@@ -58,6 +98,7 @@ public:
 private:
   void upsert_vm(const VmKey& key, const std::string& name);
 
+  std::string m_path;
   Connection m_db;
   Statement m_get_settings;
   Statement m_delete_settings;

@@ -11,6 +11,7 @@
 #include "backend/hypervisor.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -134,10 +135,14 @@ public:
     auto stored = mem;
     stored.balloon_device = get(ref).memory.balloon_device;
     get(ref).memory = stored;
+    if (after_define) {
+      after_define(); // e.g. throw to stand for a process killed right after libvirt's change
+    }
   }
 
   backend::HostInfo host{"x86_64", true};
   std::uint64_t balloon_step_kib = 64 * 1024;
+  std::function<void()> after_define;
   std::vector<std::string> calls;
 
 protected:

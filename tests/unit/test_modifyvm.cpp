@@ -237,6 +237,45 @@ TEST_F(ModifyVmTest, UnchangedSettingsDoNotRedefine) {
   EXPECT_EQ(stored().at("memory"), 1024);
 }
 
+// A stand-in for a process killed at a given point: not a std::exception, so nothing catches it.
+struct Killed {};
+
+TEST_F(ModifyVmTest, KilledAfterLibvirtChangeIsFinishedByTheNextWriter) {
+  EXPECT_EQ(run("modifyvm vm --guest-memory-balloon 100"), 0);
+  hv.after_define = [] { throw Killed{}; };
+  EXPECT_THROW(run("modifyvm vm --memory 2048"), Killed);
+  hv.after_define = nullptr;
+  EXPECT_EQ(mem().memory_kib, 2048u * 1024);
+  EXPECT_EQ(stored().at("memory"), 1024) << "the store's commit never happened";
+  // Readers already see the change, with no drift warning.
+  EXPECT_EQ(run("showvminfo vm --machinereadable"), 0);
+  EXPECT_THAT(out.stdout_text, HasSubstr("memory=2048\n"));
+  EXPECT_THAT(out.stdout_text, HasSubstr("GuestMemoryBalloon=100\n"));
+  EXPECT_EQ(out.stderr_text, "");
+  // The next writer finishes it.
+  EXPECT_EQ(run("modifyvm vm --page-fusion off"), 0);
+  EXPECT_EQ(stored().at("memory"), 2048);
+  EXPECT_EQ(stored().at("guestmemoryballoon"), 100);
+  EXPECT_FALSE(st.pending({"fakehost", k_uuid}).has_value());
+}
+
+TEST_F(ModifyVmTest, KilledBeforeLibvirtChangeIsForgotten) {
+  hv.fail_next("set_persistent_memory", "connection reset");
+  EXPECT_EQ(run("modifyvm vm --memory 2048"), 1);
+  EXPECT_FALSE(st.pending({"fakehost", k_uuid}).has_value()) << "a refused change leaves no intent";
+  // An intent whose definition never reached libvirt (killed before the call).
+  st.put_pending({"fakehost", k_uuid}, "vm",
+                 {{{"memory", 4096}, {"guestmemoryballoon", 0}, {"pagefusion", 1}, {"largepages", 0}},
+                  cli::to_record(mem()),
+                  cli::to_record(cli::to_domain({4096, 0, true, false}, true))});
+  EXPECT_EQ(run("showvminfo vm --machinereadable"), 0);
+  EXPECT_THAT(out.stdout_text, HasSubstr("memory=1024\n"));
+  EXPECT_EQ(run("modifyvm vm --large-pages on"), 0);
+  EXPECT_EQ(stored().at("memory"), 1024);
+  EXPECT_EQ(stored().at("largepages"), 1);
+  EXPECT_FALSE(st.pending({"fakehost", k_uuid}).has_value());
+}
+
 TEST(VmSettingsMapping, BalloonAboveLimitAfterRamLoweredIsCapped) {
   cli::VmSettings s{.memory_mb = 100, .balloon_mb = 500, .page_fusion = true, .large_pages = false};
   auto d = cli::to_domain(s, true);

@@ -84,8 +84,9 @@ TEST(Store, NewerSchemaIsRefused) {
     store::SettingsStore st(file);
     FAIL() << "opened a store from the future";
   } catch (const store::StoreError& e) {
-    EXPECT_THAT(e.what(), testing::HasSubstr("schema is version 99, this build of vboxmanage "
-                                             "supports up to 2"));
+    EXPECT_THAT(e.what(), testing::HasSubstr(
+                              "schema is version 99, this build of vboxmanage supports up to " +
+                              std::to_string(store::migrations().size())));
   }
 }
 
