@@ -85,6 +85,9 @@ std::string normalize_global(const std::string& arg) {
 }
 
 int dispatch(const std::vector<std::string>& args, Output& out, Services& services, int width) {
+  if (!args.empty() && args[0] == "__complete") {
+    return run_complete(std::span<const std::string>(args).subspan(1), out, services);
+  }
   // Global options, left to right, up to the first word that is not one (VBoxManage.cpp main).
   CLI::App app;
   app.set_help_flag();

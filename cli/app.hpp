@@ -58,6 +58,10 @@ void print_api_error(const class ApiError& e, Output& out);
 /// Runs `args` (without argv[0]); returns the exit code. Never throws.
 int run_app(const std::vector<std::string>& args, Output& out, Services& services);
 
+/// The hidden `__complete CWORD WORDS…`: completion candidates for the shell scripts
+/// (cli/complete.cpp). Not in the command table, so help and usage never show it.
+int run_complete(std::span<const std::string> args, Output& out, Services& services);
+
 // The commands (one file each).
 CommandHelp list_help();
 int run_list(std::span<const std::string> args, Env& env);
