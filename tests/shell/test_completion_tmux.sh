@@ -1,0 +1,166 @@
+#!/bin/bash
+# test_completion_tmux.sh SHELL (--build BUILD_DIR | --prefix PREFIX) DATA_DIR
+#
+# Presses Tab in a real interactive SHELL (bash with bash-completion, or zsh with compinit)
+# running in tmux, and checks what the screen shows. The completion scripts and the program
+# are the INSTALLED ones: from `cmake --install BUILD_DIR` into a temp prefix, or already
+# installed under PREFIX (e.g. /usr from the .deb). VMs come from libvirt's test driver on
+# DATA_DIR/node.xml (LIBVIRT_DEFAULT_URI), with a temp VBOX_USER_HOME.
+# Exit 77 (skipped) when tmux, the shell or bash-completion is missing.
+set -u
+
+shell=${1:?usage: test_completion_tmux.sh bash|zsh (--build DIR|--prefix DIR) DATA_DIR}
+mode=${2:?} where=${3:?} data=${4:?}
+data=$(cd "$data" && pwd)
+bash_completion=${BASH_COMPLETION_SCRIPT:-/usr/share/bash-completion/bash_completion}
+
+skip() {
+    echo "SKIP: $*"
+    exit 77
+}
+command -v tmux >/dev/null || skip "tmux not installed"
+command -v "$shell" >/dev/null || skip "$shell not installed"
+[[ $shell != bash || -r $bash_completion ]] || skip "$bash_completion not found (install bash-completion)"
+
+tmp=$(mktemp -d)
+session=vbm-complete-$shell-$$
+export TMUX_TMPDIR=$tmp # a tmux server of our own, whatever else runs
+cleanup() {
+    tmux kill-server 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+case $mode in
+    --build)
+        prefix=$tmp/prefix
+        cmake --install "$where" --prefix "$prefix" >"$tmp/install.log" 2>&1 || {
+            cat "$tmp/install.log"
+            exit 1
+        }
+        ;;
+    --prefix) prefix=$where ;;
+    *)
+        echo "unknown mode $mode" >&2
+        exit 2
+        ;;
+esac
+[[ -x $prefix/bin/vboxmanage ]] || {
+    echo "FAIL: no $prefix/bin/vboxmanage"
+    exit 1
+}
+
+# The shell's startup file: a plain prompt, completion from the installed files only.
+mkdir -p "$tmp/home"
+if [[ $shell == bash ]]; then
+    cat >"$tmp/rc" <<EOF
+PS1='READY\$ '
+. '$bash_completion'
+bind 'set show-all-if-ambiguous on'
+bind 'set completion-query-items 0'
+bind 'set page-completions off'
+EOF
+    start=(bash --noprofile --rcfile "$tmp/rc" -i)
+else
+    zsh_dir=$(find "$prefix/share/zsh" -name _vboxmanage -printf '%h\n' 2>/dev/null | head -n1)
+    mkdir -p "$tmp/zdot"
+    cat >"$tmp/zdot/.zshrc" <<EOF
+fpath=('$zsh_dir' \$fpath)
+autoload -Uz compinit && compinit -u -d '$tmp/zcompdump'
+PS1='READY%# '
+unsetopt beep list_ambiguous  # list on the first Tab, as bash's show-all-if-ambiguous
+EOF
+    start=(zsh -i)
+fi
+
+tmux -f /dev/null new-session -d -s "$session" -x 160 -y 50 \
+    env -i HOME="$tmp/home" TERM=screen PATH="$prefix/bin:/usr/bin:/bin" \
+    XDG_DATA_DIRS="$prefix/share:/usr/share" ZDOTDIR="$tmp/zdot" \
+    LIBVIRT_DEFAULT_URI="test://$data/node.xml" VBOX_USER_HOME="$tmp/vbox" \
+    "${start[@]}"
+
+screen() { tmux capture-pane -p -N -t "$session"; }
+
+# wait_for REGEX: the screen shows a line matching REGEX within 10 s.
+wait_for() {
+    local i
+    for ((i = 0; i < 100; i++)); do
+        screen | grep -Eq -- "$1" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+failures=0
+fail() {
+    echo "FAIL: $*"
+    echo "--- screen:"
+    screen | sed '/^$/d'
+    echo "---"
+    failures=$((failures + 1))
+}
+
+# fresh: an empty screen and an empty prompt.
+fresh() {
+    tmux send-keys -t "$session" C-c
+    tmux send-keys -t "$session" C-u "clear" Enter
+    wait_for '^READY[$%#] $' || fail "no prompt"
+}
+
+# tab LINE REGEX [NOT_REGEX]: types LINE, presses Tab; the screen must then show REGEX (and
+# never NOT_REGEX).
+tab() {
+    local line=$1 want=$2 not=${3:-}
+    fresh
+    tmux send-keys -t "$session" -l "$line"
+    tmux send-keys -t "$session" Tab
+    if ! wait_for "$want"; then
+        fail "'$line<Tab>' should show /$want/"
+    elif [[ -n $not ]] && screen | grep -Eq -- "$not"; then
+        fail "'$line<Tab>' should not show /$not/"
+    else
+        echo "ok: '$line<Tab>' shows /$want/"
+    fi
+}
+
+wait_for '^READY[$%#] $' || fail "$shell did not start"
+
+# Command names, for both names of the program.
+tab "vboxmanage " 'controlvm +help +list +modifyvm +showvminfo +startvm' '__complete'
+tab "VBoxManage s" 'showvminfo +startvm'
+tab "vboxmanage modi" '^READY[$%#] vboxmanage modifyvm $'
+
+# modifyvm: options (dashed spellings), on/off values from the option table.
+tab "vboxmanage modifyvm off1 --" '--guest-memory-balloon +--large-pages +--memory +--page-fusion' \
+    'pagefusion|largepages'
+tab "vboxmanage modifyvm off1 --page-fusion " '^off +on *$'
+tab "vboxmanage modifyvm off1 --largepages of" 'vboxmanage modifyvm off1 --largepages off $'
+tab "vboxmanage modifyvm off1 --large-pages=o" '^off +on *$'
+
+# A VM name with spaces is completed quoted, and the completed line runs.
+tab "vboxmanage showvminfo nof" 'vboxmanage showvminfo nofusion\\ with\\ space $'
+tmux send-keys -t "$session" Enter
+if wait_for '^Name: +nofusion with space$'; then
+    echo "ok: the completed showvminfo line runs"
+else
+    fail "the completed showvminfo line should run"
+fi
+tab 'vboxmanage showvminfo "nof' 'vboxmanage showvminfo "nofusion with space" $'
+
+# Which VMs: running ones for controlvm, those that can start for startvm.
+tab "vboxmanage controlvm " '^paused1 +run1 *$' 'off1|saved1|nofusion'
+tab "vboxmanage controlvm run1 p" '^pause +poweroff *$'
+tab "vboxmanage controlvm run1 guestmemoryballoon 512 " 'guestmemoryballoon 512 --wait $'
+tab "VBoxManage startvm " 'nofusion\\? with\\? space +off1 +saved1' 'run1|paused1' # zsh lists quoted
+tab "vboxmanage startvm --type " '^gui +headless +sdl +separate *$'
+
+# The connection given on the line: test:///default has one running domain, "test".
+tab "vboxmanage -c test:///default controlvm " 'vboxmanage -c test:///default controlvm test $'
+
+tab "vboxmanage list " 'runningvms +vms'
+
+if ((failures)); then
+    echo "$failures failure(s)"
+    exit 1
+fi
+echo "all passed ($shell)"
