@@ -10,6 +10,8 @@ pkgs=(
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 cpio busybox-static
   # docs, completion and the tests of them
   scdoc man-db bash-completion zsh shellcheck tmux
+  # the .deb: cpack's Depends come from dpkg-shlibdeps (dpkg-dev), which needs file
+  dpkg-dev file
   # test tools
   sqlite3 procps iproute2
 )

@@ -50,8 +50,15 @@ esac
     exit 1
 }
 
-# The shell's startup file: a plain prompt, completion from the installed files only.
+# The shell's startup file: a plain prompt, completion from the installed files only. Under
+# a temp prefix the shells are told where those are; under /usr they must find them alone.
 mkdir -p "$tmp/home"
+xdg_data_dirs=/usr/local/share:/usr/share
+fpath_line=""
+if [[ $mode == --build ]]; then
+    xdg_data_dirs=$prefix/share:$xdg_data_dirs
+    fpath_line="fpath=('$(dirname "$(find "$prefix/share/zsh" -name _vboxmanage | head -n1)")' \$fpath)"
+fi
 if [[ $shell == bash ]]; then
     cat >"$tmp/rc" <<EOF
 PS1='READY\$ '
@@ -62,10 +69,9 @@ bind 'set page-completions off'
 EOF
     start=(bash --noprofile --rcfile "$tmp/rc" -i)
 else
-    zsh_dir=$(find "$prefix/share/zsh" -name _vboxmanage -printf '%h\n' 2>/dev/null | head -n1)
     mkdir -p "$tmp/zdot"
     cat >"$tmp/zdot/.zshrc" <<EOF
-fpath=('$zsh_dir' \$fpath)
+$fpath_line
 autoload -Uz compinit && compinit -u -d '$tmp/zcompdump'
 PS1='READY%# '
 unsetopt beep list_ambiguous  # list on the first Tab, as bash's show-all-if-ambiguous
@@ -75,7 +81,7 @@ fi
 
 tmux -f /dev/null new-session -d -s "$session" -x 160 -y 50 \
     env -i HOME="$tmp/home" TERM=screen PATH="$prefix/bin:/usr/bin:/bin" \
-    XDG_DATA_DIRS="$prefix/share:/usr/share" ZDOTDIR="$tmp/zdot" \
+    XDG_DATA_DIRS="$xdg_data_dirs" ZDOTDIR="$tmp/zdot" \
     LIBVIRT_DEFAULT_URI="test://$data/node.xml" VBOX_USER_HOME="$tmp/vbox" \
     "${start[@]}"
 
