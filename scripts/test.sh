@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Runs every test: installs what is missing, builds, then unit, integration, golden CLI and
-# end-to-end tests (a real libvirtd and real QEMU guests, started as needed; run as root).
+# end-to-end tests (a real libvirtd and real QEMU guests, started as needed; run as root),
+# then the unit, integration and CLI tests again under AddressSanitizer + UBSan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cmake --preset default
 cmake --build --preset default
 ctest --preset default "$@"
+cmake --preset asan
+cmake --build --preset asan
+ctest --preset asan -E '^package\.deb$' "$@"
