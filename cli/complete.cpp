@@ -211,21 +211,14 @@ void complete_modifyvm(Line& line) {
     add_vms(line, Which::All);
     return;
   }
-  std::vector<OptDef> defs;
-  auto table = setting_table();
-  for (size_t i = 0; i < table.size(); ++i) {
-    defs.push_back({table[i].flag, static_cast<int>(i), table[i].kind});
-    if (!table[i].legacy_flag.empty()) {
-      defs.push_back({table[i].legacy_flag, static_cast<int>(i), table[i].kind});
-    }
-  }
+  auto defs = setting_option_defs();
   auto s = scan(line.args.subspan(1), defs);
   if (const OptDef* def = value_option(line, s, defs)) {
     add_values(line, *def);
     return;
   }
   // Every option may be repeated (they apply in order), so all are offered every time.
-  for (const auto& def : table) {
+  for (const auto& def : setting_table()) {
     line.out.add(def.flag);
   }
 }

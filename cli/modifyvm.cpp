@@ -13,18 +13,6 @@ namespace vbm::cli {
 namespace {
 constexpr const char* k_file = "VBoxManageModifyVM.cpp";
 
-std::vector<OptDef> option_defs() {
-  std::vector<OptDef> defs;
-  auto table = setting_table();
-  for (size_t i = 0; i < table.size(); ++i) {
-    defs.push_back({table[i].flag, static_cast<int>(i), table[i].kind});
-    if (!table[i].legacy_flag.empty()) {
-      defs.push_back({table[i].legacy_flag, static_cast<int>(i), table[i].kind});
-    }
-  }
-  return defs;
-}
-
 // modifyvm reports option errors through errorGetOpt but returns RTEXITCODE_FAILURE (spec §2.2).
 [[noreturn]] void getopt_failure(const std::string& msg) {
   throw UsageError(UsageStyle::GetOpt, "modifyvm", msg, k_exit_failure);
@@ -79,7 +67,7 @@ int run_modifyvm(std::span<const std::string> args, Env& env) {
                       }
                       return *is_64bit;
                     }};
-  auto defs = option_defs();
+  auto defs = setting_option_defs();
   GetOpt opts(args.subspan(1), defs);
   bool page_fusion_turned_on = false;
   try {

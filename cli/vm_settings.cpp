@@ -91,6 +91,17 @@ constexpr SettingDef k_table[] = {
 
 std::span<const SettingDef> setting_table() { return k_table; }
 
+std::vector<OptDef> setting_option_defs() {
+  std::vector<OptDef> defs;
+  for (size_t i = 0; i < std::size(k_table); ++i) {
+    defs.push_back({k_table[i].flag, static_cast<int>(i), k_table[i].kind});
+    if (!k_table[i].legacy_flag.empty()) {
+      defs.push_back({k_table[i].legacy_flag, static_cast<int>(i), k_table[i].kind});
+    }
+  }
+  return defs;
+}
+
 void check_balloon_size(std::uint32_t balloon_mb, std::uint32_t ram_mb, const SetterContext& ctx,
                         const std::string& context, const std::string& file, int line) {
   auto error = [&](const std::string& text, ApiError::Code code) {

@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace vbm::cli {
 
@@ -45,6 +46,8 @@ struct SettingDef {
 };
 
 std::span<const SettingDef> setting_table();
+/// The table as parser definitions: both spellings of each row, the row's index as the id.
+std::vector<OptDef> setting_option_defs();
 
 /// Largest balloon (MB) VirtualBox accepts for `ram_mb` is this minus one: floor(9·RAM/10).
 constexpr std::uint32_t balloon_bound(std::uint32_t ram_mb) {

@@ -14,7 +14,6 @@ cmake --build --preset default >/dev/null
 export PATH=$PWD/build/bin:$PATH
 
 # The e2e harness defines, boots and always removes the tiny guests (tests/e2e/common.sh).
-E2E_SCENARIO=demo
 . tests/e2e/common.sh
 e2e_start_libvirtd 2>/dev/null
 e2e_guest_image >/dev/null 2>&1

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package vboxkvm needs to build, test and run its demo.
 # Idempotent: does nothing when all are present. Needs root (or sudo) to install.
+# --list prints the package names instead.
 set -euo pipefail
 pkgs=(
   # build
@@ -15,6 +16,10 @@ pkgs=(
   # test tools
   sqlite3 procps iproute2
 )
+if [ "${1:-}" = --list ]; then
+  printf '%s\n' "${pkgs[@]}"
+  exit 0
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
