@@ -74,12 +74,8 @@ echo "guest booted in $(($(now_ms) - t0)) ms"
 "$vbm" -c "$uri" controlvm "$name" guestmemoryballoon 0 --wait 30 >/dev/null
 virsh -q -c "$uri" setmem "$name" 256M --live >/dev/null
 
-# cpu_ms CMD... : total user+sys milliseconds of running CMD $per times.
-cpu_ms() {
-  local TIMEFORMAT='%U %S' t
-  t=$( { time (for ((i = 0; i < per; i++)); do "$@" >/dev/null; done); } 2>&1)
-  awk -v t="$t" 'BEGIN { split(t, a, " "); printf "%d", (a[1] + a[2]) * 1000 }'
-}
+# shellcheck source=bench/lib.sh
+. "$here/bench/lib.sh"
 # Alternate the target every call (the loop runs in a subshell, so flip is per loop).
 flip=0
 vbm_balloon() {

@@ -34,12 +34,8 @@ XML
 "$vbm" -c "$uri" showvminfo "$name" >/dev/null
 virsh -q -c "$uri" dominfo "$name" >/dev/null
 
-# cpu_ms CMD... : total user+sys milliseconds of running CMD $per times.
-cpu_ms() {
-  local TIMEFORMAT='%U %S' t
-  t=$( { time (for ((i = 0; i < per; i++)); do "$@" >/dev/null; done); } 2>&1)
-  awk -v t="$t" 'BEGIN { split(t, a, " "); printf "%d", (a[1] + a[2]) * 1000 }'
-}
+# shellcheck source=bench/lib.sh
+. "$here/bench/lib.sh"
 # Alternate values so every modify really changes the configuration.
 vbm_modify() { "$vbm" -c "$uri" modifyvm "$name" --memory $((256 + (RANDOM % 2) * 64)); }
 virsh_modify() { virsh -c "$uri" setmaxmem "$name" $((256 + (RANDOM % 2) * 64))M --config; }
