@@ -95,7 +95,7 @@ void wait_for_balloon(Env& env, backend::Hypervisor& hv, const backend::VmRef& v
 }
 
 int guest_memory_balloon(std::span<const std::string> args, Env& env, backend::Hypervisor& hv,
-                         const backend::VmRef& vm) {
+                         const backend::VmRef& vm, backend::VmState state) {
   // args: VM guestmemoryballoon N [--wait [SECONDS]]. The --wait form is ours: VirtualBox
   // rejects any extra word, so no script that works with VirtualBox changes meaning.
   std::optional<int> wait_s;
@@ -119,7 +119,7 @@ int guest_memory_balloon(std::span<const std::string> args, Env& env, backend::H
 
   auto live = hv.live_memory(vm);
   auto ram_mb = static_cast<std::uint32_t>(live.memory_kib / 1024);
-  SetterContext ctx{hv.state(vm), [&] { return hv.host_info().is_64bit; }};
+  SetterContext ctx{state, [&] { return hv.host_info().is_64bit; }};
   check_balloon_size(*mb, ram_mb, ctx, "COMSETTER(MemoryBalloonSize)(uVal)", k_file, 1666);
   if (live.hugepages) {
     throw CommandError(fmt::format("Memory ballooning does not work with large pages enabled: "
@@ -177,11 +177,12 @@ int run_controlvm(std::span<const std::string> args, Env& env) {
   auto& hv = env.hypervisor(Access::ReadWrite);
   auto vm = find_machine(hv, args[0], "FindMachine(Bstr(a->argv[0]).raw(), machine.asOutParam())",
                          k_file, 1421);
-  if (!is_locked(hv.state(vm))) {
+  auto state = hv.state(vm);
+  if (!is_locked(state)) {
     throw CommandError(fmt::format("Machine '{}' is not currently running.", args[0]));
   }
   if (args[1] == "guestmemoryballoon") {
-    return guest_memory_balloon(args, env, hv, vm);
+    return guest_memory_balloon(args, env, hv, vm, state);
   }
   for (const auto& verb : k_power_verbs) {
     if (args[1] == verb.name) {
