@@ -53,6 +53,31 @@ struct BalloonStats {
   std::optional<std::int64_t> last_update;      ///< 0: statistics enabled but the guest never reported
 };
 
+/// One running domain's figures from the bulk statistics call, for the metrics collector.
+struct DomainStats {
+  VmRef vm;
+  std::optional<std::uint64_t> maximum_kib; ///< the balloon's ceiling: the live <memory>
+  BalloonStats balloon;                     ///< actual_kib is the balloon's current size
+  std::optional<std::uint64_t> cpu_user_ns;
+  std::optional<std::uint64_t> cpu_system_ns;
+};
+
+/// What libvirt reports about the host itself (virNodeGet*): the metrics source for a host
+/// that is not this machine. Absent where the driver does not say.
+struct NodeStats {
+  std::optional<std::uint64_t> mem_total_kib;
+  std::optional<std::uint64_t> mem_free_kib;
+  std::optional<std::uint64_t> mem_buffers_kib;
+  std::optional<std::uint64_t> mem_cached_kib;
+  std::optional<std::uint64_t> cpu_user_ns;
+  std::optional<std::uint64_t> cpu_kernel_ns;
+  std::optional<std::uint64_t> cpu_idle_ns;
+  std::optional<std::uint64_t> cpu_iowait_ns;
+  std::optional<std::uint64_t> cpu_mhz;
+  std::optional<std::uint64_t> ksm_pages_shared; ///< shm_pages_shared (node memory parameters)
+  unsigned cpus = 0;
+};
+
 enum class PowerAction { PowerOff, AcpiPowerButton, Pause, Resume };
 
 struct HostInfo {
@@ -85,6 +110,17 @@ public:
   /// Starts (or restores from a managed save) a defined domain. Returns it with its new ID.
   virtual VmRef start(const VmRef& vm) = 0;
   virtual void power(const VmRef& vm, PowerAction action) = 0;
+
+  /// The connection's canonical URI (virConnectGetURI): how a later process reconnects.
+  virtual std::string uri() = 0;
+  /// Whether the hypervisor runs on this machine, so /proc and /sys describe its host.
+  virtual bool is_local() = 0;
+  /// Every running domain with its balloon and CPU figures: one bulk call where the driver
+  /// has it (virConnectGetAllDomainStats), else one call per domain.
+  virtual std::vector<DomainStats> running_domain_stats() = 0;
+  virtual NodeStats node_stats() = 0;
+  /// Asks the running guest's balloon driver to report statistics every `seconds` (LIVE).
+  virtual void set_memory_stats_period(const VmRef& vm, int seconds) = 0;
 
 protected:
   virtual std::optional<VmRef> lookup_uuid(const std::string& uuid) = 0;

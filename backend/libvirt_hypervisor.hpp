@@ -24,6 +24,11 @@ public:
   BalloonStats balloon_stats(const VmRef& vm) override;
   VmRef start(const VmRef& vm) override;
   void power(const VmRef& vm, PowerAction action) override;
+  std::string uri() override;
+  bool is_local() override;
+  std::vector<DomainStats> running_domain_stats() override;
+  NodeStats node_stats() override;
+  void set_memory_stats_period(const VmRef& vm, int seconds) override;
 
 protected:
   std::optional<VmRef> lookup_uuid(const std::string& uuid) override;

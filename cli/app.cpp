@@ -18,6 +18,7 @@ constexpr Command k_commands[] = {
     {"modifyvm", modifyvm_help, run_modifyvm},
     {"startvm", startvm_help, run_startvm},
     {"controlvm", controlvm_help, run_controlvm},
+    {"metrics", metrics_help, run_metrics},
 };
 
 CommandHelp global_help() {
@@ -87,6 +88,9 @@ std::string normalize_global(const std::string& arg) {
 int dispatch(const std::vector<std::string>& args, Output& out, Services& services, int width) {
   if (!args.empty() && args[0] == "__complete") {
     return run_complete(std::span<const std::string>(args).subspan(1), out, services);
+  }
+  if (!args.empty() && args[0] == "__collector") {
+    return run_collector(std::span<const std::string>(args).subspan(1), out, services);
   }
   // Global options, left to right, up to the first word that is not one (VBoxManage.cpp main).
   CLI::App app;

@@ -28,6 +28,11 @@ struct Services {
   std::function<void(int ms)> sleep_ms;
   /// Whether stderr is a terminal (progress is shown only there).
   std::function<bool()> stderr_is_terminal = [] { return false; };
+  /// Makes sure the store's background metrics collector runs (metrics setup/enable/collect);
+  /// returns a line saying which process collects. main.cpp spawns `__collector` if none runs.
+  std::function<std::string()> ensure_collector = [] { return std::string("collector not started"); };
+  /// True once SIGINT or SIGTERM asked a long-running command (metrics collect) to stop.
+  std::function<bool()> stop_requested = [] { return false; };
 };
 
 /// What one command invocation sees.
@@ -62,6 +67,11 @@ int run_app(const std::vector<std::string>& args, Output& out, Services& service
 /// (cli/complete.cpp). Not in the command table, so help and usage never show it.
 int run_complete(std::span<const std::string> args, Output& out, Services& services);
 
+/// The hidden `__collector [--permanent] [--textfile-dir DIR]`: the store's background metrics
+/// collector (cli/collector_main.cpp). Runs until nothing is being collected (or, with
+/// --permanent, until SIGTERM).
+int run_collector(std::span<const std::string> args, Output& out, Services& services);
+
 // The commands (one file each).
 CommandHelp list_help();
 int run_list(std::span<const std::string> args, Env& env);
@@ -73,5 +83,7 @@ CommandHelp startvm_help();
 int run_startvm(std::span<const std::string> args, Env& env);
 CommandHelp controlvm_help();
 int run_controlvm(std::span<const std::string> args, Env& env);
+CommandHelp metrics_help();
+int run_metrics(std::span<const std::string> args, Env& env);
 
 } // namespace vbm::cli

@@ -14,6 +14,7 @@
 #include "cli/app.hpp"
 #include "cli/vm_settings.hpp"
 #include "cli/vm_state.hpp"
+#include "metrics/catalog.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -255,6 +256,82 @@ void complete_controlvm(Line& line) {
   }
 }
 
+void complete_metrics(Line& line) {
+  // metrics SUB [options] [* | host | VM [metric-list]]: options only before the object.
+  constexpr std::string_view k_subs[] = {"collect", "disable", "enable", "list", "query", "setup"};
+  if (line.args.empty()) {
+    for (auto sub : k_subs) {
+      line.out.add(sub);
+    }
+    return;
+  }
+  const std::string& sub = line.args[0];
+  std::vector<std::string_view> opts;
+  if (sub == "setup" || sub == "collect") {
+    opts = {"--list", "--period", "--samples"};
+  } else if (sub == "enable" || sub == "disable") {
+    opts = {"--list"};
+  }
+  if (sub == "collect") {
+    opts.push_back("--detach");
+  }
+  auto rest = line.args.subspan(1);
+  size_t i = 0;
+  bool json = sub == "query" && !rest.empty() && rest[0] == "--json";
+  i = json ? 1 : 0;
+  for (; i < rest.size(); ++i) {
+    if (rest[i] == "--period" || rest[i] == "--samples") {
+      if (++i == rest.size()) {
+        return; // a number comes next
+      }
+    } else if (std::find(opts.begin(), opts.end(), rest[i]) == opts.end()) {
+      break;
+    }
+  }
+  auto filter = rest.subspan(i);
+  if (filter.empty()) {
+    if (line.cur_is_option()) {
+      for (auto o : opts) {
+        line.out.add(o);
+      }
+      if (sub == "query" && rest.empty()) {
+        line.out.add("--json");
+      }
+      return;
+    }
+    line.out.add("*");
+    line.out.add("host");
+    add_vms(line, Which::Running);
+    return;
+  }
+  if (filter.size() > 1) {
+    return; // later words are ignored by VBoxManage
+  }
+  // A metric list: complete the pattern after the last comma. setup/enable/disable take base
+  // names; list, query and collect full names.
+  bool base = sub == "setup" || sub == "enable" || sub == "disable";
+  const std::string& cur = line.out.cur();
+  line.out.set_lead(cur.substr(0, cur.rfind(',') == std::string::npos ? 0 : cur.rfind(',') + 1));
+  std::vector<metrics::ObjectKind> kinds;
+  if (filter[0] != "host") {
+    kinds.push_back(metrics::ObjectKind::Vm);
+  }
+  if (filter[0] == "host" || filter[0] == "*") {
+    kinds.insert(kinds.begin(), metrics::ObjectKind::Host);
+  }
+  for (auto kind : kinds) {
+    if (base) {
+      for (auto b : metrics::base_metrics(kind)) {
+        line.out.add(b);
+      }
+    } else {
+      for (const auto& m : metrics::full_metrics(kind)) {
+        line.out.add(m.name());
+      }
+    }
+  }
+}
+
 struct Completer {
   std::string_view command;
   void (*complete)(Line&);
@@ -263,7 +340,7 @@ struct Completer {
 constexpr Completer k_completers[] = {
     {"list", complete_list},           {"showvminfo", complete_showvminfo},
     {"modifyvm", complete_modifyvm},   {"startvm", complete_startvm},
-    {"controlvm", complete_controlvm},
+    {"controlvm", complete_controlvm}, {"metrics", complete_metrics},
 };
 
 // The global options (app.cpp dispatch): those that take no value, and the help words.

@@ -60,6 +60,35 @@ CREATE TABLE pending_setting (
   FOREIGN KEY (host, uuid) REFERENCES pending_change (host, uuid) ON DELETE CASCADE
 ) WITHOUT ROWID;
 )sql",
+    // 4: performance metrics (`metrics setup` and the background collector). One row per base
+    //    metric of an object per connection; an object is "host" or a VM's UUID, and a VM's
+    //    rows belong to one run (its domain ID). Samples are ring buffers: slot = seq % samples.
+    R"sql(
+CREATE TABLE metric_setup (
+  uri TEXT NOT NULL,
+  object TEXT NOT NULL,
+  base TEXT NOT NULL,
+  run INTEGER NOT NULL,
+  period_s INTEGER NOT NULL,
+  samples INTEGER NOT NULL,
+  enabled INTEGER NOT NULL,
+  next_seq INTEGER NOT NULL DEFAULT 0,
+  last_ms INTEGER,
+  PRIMARY KEY (uri, object, base)
+) WITHOUT ROWID;
+CREATE TABLE metric_sample (
+  uri TEXT NOT NULL,
+  object TEXT NOT NULL,
+  base TEXT NOT NULL,
+  metric TEXT NOT NULL,
+  slot INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  time_ms INTEGER NOT NULL,
+  value INTEGER NOT NULL,
+  PRIMARY KEY (uri, object, metric, slot),
+  FOREIGN KEY (uri, object, base) REFERENCES metric_setup (uri, object, base) ON DELETE CASCADE
+) WITHOUT ROWID;
+)sql",
 };
 } // namespace
 

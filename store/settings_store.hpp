@@ -93,6 +93,8 @@ public:
   /// Starts a write transaction: concurrent writers queue here (busy timeout).
   Transaction begin_write() { return Transaction(m_db); }
   std::int64_t schema_version() { return m_db.query_int("PRAGMA user_version"); }
+  /// The database file (":memory:" for tests); other per-store files live beside it.
+  const std::string& path() const { return m_path; }
   Connection& connection() { return m_db; }
 
 private:

@@ -28,6 +28,10 @@ public:
     bool driver = true;            ///< the guest runs a virtio-balloon driver
     std::uint64_t actual_kib = 0;  ///< where the guest's balloon is
     std::uint64_t target_kib = 0;  ///< where it was asked to go
+    std::uint64_t rss_kib = 0;     ///< QEMU's resident set (reported by running_domain_stats)
+    std::uint64_t cpu_user_ns = 0; ///< the domain's accumulated CPU time
+    std::uint64_t cpu_system_ns = 0;
+    int stats_period = 0;          ///< set_memory_stats_period's last value
   };
 
   /// Adds a powered-off VM with `memory_mb` of RAM and no balloon; returns it for tweaking.
@@ -140,6 +144,36 @@ public:
     }
   }
 
+  std::string uri() override { return "test:///fake"; }
+  bool is_local() override { return false; }
+  std::vector<backend::DomainStats> running_domain_stats() override {
+    check("running_domain_stats");
+    std::vector<backend::DomainStats> out;
+    for (const auto& ref : list_vms()) {
+      if (ref.id < 0) {
+        continue;
+      }
+      auto& v = get(ref);
+      backend::DomainStats st{ref, v.live.memory_kib, balloon_stats(ref), v.cpu_user_ns, v.cpu_system_ns};
+      st.balloon.rss_kib = v.rss_kib;
+      if (v.driver && v.stats_period > 0) {
+        st.balloon.available_kib = v.actual_kib;
+        st.balloon.disk_caches_kib = v.actual_kib / 8;
+      }
+      out.push_back(st);
+    }
+    return out;
+  }
+  backend::NodeStats node_stats() override {
+    check("node_stats");
+    return node;
+  }
+  void set_memory_stats_period(const backend::VmRef& ref, int seconds) override {
+    calls.push_back("set_memory_stats_period " + ref.name + " " + std::to_string(seconds));
+    get(ref).stats_period = seconds;
+  }
+
+  backend::NodeStats node;
   backend::HostInfo host{"x86_64", true};
   std::uint64_t balloon_step_kib = 64 * 1024;
   std::function<void()> after_define;

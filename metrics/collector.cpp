@@ -1,0 +1,398 @@
+#include "metrics/collector.hpp"
+
+#include "metrics/catalog.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <fmt/format.h>
+#include <optional>
+
+namespace vbm::metrics {
+
+namespace {
+constexpr std::int64_t k_slack_ms = 50; // BaseMetric::collectorBeat's tolerance
+constexpr std::string_view k_host = "host";
+
+bool due(const store::MetricSetup& s, std::int64_t now_ms) {
+  return !s.last_ms || now_ms - *s.last_ms + k_slack_ms >= s.period_s * 1000;
+}
+
+// The last sample's due time moves by exactly one period (no drift), unless beats were missed.
+std::int64_t due_time(const store::MetricSetup& s, std::int64_t now_ms) {
+  if (!s.last_ms) {
+    return now_ms;
+  }
+  std::int64_t next = *s.last_ms + s.period_s * 1000;
+  return now_ms - next >= s.period_s * 1000 ? now_ms : next;
+}
+
+bool same_setup(const store::MetricSetup& a, const store::MetricSetup& b) {
+  return a.object == b.object && a.base == b.base && a.run == b.run && a.period_s == b.period_s &&
+         a.samples == b.samples && a.enabled == b.enabled && a.next_seq == b.next_seq;
+}
+
+std::int64_t percent_milli(std::uint64_t part, std::uint64_t whole) {
+  if (whole == 0) {
+    return 0;
+  }
+  return static_cast<std::int64_t>(std::min<std::uint64_t>(part * 100000 / whole, 100000));
+}
+
+void put(Values& v, std::string_view name, std::optional<std::uint64_t> value) {
+  if (value) {
+    v.emplace_back(std::string(name), static_cast<std::int64_t>(*value));
+  }
+}
+} // namespace
+
+// What one beat knows about one connection; node figures are read only if a metric needs them.
+struct Collector::Snapshot {
+  backend::Hypervisor& hv;
+  bool local;
+  std::string uri;
+  std::map<std::string, backend::DomainStats> doms; ///< running domains by UUID
+  std::optional<backend::NodeStats> node;
+  const backend::NodeStats& node_stats() {
+    if (!node) {
+      node = hv.node_stats();
+    }
+    return *node;
+  }
+};
+
+Collector::Collector(store::SettingsStore& store, Connect connect, const backend::LocalHost& local,
+                     std::function<void(const std::string&)> log,
+                     std::function<void(const std::string&)> failed)
+    : m_store(store), m_metrics(store), m_connect(std::move(connect)), m_local(local),
+      m_log(std::move(log)), m_failed(std::move(failed)) {}
+
+bool Collector::beat(std::int64_t now_ms) {
+  auto uris = m_metrics.collecting_uris();
+  for (const auto& uri : uris) {
+    try {
+      beat_uri(uri, now_ms);
+    } catch (const backend::BackendError& e) {
+      if (m_log) {
+        m_log(fmt::format("{}: {}", uri, e.what()));
+      }
+      if (m_failed) {
+        m_failed(uri);
+      }
+    }
+  }
+  return !m_metrics.collecting_uris().empty();
+}
+
+void Collector::beat_uri(const std::string& uri, std::int64_t now_ms) {
+  auto setups = m_metrics.setups(uri);
+  auto& hv = m_connect(uri);
+  Snapshot snap{hv, hv.is_local(), uri, {}, std::nullopt};
+  auto& names = m_names[uri];
+  names.clear();
+  for (auto& d : hv.running_domain_stats()) {
+    names[d.vm.uuid] = d.vm.name;
+    snap.doms.emplace(d.vm.uuid, std::move(d));
+  }
+
+  struct Due {
+    store::MetricSetup setup;
+    std::int64_t due_ms;
+    Values values;
+  };
+  std::vector<Due> todo;
+  std::set<std::string> stopped;
+  for (const auto& s : setups) {
+    if (s.object != k_host) {
+      auto it = snap.doms.find(s.object);
+      if (it == snap.doms.end() || it->second.vm.id != s.run) {
+        stopped.insert(s.object); // VM metrics end with the VM's run (spec §4.3)
+        continue;
+      }
+    }
+    if (!s.collecting() || !due(s, now_ms)) {
+      continue;
+    }
+    auto values = sample(snap, s, now_ms);
+    if (!values.empty()) {
+      todo.push_back({s, due_time(s, now_ms), std::move(values)});
+    }
+  }
+  if (todo.empty() && stopped.empty()) {
+    return;
+  }
+  auto txn = m_metrics.begin_write();
+  // Re-read under the write lock: a `metrics setup` since our read re-initialised a buffer.
+  auto fresh = m_metrics.setups(uri);
+  for (const auto& object : stopped) {
+    m_metrics.drop(uri, object);
+  }
+  for (const auto& d : todo) {
+    bool unchanged = std::any_of(fresh.begin(), fresh.end(),
+                                 [&](const store::MetricSetup& f) { return same_setup(f, d.setup); });
+    if (unchanged) {
+      m_metrics.record(uri, d.setup, d.due_ms, now_ms, d.values);
+    }
+  }
+  txn.commit();
+}
+
+Values Collector::sample(Snapshot& snap, const store::MetricSetup& s, std::int64_t now_ms) {
+  Values v;
+  std::string key = fmt::format("{}|{}|{}", snap.uri, s.object, s.base);
+  if (s.object == k_host) {
+    if (s.base == "CPU/Load") {
+      return host_cpu(snap, key, now_ms);
+    }
+    if (s.base == "CPU/MHz") {
+      put(v, "CPU/MHz", snap.local ? m_local.cpu_mhz() : snap.node_stats().cpu_mhz);
+    } else if (s.base == "RAM/Usage") {
+      std::optional<backend::MemInfo> mem;
+      if (snap.local) {
+        mem = m_local.meminfo();
+      } else if (const auto& n = snap.node_stats(); n.mem_total_kib && n.mem_free_kib) {
+        mem = backend::MemInfo{*n.mem_total_kib, *n.mem_free_kib, n.mem_buffers_kib.value_or(0),
+                               n.mem_cached_kib.value_or(0)};
+      }
+      if (mem) {
+        // Linux "available" as VirtualBox counts it: MemFree + Buffers + Cached.
+        std::uint64_t avail = std::min(mem->total_kib, mem->free_kib + mem->buffers_kib + mem->cached_kib);
+        put(v, "RAM/Usage/Total", mem->total_kib);
+        put(v, "RAM/Usage/Used", mem->total_kib - avail);
+        put(v, "RAM/Usage/Free", avail);
+      }
+    } else if (s.base == "RAM/VMM") {
+      std::uint64_t used = 0, free = 0, ballooned = 0;
+      for (const auto& [uuid, d] : snap.doms) {
+        auto rss = d.balloon.rss_kib.value_or(0);
+        auto actual = d.balloon.actual_kib.value_or(0);
+        used += rss;
+        free += actual > rss ? actual - rss : 0;
+        if (d.maximum_kib && *d.maximum_kib > actual) {
+          ballooned += *d.maximum_kib - actual;
+        }
+      }
+      put(v, "RAM/VMM/Used", used);
+      put(v, "RAM/VMM/Free", free);
+      put(v, "RAM/VMM/Ballooned", ballooned);
+      std::optional<std::uint64_t> shared;
+      if (snap.local) {
+        if (auto pages = m_local.ksm("pages_shared")) {
+          shared = *pages * m_local.page_size_kib();
+        }
+      } else if (auto pages = snap.node_stats().ksm_pages_shared) {
+        shared = *pages * 4; // libvirt reports pages; x86 and arm64 KVM hosts use 4 KiB pages
+      }
+      put(v, "RAM/VMM/Shared", shared);
+    } else if (s.base == "FS/{/}/Usage" && snap.local) {
+      if (auto fs = m_local.root_fs()) {
+        put(v, "FS/{/}/Usage/Total", fs->total_mb);
+        put(v, "FS/{/}/Usage/Used", fs->total_mb - std::min(fs->total_mb, fs->free_mb));
+        put(v, "FS/{/}/Usage/Free", fs->free_mb);
+      }
+    }
+    return v;
+  }
+
+  const auto& d = snap.doms.at(s.object);
+  if (s.base == "CPU/Load") {
+    return vm_cpu(snap, d, key, now_ms);
+  }
+  if (s.base == "RAM/Usage") {
+    put(v, "RAM/Usage/Used", d.balloon.rss_kib);
+  } else if (s.base == "Guest/RAM/Usage") {
+    if (!d.balloon.last_update) {
+      // The driver reports only when asked to; VirtualBox likewise sets the guest's statistics
+      // interval to 1 s when a Guest/ metric is enabled (Performance.cpp).
+      auto mark = fmt::format("{}|{}|{}", snap.uri, d.vm.uuid, d.vm.id);
+      if (m_stats_period_set.insert(mark).second) {
+        try {
+          snap.hv.set_memory_stats_period(d.vm, 1);
+        } catch (const backend::BackendError& e) {
+          if (m_log) {
+            m_log(e.what());
+          }
+        }
+      }
+    }
+    put(v, "Guest/RAM/Usage/Total", d.balloon.available_kib);
+    put(v, "Guest/RAM/Usage/Free", d.balloon.unused_kib);
+    if (d.maximum_kib && d.balloon.actual_kib) {
+      put(v, "Guest/RAM/Usage/Balloon",
+          *d.maximum_kib > *d.balloon.actual_kib ? *d.maximum_kib - *d.balloon.actual_kib : 0);
+    }
+    if (snap.local) {
+      if (auto pid = m_local.qemu_pid(d.vm.name)) {
+        if (auto pages = m_local.ksm_merging_pages(*pid)) {
+          put(v, "Guest/RAM/Usage/Shared", *pages * m_local.page_size_kib());
+        }
+      }
+    }
+    put(v, "Guest/RAM/Usage/Cache", d.balloon.disk_caches_kib);
+  }
+  // Guest/CPU/Load and Guest/Pagefile need a guest agent: no samples, as without Additions.
+  return v;
+}
+
+Values Collector::host_cpu(Snapshot& snap, const std::string& key, std::int64_t now_ms) {
+  Prev cur{now_ms, 0, 0, 0};
+  if (snap.local) {
+    auto t = m_local.cpu_times();
+    if (!t) {
+      return {};
+    }
+    cur = {now_ms, t->user, t->kernel, t->total()};
+  } else {
+    const auto& n = snap.node_stats();
+    if (!n.cpu_user_ns || !n.cpu_kernel_ns || !n.cpu_idle_ns) {
+      return {};
+    }
+    cur = {now_ms, *n.cpu_user_ns, *n.cpu_kernel_ns,
+           *n.cpu_user_ns + *n.cpu_kernel_ns + *n.cpu_idle_ns + n.cpu_iowait_ns.value_or(0)};
+  }
+  auto it = m_prev.find(key);
+  Values v;
+  if (it != m_prev.end() && cur.total > it->second.total) {
+    const auto& p = it->second;
+    std::uint64_t dt = cur.total - p.total;
+    std::uint64_t du = cur.a - std::min(cur.a, p.a);
+    std::uint64_t dk = cur.b - std::min(cur.b, p.b);
+    v.emplace_back("CPU/Load/User", percent_milli(du, dt));
+    v.emplace_back("CPU/Load/Kernel", percent_milli(dk, dt));
+    v.emplace_back("CPU/Load/Idle", percent_milli(dt - std::min(dt, du + dk), dt));
+  }
+  m_prev[key] = cur; // the first reading only primes the counters
+  return v;
+}
+
+Values Collector::vm_cpu(Snapshot& snap, const backend::DomainStats& d, const std::string& key,
+                         std::int64_t now_ms) {
+  std::optional<std::uint64_t> user = d.cpu_user_ns;
+  std::optional<std::uint64_t> system = d.cpu_system_ns;
+  if ((!user || !system) && snap.local) {
+    if (auto pid = m_local.qemu_pid(d.vm.name)) {
+      if (auto pc = m_local.process_cpu(*pid)) {
+        user = pc->user_ns;
+        system = pc->system_ns;
+      }
+    }
+  }
+  if (!user || !system) {
+    return {};
+  }
+  // Share of the whole host's CPU capacity, as VirtualBox computes the VM process's load.
+  Prev cur{now_ms, *user, *system, 0};
+  auto it = m_prev.find(fmt::format("{}|{}", key, d.vm.id));
+  Values v;
+  if (it != m_prev.end() && now_ms > it->second.time_ms) {
+    const auto& p = it->second;
+    unsigned cpus = snap.local ? m_local.cpus() : snap.node_stats().cpus;
+    auto capacity = static_cast<std::uint64_t>(now_ms - p.time_ms) * 1'000'000ULL * std::max(cpus, 1U);
+    v.emplace_back("CPU/Load/User", percent_milli(cur.a - std::min(cur.a, p.a), capacity));
+    v.emplace_back("CPU/Load/Kernel", percent_milli(cur.b - std::min(cur.b, p.b), capacity));
+  }
+  m_prev[fmt::format("{}|{}", key, d.vm.id)] = cur;
+  return v;
+}
+
+std::string prometheus_name(bool host, std::string_view metric) {
+  std::string name = host ? "vboxkvm_host_" : "vboxkvm_vm_";
+  const MetricDef* def = find_metric(host ? ObjectKind::Host : ObjectKind::Vm, metric);
+  std::string m(metric);
+  if (auto pos = m.find("{/}"); pos != std::string::npos) {
+    m.replace(pos, 3, "root");
+  }
+  for (char c : m) {
+    name += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(c)) : '_';
+  }
+  if (def) {
+    switch (def->unit) {
+    case Unit::Percent: name += "_ratio"; break;
+    case Unit::KB:
+    case Unit::MB: name += "_bytes"; break;
+    case Unit::MHz: name += "_hertz"; break;
+    }
+  }
+  return name;
+}
+
+namespace {
+std::string label_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+    case '\\': out += "\\\\"; break;
+    case '"': out += "\\\""; break;
+    case '\n': out += "\\n"; break;
+    default: out += c;
+    }
+  }
+  return out;
+}
+
+// Prometheus wants base units: bytes, ratios, hertz.
+std::string prometheus_value(Unit unit, std::int64_t raw) {
+  switch (unit) {
+  case Unit::Percent: return fmt::format("{}", static_cast<double>(raw) / 100000.0);
+  case Unit::KB: return fmt::format("{}", raw * 1024);
+  case Unit::MB: return fmt::format("{}", raw * 1024 * 1024);
+  case Unit::MHz: return fmt::format("{}", raw * 1'000'000);
+  }
+  return "0";
+}
+} // namespace
+
+std::string Collector::exposition() {
+  // family name → (help, sample lines), in catalogue order.
+  struct Family {
+    std::string help;
+    std::vector<std::string> lines;
+  };
+  std::vector<std::pair<std::string, Family>> families;
+  auto family = [&](const std::string& name, std::string_view help) -> Family& {
+    for (auto& f : families) {
+      if (f.first == name) {
+        return f.second;
+      }
+    }
+    families.push_back({name, Family{std::string(help), {}}});
+    return families.back().second;
+  };
+  for (const auto& uri : m_metrics.collecting_uris()) {
+    for (const auto& s : m_metrics.setups(uri)) {
+      if (!s.collecting()) {
+        continue;
+      }
+      bool host = s.object == k_host;
+      std::string labels = fmt::format("uri=\"{}\"", label_escape(uri));
+      if (!host) {
+        auto name = m_names[uri].find(s.object);
+        if (name == m_names[uri].end()) {
+          continue;
+        }
+        labels += fmt::format(",vm=\"{}\",uuid=\"{}\"", label_escape(name->second), s.object);
+      }
+      for (const auto& def : catalog(host ? ObjectKind::Host : ObjectKind::Vm)) {
+        if (def.base != s.base) {
+          continue;
+        }
+        auto samples = m_metrics.samples(uri, s, std::string(def.name));
+        if (samples.empty()) {
+          continue;
+        }
+        auto& f = family(prometheus_name(host, def.name), def.description);
+        f.lines.push_back(fmt::format("{}{{{}}} {}", prometheus_name(host, def.name), labels,
+                                      prometheus_value(def.unit, samples.back().value)));
+      }
+    }
+  }
+  std::string out;
+  for (const auto& [name, f] : families) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n", name, f.help, name);
+    for (const auto& line : f.lines) {
+      out += line + "\n";
+    }
+  }
+  return out;
+}
+
+} // namespace vbm::metrics
