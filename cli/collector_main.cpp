@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
@@ -104,6 +105,9 @@ void write_textfile(const std::string& dir, const std::string& text) {
 
 int run_collector(std::span<const std::string> argv, Output& out, Services& services) {
   Args args = parse(argv);
+  if (const char* dir = std::getenv("VBOXKVM_METRICS_TEXTFILE_DIR"); !args.textfile_dir && dir && *dir) {
+    args.textfile_dir = dir;
+  }
   auto& st = services.store();
   auto lock_path = (std::filesystem::path(st.path()).parent_path() / "vboxkvm-collector.lock").string();
   LockFile lock(lock_path);

@@ -142,7 +142,7 @@ check() { # check DESCRIPTION COMMAND...
 check "registered for vboxmanage" eval "func_for vboxmanage >/dev/null"
 check "registered for VBoxManage" eval "func_for VBoxManage >/dev/null"
 
-commands=(list showvminfo modifyvm startvm controlvm help)
+commands=(list showvminfo modifyvm startvm controlvm metrics help)
 modifyvm_opts=(--memory --page-fusion --large-pages --guest-memory-balloon)
 showvminfo_opts=(--details --machinereadable --json)
 start_types=(headless gui sdl separate)
@@ -160,7 +160,7 @@ expect "vboxmanage -q --" --connect --nologo --version
 expect "vboxmanage -" --connect --nologo --version -c -q -V
 expect "vboxmanage -c " # a URI: nothing to offer
 expect "vboxmanage -c qemu:///system s" showvminfo startvm
-expect "vboxmanage help " "${commands[@]:0:5}" # not help again
+expect "vboxmanage help " "${commands[@]:0:${#commands[@]}-1}" # not help again
 
 # list
 expect "vboxmanage list " vms runningvms --long --sorted
@@ -209,6 +209,16 @@ expect "vboxmanage startvm --type=s" sdl separate
 expect "vboxmanage startvm -type h" headless
 expect "vboxmanage startvm --type gui " "${stopped_vms[@]}"
 expect "vboxmanage startvm --type gui pl" plain
+
+# metrics: the subcommand, its options before the object, then objects and metric names.
+expect "vboxmanage metrics " collect disable enable list query setup
+expect "vboxmanage metrics setup -" --list --period --samples
+expect "vboxmanage metrics collect --list -" --list --period --samples --detach
+expect "vboxmanage metrics setup --period "
+expect "vboxmanage metrics setup host RAM/" RAM/Usage RAM/VMM
+expect "vboxmanage metrics query host RAM/Usage/Used,RAM/VMM/Sh" RAM/Usage/Used,RAM/VMM/Shared \
+    RAM/Usage/Used,RAM/VMM/Shared:avg RAM/Usage/Used,RAM/VMM/Shared:min \
+    RAM/Usage/Used,RAM/VMM/Shared:max
 
 # controlvm: a running VM, then the subcommand; after guestmemoryballoon N, --wait.
 expect "vboxmanage co" controlvm
@@ -268,6 +278,8 @@ if true; then
         same "$(IPRT_SCREEN_WIDTH=300 "$bin" help startvm 2>&1 | grep -E '^  [^ ]+ startvm ' |
             sed 's/.*--type=//' | tr -c '[:alnum:]' '\n' | grep . | LC_ALL=C sort -u)" \
         "${start_types[@]}"
+    check "metrics options = the synopses of '$bin help metrics'" \
+        same "$(help_flags metrics)" --detach --json --list --period --samples
     check "controlvm options = the synopsis of '$bin help controlvm'" \
         same "$(help_flags controlvm)" --wait
     check "controlvm subcommands = the synopses of '$bin help controlvm'" \

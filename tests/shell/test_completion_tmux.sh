@@ -132,7 +132,7 @@ tab() {
 wait_for '^READY[$%#] $' || fail "$shell did not start"
 
 # Command names, for both names of the program.
-tab "vboxmanage " 'controlvm +help +list +modifyvm +showvminfo +startvm' '__complete'
+tab "vboxmanage " 'controlvm +help +list +metrics +modifyvm +showvminfo +startvm' '__complete'
 tab "VBoxManage s" 'showvminfo +startvm'
 tab "vboxmanage modi" '^READY[$%#] vboxmanage modifyvm $'
 
@@ -164,6 +164,11 @@ tab "vboxmanage startvm --type " '^gui +headless +sdl +separate *$'
 tab "vboxmanage -c test:///default controlvm " 'vboxmanage -c test:///default controlvm test $'
 
 tab "vboxmanage list " 'runningvms +vms'
+
+# metrics: subcommands, objects (host and running VMs), base names for setup.
+tab "vboxmanage metrics " 'collect +disable +enable +list +query +setup'
+tab "vboxmanage metrics setup --period 2 " 'host +paused1 +run1' 'off1|saved1'
+tab "vboxmanage metrics setup host RAM/V" 'vboxmanage metrics setup host RAM/VMM $'
 
 if ((failures)); then
     echo "$failures failure(s)"

@@ -25,13 +25,28 @@ struct CliTest : testing::Test {
       [this] { return now; },
       [this](int ms) {
         now += ms;
+        ++sleeps;
         hv.tick();
+        if (on_sleep) {
+          on_sleep();
+        }
       },
       [this] { return stderr_tty; },
   };
   bool stderr_tty = false;
+  int sleeps = 0;
+  int collector_starts = 0;
+  int stop_after_sleeps = -1; ///< stop_requested() turns true after this many sleeps
+  std::function<void()> on_sleep;
 
-  CliTest() { setenv("IPRT_SCREEN_WIDTH", "80", 1); }
+  CliTest() {
+    setenv("IPRT_SCREEN_WIDTH", "80", 1);
+    services.ensure_collector = [this] {
+      ++collector_starts;
+      return std::string("collector pid 4242");
+    };
+    services.stop_requested = [this] { return stop_after_sleeps >= 0 && sleeps >= stop_after_sleeps; };
+  }
 
   /// Runs a command line (split on spaces) and returns the exit code.
   int run(const std::string& line) {

@@ -145,7 +145,7 @@ public:
   }
 
   std::string uri() override { return "test:///fake"; }
-  bool is_local() override { return false; }
+  bool is_local() override { return local; }
   std::vector<backend::DomainStats> running_domain_stats() override {
     check("running_domain_stats");
     std::vector<backend::DomainStats> out;
@@ -174,6 +174,7 @@ public:
   }
 
   backend::NodeStats node;
+  bool local = false; ///< is_local(): whether the collector reads LocalHost
   backend::HostInfo host{"x86_64", true};
   std::uint64_t balloon_step_kib = 64 * 1024;
   std::function<void()> after_define;
