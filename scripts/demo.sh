@@ -43,6 +43,11 @@ wait_guest_ready "$a" 2>/dev/null
 wait_guest_ready "$b" 2>/dev/null
 run vboxmanage list runningvms
 
+say "Watch them with VirtualBox's metrics (a background collector samples every second)"
+e2e_on_cleanup "vboxmanage metrics disable >/dev/null 2>&1"
+run vboxmanage metrics setup --period 1 --samples 5 host RAM/VMM
+run vboxmanage metrics setup --period 1 --samples 5 '*' Guest/RAM/Usage
+
 say "Ballooning: each guest started with 96 MB taken back (actual = 256 - 96 = 160 MiB)"
 wait_until 30 bash -c "[ \"\$(virsh -q dommemstat '$a' | awk '\$1==\"actual\"{print \$2}')\" = 163840 ]" || true
 run virsh -q dommemstat "$a"
@@ -50,6 +55,8 @@ run virsh -q dommemstat "$a"
 say "Take more back from the running guest, and wait until its driver has done it"
 run vboxmanage controlvm "$a" guestmemoryballoon 160 --wait 30
 run vboxmanage showvminfo "$a"
+sleep 1.5
+run vboxmanage metrics query '*' 'Guest/RAM/Usage/Balloon,RAM/VMM/Ballooned'
 sleep 2.5 # the guest reports its free memory every 2 s
 printf '$ virsh dommemstat %s | grep -E "actual|unused"\n' "$a"
 virsh_q dommemstat "$a" | grep -E '^(actual|unused)'
@@ -77,6 +84,8 @@ if [[ -w $ksm/run ]]; then
   printf 'pages_sharing=%s  -> %s MiB saved on the host\n' "$sharing" $((sharing * 4 / 1024))
   printf 'guest a merged pages: %s, guest b merged pages: %s\n' \
     "$(cat /proc/"$pid_a"/ksm_merging_pages)" "$(cat /proc/"$pid_b"/ksm_merging_pages)"
+  sleep 1.5
+  run vboxmanage metrics query '*' 'RAM/VMM/Shared,Guest/RAM/Usage/Shared'
 else
   echo "(this host has no writable /sys/kernel/mm/ksm, so KSM cannot be shown here)"
 fi
