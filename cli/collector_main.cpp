@@ -7,6 +7,7 @@
 #include "backend/local_host.hpp"
 #include "cli/app.hpp"
 #include "cli/errors.hpp"
+#include "cli/vm_state.hpp"
 #include "metrics/collector.hpp"
 
 #include <cerrno>
@@ -115,7 +116,8 @@ int run_collector(std::span<const std::string> argv, Output& out, Services& serv
     return k_exit_success; // another collector serves this store
   }
   auto log = [&](const std::string& msg) {
-    out.err(fmt::format("{} collector[{}]: {}\n", services.now_ms(), getpid(), msg));
+    out.err(fmt::format("{} collector[{}]: {}\n", format_state_time(services.now_ms()).substr(0, 23),
+                        getpid(), msg));
   };
   log(fmt::format("started for {}", st.path()));
 

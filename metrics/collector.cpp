@@ -125,6 +125,8 @@ void Collector::beat_uri(const std::string& uri, std::int64_t now_ms) {
   auto fresh = m_metrics.setups(uri);
   for (const auto& object : stopped) {
     m_metrics.drop(uri, object);
+    // Forget its CPU counters too (keys are "uri|object|base|run").
+    std::erase_if(m_prev, [&](const auto& kv) { return kv.first.starts_with(fmt::format("{}|{}|", uri, object)); });
   }
   for (const auto& d : todo) {
     bool unchanged = std::any_of(fresh.begin(), fresh.end(),
