@@ -1,7 +1,7 @@
 # bash completion for vboxmanage (vboxkvm)                  -*- shell-script -*-
 # A thin adaptor: `vboxmanage __complete CWORD WORDS...` knows the grammar, the options and
 # the VMs, and prints the candidates one per line, raw. This script hands it the line without
-# its shell quoting and lets readline quote what comes back (compopt -o filenames).
+# its shell quoting and quotes what comes back the way the word was begun.
 # Needs bash-completion (_init_completion). Registered for vboxmanage and VBoxManage.
 # shellcheck shell=bash
 
@@ -51,9 +51,20 @@ _vboxmanage()
     [[ $bin == \~/* ]] && bin=$HOME/${bin#\~/}
     mapfile -t COMPREPLY < <("$bin" __complete $((${#line[@]} - 1)) "${line[@]}" 2>/dev/null)
     ((${#COMPREPLY[@]})) || return 0
-    # VM names may hold spaces and quotes: readline quotes filenames.
-    compopt -o filenames 2>/dev/null
     __ltrim_colon_completions "$cur"
+    # VM names may hold spaces and quotes, metric patterns '*': quote them as the word was
+    # begun ("...", '...', or backslashes). Not with compopt -o filenames, which would also
+    # append '/' to a candidate that happens to name a directory here (metrics/ in a checkout).
+    local q=${cur:0:1} c
+    for i in "${!COMPREPLY[@]}"; do
+        c=${COMPREPLY[i]}
+        case $q in
+        \") c=${c//\\/\\\\}; c=${c//\"/\\\"}; c=${c//\$/\\\$}; c=${c//\`/\\\`}
+            COMPREPLY[i]="\"$c\"" ;;
+        \') COMPREPLY[i]="'${c//\'/\'\\\'\'}'" ;;
+        *) printf -v 'COMPREPLY[i]' '%q' "$c" ;;
+        esac
+    done
 } &&
     complete -F _vboxmanage vboxmanage VBoxManage
 

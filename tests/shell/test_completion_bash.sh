@@ -115,8 +115,12 @@ expect() {
     local line=$1
     shift
     complete_line "$line"
-    local got want
-    got=$(sorted "${COMPREPLY[@]}")
+    local got want w words=()
+    # The candidates come back shell-quoted; compare the words they stand for.
+    for w in "${COMPREPLY[@]}"; do
+        eval "words+=($w)"
+    done
+    got=$(sorted "${words[@]}")
     want=$(sorted "$@")
     if [[ $got == "$want" ]]; then
         echo "ok: '$line'"
@@ -185,8 +189,16 @@ expect "vboxmanage modifyvm plain --page-fusion on --lar" --large-pages
 # showvminfo: VM names (spaces, quotes), then options.
 expect "vboxmanage showvminfo " "${all_vms[@]}"
 expect "vboxmanage showvminfo my" "my vm" myother
-check "VM names are quoted by readline (compopt -o filenames)" \
-    test "$compopt_args" = "-o filenames "
+# ... quoted the way the word was begun, and never marked as files (no compopt -o filenames,
+# which appends '/' to a candidate naming a directory here).
+complete_line "vboxmanage showvminfo it"
+check "a name with quotes, braces and spaces is backslash-quoted" \
+    test "${COMPREPLY[*]}" = 'it\"s\ \{odd\}'
+complete_line 'vboxmanage showvminfo "my v'
+check 'a name begun with " is completed inside "..."' test "${COMPREPLY[*]}" = '"my vm"'
+complete_line "vboxmanage showvminfo 'it"
+check "a name begun with ' is completed inside '...'" test "${COMPREPLY[*]}" = "'it\"s {odd}'"
+check "candidates are not marked as file names" test -z "$compopt_args"
 expect 'vboxmanage showvminfo "my v' "my vm"
 expect 'vboxmanage showvminfo my\ v' "my vm"
 expect "vboxmanage showvminfo it" 'it"s {odd}'
