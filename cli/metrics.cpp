@@ -198,13 +198,10 @@ public:
     m_ms.setup(m_uri, s);
   }
   void set_enabled(const Object& o, const std::string& base, bool on) {
-    if (auto s = setup_of(o, base); !s && m_setups) {
-      // A row from an earlier run of this VM: start over as never set up.
-      for (const auto& old : *m_setups) {
-        if (old.object == o.key && old.base == base && old.run != o.run) {
-          m_ms.drop(m_uri, o.key);
-          break;
-        }
+    load_setups();
+    for (const auto& old : *m_setups) {
+      if (old.object == o.key && old.base == base && old.run != o.run) {
+        m_ms.drop(m_uri, o.key, base); // from an earlier run of this VM: start as never set up
       }
     }
     m_ms.set_enabled(m_uri, o.key, base, o.run, on);

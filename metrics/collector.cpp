@@ -100,12 +100,12 @@ void Collector::beat_uri(const std::string& uri, std::int64_t now_ms) {
     Values values;
   };
   std::vector<Due> todo;
-  std::set<std::string> stopped;
+  std::vector<const store::MetricSetup*> stale;
   for (const auto& s : setups) {
     if (s.object != k_host) {
       auto it = snap.doms.find(s.object);
       if (it == snap.doms.end() || it->second.vm.id != s.run) {
-        stopped.insert(s.object); // VM metrics end with the VM's run (spec §4.3)
+        stale.push_back(&s); // VM metrics end with the VM's run (spec §4.3)
         continue;
       }
     }
@@ -117,16 +117,17 @@ void Collector::beat_uri(const std::string& uri, std::int64_t now_ms) {
       todo.push_back({s, due_time(s, now_ms), std::move(values)});
     }
   }
-  if (todo.empty() && stopped.empty()) {
+  if (todo.empty() && stale.empty()) {
     return;
   }
   auto txn = m_metrics.begin_write();
   // Re-read under the write lock: a `metrics setup` since our read re-initialised a buffer.
   auto fresh = m_metrics.setups(uri);
-  for (const auto& object : stopped) {
-    m_metrics.drop(uri, object);
+  for (const auto* s : stale) {
+    m_metrics.drop(uri, s->object, s->base);
     // Forget its CPU counters too (keys are "uri|object|base|run").
-    std::erase_if(m_prev, [&](const auto& kv) { return kv.first.starts_with(fmt::format("{}|{}|", uri, object)); });
+    auto prefix = fmt::format("{}|{}|{}|", uri, s->object, s->base);
+    std::erase_if(m_prev, [&](const auto& kv) { return kv.first.starts_with(prefix); });
   }
   for (const auto& d : todo) {
     bool unchanged = std::any_of(fresh.begin(), fresh.end(),

@@ -32,7 +32,8 @@ MetricsStore::MetricsStore(SettingsStore& store)
       m_select_samples(store.connection(),
                        "SELECT seq, time_ms, value FROM metric_sample WHERE uri = ? AND object = ? "
                        "AND metric = ? AND seq >= ? ORDER BY seq"),
-      m_drop(store.connection(), "DELETE FROM metric_setup WHERE uri = ? AND object = ?") {}
+      m_drop(store.connection(),
+             "DELETE FROM metric_setup WHERE uri = ? AND object = ? AND base = ?") {}
 
 std::vector<MetricSetup> MetricsStore::setups(const std::string& uri) {
   std::vector<MetricSetup> out;
@@ -119,8 +120,9 @@ std::vector<MetricSample> MetricsStore::samples(const std::string& uri, const Me
   return out;
 }
 
-void MetricsStore::drop(const std::string& uri, const std::string& object) {
-  Statement::Use(m_drop).bind(uri).bind(object).run();
+void MetricsStore::drop(const std::string& uri, const std::string& object,
+                        const std::string& base) {
+  Statement::Use(m_drop).bind(uri).bind(object).bind(base).run();
 }
 
 } // namespace vbm::store

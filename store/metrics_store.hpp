@@ -55,8 +55,8 @@ public:
   /// The samples still in the ring buffer of sub-metric `metric`, oldest first.
   std::vector<MetricSample> samples(const std::string& uri, const MetricSetup& setup,
                                     const std::string& metric);
-  /// Forgets an object's setup and samples (a VM that stopped: its metrics end with its run).
-  void drop(const std::string& uri, const std::string& object);
+  /// Forgets a base metric's setup and samples (a VM's metrics end with its run).
+  void drop(const std::string& uri, const std::string& object, const std::string& base);
 
   Transaction begin_write() { return m_store.begin_write(); }
 

@@ -359,6 +359,23 @@ TEST_F(MetricsTest, VmMetricsEndWithTheRun) {
   EXPECT_THAT(out.stdout_text, HasSubstr("RAM/Usage/Used                           \n"));
 }
 
+TEST_F(MetricsTest, RowsOfAnEarlierRunGoOneByOne) {
+  hv.run("vm1");
+  ASSERT_EQ(run("metrics setup vm1 RAM/Usage"), 0);
+  hv.power(hv.vm("vm1").ref, backend::PowerAction::PowerOff);
+  hv.run("vm1");
+  ASSERT_EQ(run("metrics setup --period 4 vm1 CPU/Load"), 0); // this run's
+  ASSERT_EQ(run("metrics enable vm1 Guest/RAM/Usage"), 0);
+  EXPECT_TRUE(collector.beat(now)); // drops the earlier run's RAM/Usage only
+  EXPECT_EQ(run("metrics list vm1 *:"), 0);
+  EXPECT_THAT(out.stdout_text, HasSubstr("vm1             CPU/Load/User                            %             0     100000          4          1 "));
+  EXPECT_THAT(out.stdout_text, HasSubstr("vm1             RAM/Usage/Used                           kB            0 2147483647          0          0 "));
+  ASSERT_EQ(run("metrics enable vm1 RAM/Usage"), 0); // a fresh, never set up row
+  EXPECT_EQ(run("metrics list vm1 RAM/Usage/Used"), 0);
+  EXPECT_THAT(out.stdout_text, HasSubstr("kB            0 2147483647          0          0 "));
+  EXPECT_EQ(st.connection().query_int("SELECT count(*) FROM metric_setup WHERE object LIKE '1111%'"), 3);
+}
+
 TEST_F(MetricsTest, AConnectionFailureIsLoggedAndRetried) {
   std::vector<std::string> logged;
   std::vector<std::string> failed;
