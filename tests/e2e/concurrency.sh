@@ -2,7 +2,9 @@
 # Concurrent writers: VBM_CONC_DOMAINS (default 50) real domains, VBM_CONC_WRITES writes each
 # (default 20: 1,000 invocations), 8 at a time. Each domain's writes come in order from one
 # worker, so its last write is known: the store and libvirt must both end there, with no
-# "database is locked" and no invocation that said success but did not apply.
+# "database is locked" and no invocation that said success but did not apply. Meanwhile the
+# metrics collector writes samples into the same store every second, and `metrics query`
+# reads them in a loop: neither may fail nor make a writer fail.
 . "$(dirname "$0")/common.sh"
 e2e_start_libvirtd
 domains=${VBM_CONC_DOMAINS:-50}
@@ -27,10 +29,31 @@ worker() { # NAME INDEX: writes 1..$writes distinct values in order; logs failur
 }
 export -f worker
 export writes VBM E2E_TMP LIBVIRT_URI
+e2e_on_cleanup '"$VBM" --connect "$LIBVIRT_URI" metrics disable >/dev/null 2>&1'
+assert_exit 0 "$VBM" --connect "$LIBVIRT_URI" metrics setup --period 1 --samples 1000 host RAM/Usage,RAM/VMM
+reader() { # metrics query in a loop until the writers are done
+  local n=0
+  while [[ ! -e $E2E_TMP/done ]]; do
+    "$VBM" --connect "$LIBVIRT_URI" metrics query host RAM/VMM/Used >/dev/null 2>>"$E2E_TMP/errors" ||
+      echo "metrics query failed" >>"$E2E_TMP/failed"
+    n=$((n + 1))
+  done
+  echo "$n" >"$E2E_TMP/queries"
+}
+reader &
+reader_pid=$!
 start=$(date +%s%N)
 for ((i = 0; i < domains; i++)); do echo "${names[i]} $i"; done |
   xargs -P 8 -L 1 bash -c 'worker "$0" "$1"'
 elapsed_ms=$((($(date +%s%N) - start) / 1000000))
+touch "$E2E_TMP/done"
+wait "$reader_pid"
+assert_exit 0 "$VBM" --connect "$LIBVIRT_URI" metrics query host RAM/Usage/Total
+samples=$(grep -o ' kB' <<<"$OUT" | wc -l)
+((samples >= elapsed_ms / 1000 - 2)) ||
+  fail "the collector took $samples samples in ${elapsed_ms} ms while modifyvm ran (want one a second)"
+assert_eq "" "$(grep -v 'started for\|stopped' "$VBOX_USER_HOME/vboxkvm-collector.log" || true)" \
+  "collector errors"
 assert_eq "" "$(cat "$E2E_TMP/errors" 2>/dev/null || true)" "errors from concurrent writers"
 assert_eq "" "$(cat "$E2E_TMP/failed" 2>/dev/null || true)" "failed invocations"
 for ((i = 0; i < domains; i++)); do
@@ -43,4 +66,4 @@ for ((i = 0; i < domains; i++)); do
   assert_contains "$OUT" $'memory='"$want"
   assert_contains "$OUT" "GuestMemoryBalloon=$writes"
 done
-e2e_log "$((domains * writes)) modifyvm invocations, 8 at a time, over $domains domains in ${elapsed_ms} ms: 0 failures, 0 'database is locked', every domain at its last write"
+e2e_log "$((domains * writes)) modifyvm invocations, 8 at a time, over $domains domains in ${elapsed_ms} ms: 0 failures, 0 'database is locked', every domain at its last write; meanwhile $(cat "$E2E_TMP/queries") metrics queries and $samples collector samples, 0 failures"
