@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# metrics on real guests and the real host KSM: two identical page-fusion guests and one with
+# page fusion off. After setup, the background collector samples RAM/VMM/Shared (host) and
+# Guest/RAM/Usage/Shared (per VM) > 0 for the page-fusion guests and 0 for the other (absent
+# per VM on a remote URI); Guest/RAM/Usage/Balloon follows controlvm; samples outlive the
+# commands; collect prints VirtualBox's lines and stops on SIGINT; --detach names the collector;
+# the Prometheus textfile parses; a stopped VM's metrics vanish; disable stops sampling and the
+# collector exits.
+. "$(dirname "$0")/common.sh"
+e2e_start_libvirtd
+vbm() { "$VBM" --connect "$LIBVIRT_URI" "$@"; }
+ksm=/sys/kernel/mm/ksm
+[[ -w $ksm/run ]] || skip "needs a writable $ksm (KSM) to see page fusion"
+remote=0
+[[ $LIBVIRT_URI == *://?* && $LIBVIRT_URI != *:///* ]] && remote=1
+
+# KSM as the test found it comes back at the end; meanwhile it scans fast.
+read -r ksm_run ksm_pages ksm_sleep <<<"$(cat $ksm/run $ksm/pages_to_scan $ksm/sleep_millisecs | tr '\n' ' ')"
+e2e_on_cleanup "echo $ksm_pages >$ksm/pages_to_scan; echo $ksm_sleep >$ksm/sleep_millisecs; echo $ksm_run >$ksm/run"
+e2e_on_cleanup 'vbm metrics disable >/dev/null 2>&1'
+echo 2 >$ksm/run # unmerge everything: what merges from here on is these guests'
+wait_until 30 bash -c "[ \$(cat $ksm/pages_shared) = 0 ]" || fail "KSM did not unmerge"
+echo 2000 >$ksm/pages_to_scan
+echo 10 >$ksm/sleep_millisecs
+
+g1=$(define_guest g1 --memory 256)
+g2=$(define_guest g2 --memory 256)
+g3=$(define_guest nofusion --memory 256 --no-share-pages)
+for g in "$g1" "$g2" "$g3"; do start_guest "$g"; done
+for g in "$g1" "$g2" "$g3"; do wait_guest_ready "$g"; done
+
+# values METRIC OBJECT: the values of one query row, e.g. "0 kB, 4 kB" (empty if none).
+values() {
+  vbm metrics query "$1" "$2" | awk -v m="$2" 'NR > 2 && $2 == m { sub(/^[^ ]+ +[^ ]+ +/, ""); print }'
+}
+last_kb() { values "$@" | awk -F', ' '{ v = $NF; sub(/ kB$/, "", v); print v }'; }
+gt0() { local v; v=$(last_kb "$1" "$2"); [[ -n $v && $v -gt 0 ]]; }
+
+# setup starts the store's collector (with a Prometheus textfile directory in its environment).
+prom=$E2E_TMP/prom
+mkdir -p "$prom"
+assert_exit 0 env VBOXKVM_METRICS_TEXTFILE_DIR="$prom" "$VBM" --connect "$LIBVIRT_URI" \
+  metrics setup --list --period 1 --samples 5 host RAM/VMM
+assert_contains "$OUT" "host       RAM/VMM             "
+assert_exit 0 vbm metrics setup --period 1 --samples 5 '*' Guest/RAM/Usage,RAM/Usage
+assert_eq "" "$OUT$ERR" "setup without --list prints nothing"
+lock=$VBOX_USER_HOME/vboxkvm-collector.lock
+wait_until 5 test -s "$lock" || fail "no collector wrote its PID to $lock"
+collector=$(cat "$lock")
+kill -0 "$collector" || fail "collector $collector is not running"
+
+# Page fusion: KSM merges the identical guests.
+echo 1 >$ksm/run
+wait_until 90 gt0 host RAM/VMM/Shared || fail "RAM/VMM/Shared stayed 0: $(values host RAM/VMM/Shared)"
+e2e_log "host RAM/VMM/Shared: $(values host RAM/VMM/Shared) after ${WAITED_MS} ms"
+if ((remote)); then
+  assert_eq "" "$(values "$g1" Guest/RAM/Usage/Shared)" "per-VM Shared is absent on a remote URI"
+else
+  wait_until 30 gt0 "$g1" Guest/RAM/Usage/Shared ||
+    fail "$g1 Guest/RAM/Usage/Shared stayed 0: $(values "$g1" Guest/RAM/Usage/Shared)"
+  wait_until 30 gt0 "$g2" Guest/RAM/Usage/Shared || fail "$g2 Guest/RAM/Usage/Shared stayed 0"
+  e2e_log "Guest/RAM/Usage/Shared: g1 $(last_kb "$g1" Guest/RAM/Usage/Shared) kB, g2 $(last_kb "$g2" Guest/RAM/Usage/Shared) kB"
+  v=$(values "$g3" Guest/RAM/Usage/Shared)
+  [[ -n $v && -z ${v//[0 kB,]/} ]] || fail "the page-fusion-off guest must share nothing: '$v'"
+fi
+has_values() { [[ -n $(values "$1" "$2") ]]; }
+wait_until 5 has_values "$g1" RAM/Usage/Used || fail "no RAM/Usage/Used for $g1"
+wait_until 5 has_values host RAM/VMM/Used || fail "no RAM/VMM/Used"
+
+# The balloon, as the guest really has it.
+assert_exit 0 vbm controlvm "$g1" guestmemoryballoon 64 --wait 30
+balloon_is() { [[ $(last_kb "$g1" Guest/RAM/Usage/Balloon) == "$1" ]]; }
+wait_until 10 balloon_is 65536 || fail "Guest/RAM/Usage/Balloon: $(values "$g1" Guest/RAM/Usage/Balloon), want 65536 kB last"
+wait_until 10 balloon_is 65536 # the "ballooned" figure also reaches the host's sum
+ballooned=$(last_kb host RAM/VMM/Ballooned)
+((ballooned >= 65536)) || fail "RAM/VMM/Ballooned $ballooned kB < the 64 MB balloon"
+
+# Samples outlive the commands and keep coming; the ring holds 5.
+n1=$(values host RAM/VMM/Used | tr ',' '\n' | grep -c kB)
+sleep 2.2
+assert_exit 0 vbm metrics query host RAM/VMM/Used:avg,RAM/VMM/Used
+assert_contains "$OUT" "RAM/VMM/Used:avg"
+n2=$(values host RAM/VMM/Used | tr ',' '\n' | grep -c kB)
+((n2 == 5 || n2 > n1)) || fail "no new samples: $n1 then $n2"
+
+# JSON for scripts.
+assert_exit 0 vbm metrics query --json "$g1" Guest/RAM/Usage/Balloon
+python3 -c 'import json,sys; r=json.load(sys.stdin); assert r[0]["metric"]=="Guest/RAM/Usage/Balloon" and r[0]["values"][-1]==65536, r' <<<"$OUT" ||
+  fail "query --json: $OUT"
+
+# The Prometheus textfile: complete families, well-formed samples, replaced atomically.
+wait_until 5 test -s "$prom/vboxkvm.prom" || fail "no $prom/vboxkvm.prom"
+python3 - "$prom/vboxkvm.prom" <<'EOF' || fail "bad Prometheus text: $(head -20 "$prom/vboxkvm.prom")"
+import re, sys
+text = open(sys.argv[1]).read()
+typed = set()
+samples = 0
+for line in text.splitlines():
+    if line.startswith("# HELP "):
+        continue
+    m = re.match(r"# TYPE (\w+) gauge$", line)
+    if m:
+        typed.add(m.group(1)); continue
+    m = re.match(r'(\w+)\{((?:\w+="(?:[^"\\]|\\.)*",?)*)\} (-?[0-9.e+]+)$', line)
+    assert m, line
+    assert m.group(1) in typed, line
+    float(m.group(3)); samples += 1
+assert "vboxkvm_host_ram_vmm_shared_bytes" in typed and "vboxkvm_vm_guest_ram_usage_balloon_bytes" in typed
+assert samples >= 8
+EOF
+[[ -z $(find "$prom" -name '*.tmp') ]] || fail "temporary textfiles left behind"
+
+# collect: VirtualBox's lines, every period, until SIGINT (exit 0).
+assert_exit 0 timeout --preserve-status -s INT 2.6 "$VBM" --connect "$LIBVIRT_URI" metrics collect host RAM/Usage/Used
+assert_eq "Time stamp   Object     Metric               Value" "$(head -1 <<<"$OUT")"
+assert_eq "------------ ---------- -------------------- --------------------" "$(sed -n 2p <<<"$OUT")"
+grep -Eq '^[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3} host       RAM/Usage/Used       [0-9]+ kB$' <<<"$OUT" ||
+  fail "collect printed no sample line: $OUT"
+assert_exit 0 vbm metrics collect --detach host CPU/Load/User
+assert_contains "$ERR" "collector pid $collector"
+
+# A VM's metrics end with its run.
+assert_exit 0 vbm controlvm "$g2" poweroff
+sleep 1.5
+assert_exit 0 vbm metrics list "$g2"
+assert_eq 2 "$(wc -l <<<"$OUT")" "a stopped VM has no metrics"
+assert_exit 0 vbm metrics query '*' Guest/RAM/Usage/Total
+assert_not_contains "$OUT" "$g2"
+assert_contains "$OUT" "$g1"
+
+# disable: sampling stops, the collector exits, the samples stay.
+assert_exit 0 vbm metrics disable
+before=$(values host RAM/VMM/Used)
+wait_until 5 bash -c "! kill -0 $collector 2>/dev/null" || fail "collector $collector still runs after disable"
+sleep 1.2
+assert_eq "$before" "$(values host RAM/VMM/Used)" "samples after disable"
+[[ -n $before ]] || fail "disable kept no samples"
+[[ ! -e $prom/vboxkvm.prom ]] || fail "the textfile of a stopped collector must go (stale metrics)"
+e2e_log "collector $collector sampled, survived the CLI, and exited after disable"
