@@ -338,36 +338,48 @@ std::vector<DomainStats> LibvirtHypervisor::running_domain_stats() {
     return out;
   }
   out.clear();
-  for (const auto& vm : list_vms()) {
-    if (vm.id < 0) {
-      continue;
-    }
+  virDomainPtr* doms = nullptr;
+  int nd = virConnectListAllDomains(m_impl->conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+  if (nd < 0) {
+    throw_last("failed to list the running domains");
+  }
+  std::vector<Domain> owned(doms, doms + nd);
+  free(doms); // NOLINT: libvirt allocates with malloc
+  for (const auto& d : owned) {
     DomainStats st;
-    st.vm = vm;
-    try {
-      st.balloon = balloon_stats(vm);
-      auto d = m_impl->open(vm);
-      virDomainInfo info;
-      if (virDomainGetInfo(d.get(), &info) == 0) {
-        st.maximum_kib = info.maxMem;
-      }
-      virTypedParameter params[3];
-      int np = virDomainGetCPUStats(d.get(), params, 3, -1, 1, 0);
-      for (int p = 0; p < np; ++p) {
-        std::string field = std::string("cpu.") + params[p].field;
-        if (field == "cpu.user_time") field = "cpu.user";
-        if (field == "cpu.system_time") field = "cpu.system";
-        if (params[p].type == VIR_TYPED_PARAM_ULLONG) {
-          apply_stat(st, field, params[p].value.ul);
-        }
-      }
-      virResetLastError();
-    } catch (const BackendError& e) {
-      if (e.code() == VIR_ERR_NO_DOMAIN || e.code() == VIR_ERR_OPERATION_INVALID) {
+    virDomainMemoryStatStruct mem[VIR_DOMAIN_MEMORY_STAT_NR];
+    int nm = virDomainMemoryStats(d.get(), mem, VIR_DOMAIN_MEMORY_STAT_NR, 0);
+    virDomainInfo info;
+    if (nm < 0 || virDomainGetInfo(d.get(), &info) < 0) {
+      if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN || virGetLastErrorCode() == VIR_ERR_OPERATION_INVALID) {
         continue; // stopped between the listing and the read
       }
-      throw;
+      throw_last("failed to read a running domain's statistics");
     }
+    st.vm = ref_of(d.get());
+    st.maximum_kib = info.maxMem;
+    for (int i = 0; i < nm; ++i) {
+      auto v = static_cast<unsigned long long>(mem[i].val);
+      switch (mem[i].tag) {
+      case VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON: apply_stat(st, "balloon.current", v); break;
+      case VIR_DOMAIN_MEMORY_STAT_UNUSED: apply_stat(st, "balloon.unused", v); break;
+      case VIR_DOMAIN_MEMORY_STAT_AVAILABLE: apply_stat(st, "balloon.available", v); break;
+      case VIR_DOMAIN_MEMORY_STAT_USABLE: apply_stat(st, "balloon.usable", v); break;
+      case VIR_DOMAIN_MEMORY_STAT_DISK_CACHES: apply_stat(st, "balloon.disk_caches", v); break;
+      case VIR_DOMAIN_MEMORY_STAT_RSS: apply_stat(st, "balloon.rss", v); break;
+      case VIR_DOMAIN_MEMORY_STAT_LAST_UPDATE: apply_stat(st, "balloon.last-update", v); break;
+      default: break;
+      }
+    }
+    virTypedParameter params[3];
+    int np = virDomainGetCPUStats(d.get(), params, 3, -1, 1, 0);
+    for (int p = 0; p < np; ++p) {
+      std::string_view f = params[p].field;
+      if (params[p].type == VIR_TYPED_PARAM_ULLONG) {
+        apply_stat(st, f == "user_time" ? "cpu.user" : f == "system_time" ? "cpu.system" : "", params[p].value.ul);
+      }
+    }
+    virResetLastError(); // CPU statistics are optional
     out.push_back(std::move(st));
   }
   return out;

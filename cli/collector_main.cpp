@@ -120,6 +120,7 @@ int run_collector(std::span<const std::string> argv, Output& out, Services& serv
                         getpid(), msg));
   };
   log(fmt::format("started for {}", st.path()));
+  store::MetricsStore(st).relax_durability();
 
   std::map<std::string, std::unique_ptr<backend::Hypervisor>> connections;
   backend::LocalHost local;

@@ -26,11 +26,6 @@ std::int64_t due_time(const store::MetricSetup& s, std::int64_t now_ms) {
   return now_ms - next >= s.period_s * 1000 ? now_ms : next;
 }
 
-bool same_setup(const store::MetricSetup& a, const store::MetricSetup& b) {
-  return a.object == b.object && a.base == b.base && a.run == b.run && a.period_s == b.period_s &&
-         a.samples == b.samples && a.enabled == b.enabled && a.next_seq == b.next_seq;
-}
-
 std::int64_t percent_milli(std::uint64_t part, std::uint64_t whole) {
   if (whole == 0) {
     return 0;
@@ -121,20 +116,18 @@ void Collector::beat_uri(const std::string& uri, std::int64_t now_ms) {
     return;
   }
   auto txn = m_metrics.begin_write();
-  // Re-read under the write lock: a `metrics setup` since our read re-initialised a buffer.
-  auto fresh = m_metrics.setups(uri);
   for (const auto* s : stale) {
     m_metrics.drop(uri, s->object, s->base);
     // Forget its CPU counters too (keys are "uri|object|base|run").
     auto prefix = fmt::format("{}|{}|{}|", uri, s->object, s->base);
     std::erase_if(m_prev, [&](const auto& kv) { return kv.first.starts_with(prefix); });
+    std::erase_if(m_pids, [&](const auto& kv) { return kv.first.starts_with(s->object + "|"); });
   }
+  // record() checks, under the write lock, that each row is still the one sampled: a
+  // `metrics setup` since our read re-initialised it, and its fresh buffer must not get our
+  // stale sample.
   for (const auto& d : todo) {
-    bool unchanged = std::any_of(fresh.begin(), fresh.end(),
-                                 [&](const store::MetricSetup& f) { return same_setup(f, d.setup); });
-    if (unchanged) {
-      m_metrics.record(uri, d.setup, d.due_ms, now_ms, d.values);
-    }
+    m_metrics.record(uri, d.setup, d.due_ms, now_ms, d.values);
   }
   txn.commit();
 }
@@ -224,7 +217,7 @@ Values Collector::sample(Snapshot& snap, const store::MetricSetup& s, std::int64
           *d.maximum_kib > *d.balloon.actual_kib ? *d.maximum_kib - *d.balloon.actual_kib : 0);
     }
     if (snap.local) {
-      if (auto pid = m_local.qemu_pid(d.vm.name)) {
+      if (auto pid = qemu_pid(d.vm)) {
         if (auto pages = m_local.ksm_merging_pages(*pid)) {
           put(v, "Guest/RAM/Usage/Shared", *pages * m_local.page_size_kib());
         }
@@ -234,6 +227,16 @@ Values Collector::sample(Snapshot& snap, const store::MetricSetup& s, std::int64
   }
   // Guest/CPU/Load and Guest/Pagefile need a guest agent: no samples, as without Additions.
   return v;
+}
+
+// A run's QEMU PID does not change: read its pid file once per run (absent ones too).
+std::optional<int> Collector::qemu_pid(const backend::VmRef& vm) {
+  auto key = fmt::format("{}|{}", vm.uuid, vm.id);
+  auto it = m_pids.find(key);
+  if (it == m_pids.end()) {
+    it = m_pids.emplace(key, m_local.qemu_pid(vm.name)).first;
+  }
+  return it->second;
 }
 
 Values Collector::host_cpu(Snapshot& snap, const std::string& key, std::int64_t now_ms) {
@@ -272,7 +275,7 @@ Values Collector::vm_cpu(Snapshot& snap, const backend::DomainStats& d, const st
   std::optional<std::uint64_t> user = d.cpu_user_ns;
   std::optional<std::uint64_t> system = d.cpu_system_ns;
   if ((!user || !system) && snap.local) {
-    if (auto pid = m_local.qemu_pid(d.vm.name)) {
+    if (auto pid = qemu_pid(d.vm)) {
       if (auto pc = m_local.process_cpu(*pid)) {
         user = pc->user_ns;
         system = pc->system_ns;

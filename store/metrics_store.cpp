@@ -24,16 +24,19 @@ MetricsStore::MetricsStore(SettingsStore& store)
       m_set_enabled(store.connection(),
                     "UPDATE metric_setup SET enabled = ? WHERE uri = ? AND object = ? AND base = ?"),
       m_put_sample(store.connection(),
-                   "INSERT OR REPLACE INTO metric_sample (uri, object, base, metric, slot, seq, "
-                   "time_ms, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+                   "INSERT OR REPLACE INTO metric_sample (uri, object, base, slot, seq, time_ms, "
+                   "sample) VALUES (?, ?, ?, ?, ?, ?, ?)"),
       m_advance(store.connection(),
                 "UPDATE metric_setup SET next_seq = ?, last_ms = ? WHERE uri = ? AND object = ? "
-                "AND base = ?"),
+                "AND base = ? AND run = ? AND period_s = ? AND samples = ? AND enabled "
+                "AND next_seq = ?"),
       m_select_samples(store.connection(),
-                       "SELECT seq, time_ms, value FROM metric_sample WHERE uri = ? AND object = ? "
-                       "AND metric = ? AND seq >= ? ORDER BY seq"),
+                       "SELECT seq, time_ms, sample FROM metric_sample WHERE uri = ? AND object = ? "
+                       "AND base = ? AND seq >= ? ORDER BY seq"),
       m_drop(store.connection(),
              "DELETE FROM metric_setup WHERE uri = ? AND object = ? AND base = ?") {}
+
+void MetricsStore::relax_durability() { m_store.connection().exec("PRAGMA synchronous = NORMAL"); }
 
 std::vector<MetricSetup> MetricsStore::setups(const std::string& uri) {
   std::vector<MetricSetup> out;
@@ -88,34 +91,66 @@ void MetricsStore::set_enabled(const std::string& uri, const std::string& object
       .run();
 }
 
-void MetricsStore::record(const std::string& uri, const MetricSetup& s, std::int64_t due_ms,
+bool MetricsStore::record(const std::string& uri, const MetricSetup& s, std::int64_t due_ms,
                           std::int64_t time_ms,
                           std::span<const std::pair<std::string, std::int64_t>> values) {
   if (s.samples <= 0) {
-    return;
+    return false;
   }
+  Statement::Use(m_advance)
+      .bind(s.next_seq + 1)
+      .bind(due_ms)
+      .bind(uri)
+      .bind(s.object)
+      .bind(s.base)
+      .bind(s.run)
+      .bind(s.period_s)
+      .bind(s.samples)
+      .bind(s.next_seq)
+      .run();
+  if (m_store.connection().changes() != 1) {
+    return false; // set up again (or disabled) since the caller read it
+  }
+  std::string sample;
   for (const auto& [metric, value] : values) {
-    Statement::Use(m_put_sample)
-        .bind(uri)
-        .bind(s.object)
-        .bind(s.base)
-        .bind(metric)
-        .bind(s.next_seq % s.samples)
-        .bind(s.next_seq)
-        .bind(time_ms)
-        .bind(value)
-        .run();
+    sample += metric;
+    sample += '=';
+    sample += std::to_string(value);
+    sample += ';';
   }
-  Statement::Use(m_advance).bind(s.next_seq + 1).bind(due_ms).bind(uri).bind(s.object).bind(s.base).run();
+  Statement::Use(m_put_sample)
+      .bind(uri)
+      .bind(s.object)
+      .bind(s.base)
+      .bind(s.next_seq % s.samples)
+      .bind(s.next_seq)
+      .bind(time_ms)
+      .bind(sample)
+      .run();
+  return true;
 }
 
 std::vector<MetricSample> MetricsStore::samples(const std::string& uri, const MetricSetup& s,
                                                 const std::string& metric) {
   std::vector<MetricSample> out;
   Statement::Use use(m_select_samples);
-  use.bind(uri).bind(s.object).bind(metric).bind(s.next_seq - s.samples);
+  use.bind(uri).bind(s.object).bind(s.base).bind(s.next_seq - s.samples);
+  std::string key = metric + "=";
   while (use.next()) {
-    out.push_back({use.get_int(0), use.get_int(1), use.get_int(2)});
+    std::string sample = use.get_text(2);
+    // "name=value;" pairs; a sub-metric without a value that time has no pair.
+    for (size_t pos = 0; pos < sample.size();) {
+      size_t end = sample.find(';', pos);
+      if (end == std::string::npos) {
+        end = sample.size();
+      }
+      if (sample.compare(pos, key.size(), key) == 0) {
+        out.push_back({use.get_int(0), use.get_int(1),
+                       std::stoll(sample.substr(pos + key.size(), end - pos - key.size()))});
+        break;
+      }
+      pos = end + 1;
+    }
   }
   return out;
 }

@@ -37,6 +37,10 @@ struct MetricSample {
 class MetricsStore {
 public:
   explicit MetricsStore(SettingsStore& store);
+  /// For the collector's connection: commits are not synced to disk one by one (WAL +
+  /// synchronous=NORMAL). A power cut can lose the last samples, never corrupt the store;
+  /// settings written by other connections stay fully synced.
+  void relax_durability();
 
   /// Every setup row of the connection `uri`.
   std::vector<MetricSetup> setups(const std::string& uri);
@@ -48,9 +52,10 @@ public:
   /// set up gets a row with period 0, which collects nothing (as in VirtualBox).
   void set_enabled(const std::string& uri, const std::string& object, const std::string& base,
                    std::int64_t run, bool enabled);
-  /// Stores one sample of each given sub-metric under sequence number `setup.next_seq`, then
-  /// advances next_seq and last_ms (= `due_ms`).
-  void record(const std::string& uri, const MetricSetup& setup, std::int64_t due_ms,
+  /// Stores one sample of each given sub-metric under sequence number `setup.next_seq` and
+  /// advances next_seq and last_ms (= `due_ms`), but only if the row is still exactly `setup`
+  /// (a concurrent `metrics setup` re-initialises it). Returns whether it recorded.
+  bool record(const std::string& uri, const MetricSetup& setup, std::int64_t due_ms,
               std::int64_t time_ms, std::span<const std::pair<std::string, std::int64_t>> values);
   /// The samples still in the ring buffer of sub-metric `metric`, oldest first.
   std::vector<MetricSample> samples(const std::string& uri, const MetricSetup& setup,

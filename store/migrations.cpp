@@ -62,7 +62,9 @@ CREATE TABLE pending_setting (
 )sql",
     // 4: performance metrics (`metrics setup` and the background collector). One row per base
     //    metric of an object per connection; an object is "host" or a VM's UUID, and a VM's
-    //    rows belong to one run (its domain ID). Samples are ring buffers: slot = seq % samples.
+    //    rows belong to one run (its domain ID). Samples are ring buffers: slot = seq % samples;
+    //    one row holds the values of all sub-metrics of the base taken together
+    //    ("RAM/Usage/Total=123;RAM/Usage/Used=45;"): a third of the rows a row per value takes.
     R"sql(
 CREATE TABLE metric_setup (
   uri TEXT NOT NULL,
@@ -80,12 +82,11 @@ CREATE TABLE metric_sample (
   uri TEXT NOT NULL,
   object TEXT NOT NULL,
   base TEXT NOT NULL,
-  metric TEXT NOT NULL,
   slot INTEGER NOT NULL,
   seq INTEGER NOT NULL,
   time_ms INTEGER NOT NULL,
-  value INTEGER NOT NULL,
-  PRIMARY KEY (uri, object, metric, slot),
+  sample TEXT NOT NULL,
+  PRIMARY KEY (uri, object, base, slot),
   FOREIGN KEY (uri, object, base) REFERENCES metric_setup (uri, object, base) ON DELETE CASCADE
 ) WITHOUT ROWID;
 )sql",

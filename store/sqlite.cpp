@@ -37,6 +37,8 @@ void Connection::exec(std::string_view sql) {
   }
 }
 
+int Connection::changes() const { return sqlite3_changes(m_db); }
+
 std::int64_t Connection::query_int(std::string_view sql) {
   Statement st(*this, sql);
   Statement::Use use(st);

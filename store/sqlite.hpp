@@ -38,6 +38,8 @@ public:
   void exec(std::string_view sql);
   /// Runs a single-value query such as "PRAGMA user_version".
   std::int64_t query_int(std::string_view sql);
+  /// Rows changed by the last INSERT, UPDATE or DELETE on this connection.
+  int changes() const;
   sqlite3* handle() const { return m_db; }
   [[noreturn]] void throw_error(std::string_view context) const;
 
