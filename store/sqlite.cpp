@@ -1,17 +1,40 @@
 #include "store/sqlite.hpp"
 
+#include <cerrno>
 #include <fmt/format.h>
 #include <sqlite3.h>
 
 namespace vbm::store {
 
-Connection::Connection(const std::string& path, int busy_timeout_ms) {
+namespace {
+// What a failure means to the person at the keyboard, for the failures a host really has.
+std::string_view plain_words(int code) {
+  switch (code & 0xff) {
+  case SQLITE_NOTADB:
+  case SQLITE_CORRUPT:
+    return "the file is damaged or is not a vboxkvm store; move it aside to start a new one "
+           "(its settings are lost) or restore a backup";
+  case SQLITE_FULL: return "the disk is full";
+  case SQLITE_READONLY: return "it is read-only here";
+  case SQLITE_CANTOPEN:
+  case SQLITE_PERM:
+  case SQLITE_AUTH: return "it cannot be opened (check its permissions and its directory's)";
+  case SQLITE_IOERR: return "I/O error";
+  default: return {};
+  }
+}
+} // namespace
+
+Connection::Connection(const std::string& path, int busy_timeout_ms) : m_path(path) {
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   if (int rc = sqlite3_open_v2(path.c_str(), &m_db, flags, nullptr); rc != SQLITE_OK) {
     std::string msg = m_db ? sqlite3_errmsg(m_db) : sqlite3_errstr(rc);
     sqlite3_close(m_db);
     m_db = nullptr;
-    throw StoreError(rc, fmt::format("cannot open settings store '{}': {}", path, msg));
+    auto words = plain_words(rc);
+    throw StoreError(rc, words.empty()
+                             ? fmt::format("cannot open settings store '{}': {}", path, msg)
+                             : fmt::format("settings store '{}': {} ({})", path, words, msg));
   }
   sqlite3_extended_result_codes(m_db, 1);
   sqlite3_busy_timeout(m_db, busy_timeout_ms);
@@ -23,11 +46,22 @@ Connection::~Connection() {
   }
 }
 
-Connection::Connection(Connection&& other) noexcept : m_db(other.m_db) { other.m_db = nullptr; }
+Connection::Connection(Connection&& other) noexcept
+    : m_db(other.m_db), m_path(std::move(other.m_path)) {
+  other.m_db = nullptr;
+}
 
 void Connection::throw_error(std::string_view context) const {
-  throw StoreError(sqlite3_extended_errcode(m_db),
-                   fmt::format("settings store: {}: {}", context, sqlite3_errmsg(m_db)));
+  int code = sqlite3_extended_errcode(m_db);
+  int sys = sqlite3_system_errno(m_db);
+  // A full disk often shows as an I/O error (creating the -shm or -wal file); say what it is.
+  auto words = sys == ENOSPC || sys == EDQUOT ? std::string_view("the disk is full") : plain_words(code);
+  if (words.empty()) {
+    throw StoreError(code, fmt::format("settings store '{}': {}: {}", m_path, context,
+                                       sqlite3_errmsg(m_db)));
+  }
+  throw StoreError(code, fmt::format("settings store '{}': {} ({}, {})", m_path, words,
+                                     sqlite3_errmsg(m_db), context));
 }
 
 void Connection::exec(std::string_view sql) {

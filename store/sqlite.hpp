@@ -45,6 +45,7 @@ public:
 
 private:
   sqlite3* m_db = nullptr;
+  std::string m_path;
 };
 
 /// A prepared statement, kept for the life of its owner. Use through Statement::Use.
