@@ -15,11 +15,16 @@ namespace vbm::backend {
 /// A failure reported by the hypervisor connection (libvirt's error number and text).
 class BackendError : public std::runtime_error {
 public:
-  BackendError(int code, const std::string& what) : std::runtime_error(what), m_code(code) {}
+  BackendError(int code, const std::string& what, bool connection_lost = false)
+      : std::runtime_error(what), m_code(code), m_connection_lost(connection_lost) {}
   int code() const { return m_code; }
+  /// The connection broke during the call (libvirtd went away): whether the call took effect
+  /// is unknown.
+  bool connection_lost() const { return m_connection_lost; }
 
 private:
   int m_code;
+  bool m_connection_lost;
 };
 
 /// VirtualBox machine states that libvirt domain states map onto (kvm-mapping.md).

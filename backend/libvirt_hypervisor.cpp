@@ -18,7 +18,9 @@ void silent_error_handler(void*, virErrorPtr) {}
   virErrorPtr err = virGetLastError();
   int code = err ? err->code : VIR_ERR_INTERNAL_ERROR;
   std::string text = err && err->message ? err->message : "unknown libvirt error";
-  throw BackendError(code, fmt::format("{}: {}", context, text));
+  bool lost = code == VIR_ERR_SYSTEM_ERROR || code == VIR_ERR_RPC || code == VIR_ERR_INVALID_CONN ||
+              code == VIR_ERR_NO_CONNECT;
+  throw BackendError(code, fmt::format("{}: {}", context, text), lost);
 }
 
 struct DomainDeleter {

@@ -87,7 +87,7 @@ int run_modifyvm(std::span<const std::string> args, Env& env) {
 
   // All options passed. Record the intent, define it in libvirt, then commit the settings and
   // forget the intent in one transaction. If libvirt refuses, the intent is forgotten and
-  // nothing changed; if the process dies in between, the next writer finishes the change
+  // nothing changed; if the process or the connection dies in between, the next writer finishes the change
   // (recover_pending), so the store and libvirt never stay apart.
   auto after = to_domain(settings, before.balloon_device);
   auto new_settings = to_store(settings);
@@ -95,7 +95,15 @@ int run_modifyvm(std::span<const std::string> args, Env& env) {
     store.put_pending(key, vm.name, {new_settings, to_record(before), to_record(after)});
     try {
       hv.set_persistent_memory(vm, after);
-    } catch (const std::exception&) { // libvirt refused: nothing changed there
+    } catch (const backend::BackendError& e) {
+      // libvirt refused: nothing changed there. But if libvirtd went away mid-call, it may
+      // have defined `after`: keep the intent, which the next reader or writer settles
+      // against what libvirt really holds.
+      if (!e.connection_lost()) {
+        store.finish_pending(key, vm.name, nullptr);
+      }
+      throw;
+    } catch (const std::exception&) {
       store.finish_pending(key, vm.name, nullptr);
       throw;
     }

@@ -259,6 +259,21 @@ TEST_F(ModifyVmTest, KilledAfterLibvirtChangeIsFinishedByTheNextWriter) {
   EXPECT_FALSE(st.pending({"fakehost", k_uuid}).has_value());
 }
 
+TEST_F(ModifyVmTest, ConnectionLostDuringTheDefineKeepsTheIntent) {
+  // libvirtd applied the definition, then went away before answering.
+  hv.after_define = [] { throw backend::BackendError(38, "End of file while reading data", true); };
+  EXPECT_EQ(run("modifyvm vm --memory 2048"), 1);
+  hv.after_define = nullptr;
+  EXPECT_EQ(first_err_line(), "VBoxManage: error: End of file while reading data");
+  EXPECT_TRUE(st.pending({"fakehost", k_uuid}).has_value()) << "outcome unknown: keep the intent";
+  EXPECT_EQ(run("showvminfo vm --machinereadable"), 0);
+  EXPECT_THAT(out.stdout_text, HasSubstr("memory=2048\n"));
+  EXPECT_EQ(out.stderr_text, "") << "libvirt holds the intent's definition: no drift";
+  EXPECT_EQ(run("modifyvm vm --page-fusion off"), 0);
+  EXPECT_EQ(stored().at("memory"), 2048);
+  EXPECT_FALSE(st.pending({"fakehost", k_uuid}).has_value());
+}
+
 TEST_F(ModifyVmTest, KilledBeforeLibvirtChangeIsForgotten) {
   hv.fail_next("set_persistent_memory", "connection reset");
   EXPECT_EQ(run("modifyvm vm --memory 2048"), 1);
