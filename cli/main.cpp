@@ -111,6 +111,9 @@ std::string ensure_collector(const std::string& store_path) {
 
 int main(int argc, char** argv) {
   using namespace vbm;
+  // A libvirtd that goes away must be an error we report, not a silent death by SIGPIPE on its
+  // socket (virsh does the same); a closed stdout shows as a failed write instead.
+  std::signal(SIGPIPE, SIG_IGN);
   std::string prog = argc > 0 ? std::filesystem::path(argv[0]).filename().string() : "vboxmanage";
   cli::StdOutput out(prog.empty() ? "vboxmanage" : prog);
 

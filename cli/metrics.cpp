@@ -384,6 +384,9 @@ int run_collect(Metrics& m, std::span<const std::string> args) {
   m.env().out.out("Time stamp   Object     Metric               Value\n");
   while (!services.stop_requested()) {
     m.env().out.out("------------ ---------- -------------------- --------------------\n");
+    if (!m.env().out.flush()) {
+      break; // stdout is gone (`| head`): stop as if interrupted
+    }
     for (std::uint32_t waited = 0; waited < opt.period * 1000 && !services.stop_requested();
          waited += k_poll_ms) {
       m.env().sleep_ms(k_poll_ms);
@@ -399,6 +402,9 @@ int run_collect(Metrics& m, std::span<const std::string> args) {
                           m.format_values(fm, m.values(o, fm)));
     });
     m.env().out.out(text);
+    if (!m.env().out.flush()) {
+      break;
+    }
   }
   // Interrupted: what this collect set up stops being collected, as when VirtualBox's
   // VBoxSVC loses its last client; the samples stay in the store.

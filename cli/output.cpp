@@ -35,6 +35,8 @@ void StdOutput::err(std::string_view text) {
   std::fwrite(text.data(), 1, text.size(), stderr);
 }
 
+bool StdOutput::flush() { return std::fflush(stdout) == 0 && !std::ferror(stdout); }
+
 bool StdOutput::is_terminal() const { return isatty(STDOUT_FILENO) == 1; }
 
 } // namespace vbm::cli

@@ -15,6 +15,8 @@ public:
   virtual void err(std::string_view text) = 0;
   /// True when stdout is a terminal (progress bars, usage width).
   virtual bool is_terminal() const { return false; }
+  /// Pushes stdout's text out now; false once it cannot be written (a closed pipe).
+  virtual bool flush() { return true; }
 
   const std::string& prog() const { return m_prog; }
   /// `<prog>: error: <line>` on stderr, for every line of `msg` (RTMsgError).
@@ -34,6 +36,7 @@ public:
   void out(std::string_view text) override;
   void err(std::string_view text) override;
   bool is_terminal() const override;
+  bool flush() override;
 };
 
 /// Captures both streams in strings (tests).
