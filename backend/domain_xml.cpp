@@ -57,6 +57,10 @@ void set_kib(pugi::xml_node domain, const char* name, std::uint64_t kib) {
   }
   node.remove_attribute("unit");
   node.append_attribute("unit") = "KiB";
+  // The value may be several texts (split by CDATA); text() would replace only the first.
+  while (auto child = node.first_child()) {
+    node.remove_child(child);
+  }
   node.text() = fmt::format("{}", kib).c_str();
 }
 
