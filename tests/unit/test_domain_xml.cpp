@@ -75,6 +75,18 @@ TEST(DomainXml, ApplyReplacesAValueMadeOfSeveralTexts) {
   EXPECT_EQ(backend::parse_domain_memory(xml), want);
 }
 
+TEST(DomainXml, ApplyReplacesARepeatedUnit) {
+  // Found by tests/fuzz/fuzz_domain_xml: pugixml loads a repeated attribute, and apply removed
+  // only the first unit, so its "KiB" came after the old one, which parse then read.
+  backend::DomainMemory want{2048, 1024, false, false, true};
+  auto xml = backend::apply_domain_memory(
+      "<domain><memory unit='MiB' unit='GiB'>1</memory><currentMemory unit='x' unit='y'>1"
+      "</currentMemory></domain>",
+      want);
+  EXPECT_THAT(xml, HasSubstr("<memory unit=\"KiB\">2048</memory>"));
+  EXPECT_EQ(backend::parse_domain_memory(xml), want);
+}
+
 TEST(DomainXml, BadXmlIsABackendError) {
   EXPECT_THROW(backend::parse_domain_memory("<domain><memory>"), backend::BackendError);
   EXPECT_THROW(backend::parse_domain_memory("<other/>"), backend::BackendError);
