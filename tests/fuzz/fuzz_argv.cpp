@@ -282,6 +282,7 @@ template <class S, class F> void set_stop_requested(S& services, F&& stop) {
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   all_uuids(); // warm the static before leak checking starts
+  unsetenv("VBOXKVM_METRICS_TEXTFILE_DIR"); // see --textfile-dir below
   const char* verbose = std::getenv("VBM_FUZZ_VERBOSE");
   g_verbose = verbose && *verbose == '1';
   return 0;
@@ -289,6 +290,16 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, size_t size) {
   auto commands = split(data, size);
+  // The metrics collector (`__collector --textfile-dir DIR`, from the metrics work on main)
+  // writes a file into DIR from inside run_app: keep the fuzzer off the real file system.
+  // -1 keeps such inputs out of the corpus.
+  for (const auto& cmd : commands) {
+    for (const auto& a : cmd.args) {
+      if (a.starts_with("--textfile-dir")) {
+        return -1;
+      }
+    }
+  }
 
   Host hv;
   populate(hv);
