@@ -55,8 +55,13 @@ void set_kib(pugi::xml_node domain, const char* name, std::uint64_t kib) {
   if (!node) {
     node = domain.append_child(name);
   }
-  node.remove_attribute("unit");
+  while (node.remove_attribute("unit")) { // pugixml keeps a repeated attribute; drop them all
+  }
   node.append_attribute("unit") = "KiB";
+  // The value may be several texts (split by CDATA); text() would replace only the first.
+  while (auto child = node.first_child()) {
+    node.remove_child(child);
+  }
   node.text() = fmt::format("{}", kib).c_str();
 }
 

@@ -15,6 +15,8 @@ pkgs=(
   dpkg-dev file
   # test tools
   sqlite3 procps iproute2
+  # fuzzing (the fuzz preset): clang, libFuzzer, llvm-symbolizer for sanitizer reports
+  clang-14 libclang-rt-14-dev llvm-14
 )
 if [ "${1:-}" = --list ]; then
   printf '%s\n' "${pkgs[@]}"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: installs what is missing, builds, then unit, integration, golden CLI and
 # end-to-end tests (a real libvirtd and real QEMU guests, started as needed; run as root),
-# then the unit, integration and CLI tests again under AddressSanitizer + UBSan.
+# then the unit, integration and CLI tests again under AddressSanitizer + UBSan, then a short
+# run of each libFuzzer harness on its committed corpus (clang, ASan + UBSan).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -11,3 +12,6 @@ ctest --preset default "$@"
 cmake --preset asan
 cmake --build --preset asan
 ctest --preset asan -E '^package\.deb$' "$@"
+cmake --preset fuzz
+cmake --build --preset fuzz
+ctest --preset fuzz "$@"

@@ -63,6 +63,30 @@ TEST(DomainXml, RemovingLastFlagRemovesMemoryBacking) {
   EXPECT_THAT(off, Not(HasSubstr("memoryBacking")));
 }
 
+TEST(DomainXml, ApplyReplacesAValueMadeOfSeveralTexts) {
+  // Found by tests/fuzz/fuzz_domain_xml: a value split by CDATA (or by a dropped comment or
+  // processing instruction) is several text nodes; apply set only the first, so the others
+  // were glued to the new number.
+  backend::DomainMemory want{2048, 1024, false, false, true};
+  auto xml = backend::apply_domain_memory(
+      "<domain><memory>1<![CDATA[0]]>24</memory><currentMemory>5<?pi?>12</currentMemory></domain>",
+      want);
+  EXPECT_THAT(xml, HasSubstr("<memory unit=\"KiB\">2048</memory>"));
+  EXPECT_EQ(backend::parse_domain_memory(xml), want);
+}
+
+TEST(DomainXml, ApplyReplacesARepeatedUnit) {
+  // Found by tests/fuzz/fuzz_domain_xml: pugixml loads a repeated attribute, and apply removed
+  // only the first unit, so its "KiB" came after the old one, which parse then read.
+  backend::DomainMemory want{2048, 1024, false, false, true};
+  auto xml = backend::apply_domain_memory(
+      "<domain><memory unit='MiB' unit='GiB'>1</memory><currentMemory unit='x' unit='y'>1"
+      "</currentMemory></domain>",
+      want);
+  EXPECT_THAT(xml, HasSubstr("<memory unit=\"KiB\">2048</memory>"));
+  EXPECT_EQ(backend::parse_domain_memory(xml), want);
+}
+
 TEST(DomainXml, BadXmlIsABackendError) {
   EXPECT_THROW(backend::parse_domain_memory("<domain><memory>"), backend::BackendError);
   EXPECT_THROW(backend::parse_domain_memory("<other/>"), backend::BackendError);
