@@ -58,7 +58,7 @@ struct Collector::Snapshot {
 Collector::Collector(store::SettingsStore& store, Connect connect, const backend::LocalHost& local,
                      std::function<void(const std::string&)> log,
                      std::function<void(const std::string&)> failed)
-    : m_store(store), m_metrics(store), m_connect(std::move(connect)), m_local(local),
+    : m_metrics(store), m_connect(std::move(connect)), m_local(local),
       m_log(std::move(log)), m_failed(std::move(failed)) {}
 
 bool Collector::beat(std::int64_t now_ms) {

@@ -52,7 +52,6 @@ private:
   Values vm_cpu(Snapshot& snap, const backend::DomainStats& dom, const std::string& key,
                 std::int64_t now_ms);
 
-  store::SettingsStore& m_store;
   store::MetricsStore m_metrics;
   Connect m_connect;
   const backend::LocalHost& m_local;
