@@ -101,6 +101,15 @@ TEST_F(ModifyVmTest, PageFusionOnWarns) {
   EXPECT_EQ(std::count(out.stderr_text.begin(), out.stderr_text.end(), '\n'), 1);
   EXPECT_EQ(run("modifyvm vm --page-fusion off"), 0);
   EXPECT_EQ(out.stderr_text, "");
+  // Whenever it is turned on: every spelling, and again when it already was on.
+  for (const char* line : {"modifyvm vm --pagefusion=ON", "modifyvm vm --page-fusion:on",
+                           "modifyvm vm --memory 2048 --pagefusion on"}) {
+    EXPECT_EQ(run(line), 0) << line;
+    EXPECT_THAT(out.stderr_text, StartsWith("VBoxManage: warning: page fusion")) << line;
+  }
+  // Not when the command fails and nothing was turned on.
+  EXPECT_EQ(run("modifyvm vm --page-fusion on --memory 1"), 1);
+  EXPECT_THAT(out.stderr_text, Not(HasSubstr("warning: page fusion")));
 }
 
 TEST_F(ModifyVmTest, BadOnOffValueIsUnknownOptionWithUsageExit1) {

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The security checklist of ARCHITECTURE.md, each item checked:
+#  - the store directory is 0700 and every file in it 0600 (db, -wal, -shm, locks, collector
+#    log), even under umask 000;
+#  - no user data reaches a shell: product code has no system(), popen(), exec*p() or /bin/sh;
+#    the one exec is execv of /proc/self/exe with fixed arguments;
+#  - completion needs no more privilege than the command it serves: it works as an
+#    unprivileged user whose store cannot even be created, and writes nothing.
+#   test_security.sh BIN SRC_DIR DATA_DIR
+set -u
+bin=$1 src=$2 data=$3
+tmp=$(mktemp -d)
+chmod 755 "$tmp"
+home=$tmp/deep/er/vbox
+trap 'VBOX_USER_HOME=$home "$bin" metrics disable >/dev/null 2>&1; rm -rf "$tmp"' EXIT
+export LIBVIRT_DEFAULT_URI="test://$data/node.xml"
+failures=0
+check() { # check DESCRIPTION COMMAND...
+  local what=$1
+  shift
+  if "$@"; then echo "ok: $what"; else echo "FAIL: $what"; failures=$((failures + 1)); fi
+}
+mode_is() { [[ $(stat -c %a "$2") == "$1" ]]; }
+
+# 1. Modes under umask 000, with a collector holding the store open (so -wal/-shm exist).
+(
+  umask 000
+  VBOX_USER_HOME=$home "$bin" modifyvm off1 --memory 512 >/dev/null &&
+    VBOX_USER_HOME=$home "$bin" metrics setup host RAM/Usage >/dev/null
+) || { echo "FAIL: could not create the store"; exit 1; }
+for ((i = 0; i < 50; i++)); do [[ -e $home/vboxkvm.db-wal ]] && break; sleep 0.1; done
+check "store directory is 0700" mode_is 700 "$home"
+check "each level created is 0700" mode_is 700 "$tmp/deep/er"
+for f in "$home"/*; do
+  check "$(basename "$f") is 0600" mode_is 600 "$f"
+done
+check "the -wal and -shm files were there to check" test -e "$home/vboxkvm.db-wal" -a -e "$home/vboxkvm.db-shm"
+VBOX_USER_HOME=$home "$bin" metrics disable >/dev/null
+
+# 2. No shell anywhere in the product code.
+hits=$(grep -rnE '\b(system|popen|execlp|execvp|execvpe)\s*\(|/bin/sh|"sh"' \
+  "$src/cli" "$src/backend" "$src/store" "$src/metrics" || true)
+check "no system/popen/exec*p or /bin/sh in cli/ backend/ store/ metrics/" test -z "$hits"
+[[ -z $hits ]] || echo "$hits"
+execs=$(grep -rn 'exec[lv]' "$src/cli" "$src/backend" "$src/store" "$src/metrics" | grep -v '^.*//' || true)
+check "the only exec is execv(\"/proc/self/exe\", fixed argv)" \
+  test "$(grep -c . <<<"$execs")" = 1 -a -n "$(grep 'execv("/proc/self/exe", argv)' <<<"$execs")"
+
+# 3. Completion as nobody, with a store it cannot create: candidates, no error, nothing written.
+if [[ $(id -u) == 0 ]] && command -v setpriv >/dev/null; then
+  locked=$tmp/locked
+  mkdir -m 700 "$locked"
+  as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups env VBOX_USER_HOME="$locked/vbox" "$@"; }
+  out=$(as_nobody "$bin" __complete 2 vboxmanage showvminfo "" 2>"$tmp/err")
+  check "completion as nobody offers the VMs" grep -qx off1 <<<"$out"
+  check "completion as nobody prints no error" test ! -s "$tmp/err"
+  out=$(as_nobody "$bin" __complete 3 vboxmanage metrics setup "" 2>"$tmp/err")
+  check "metrics completion as nobody offers objects" grep -qx host <<<"$out"
+  check "completion created no store" test -z "$(ls -A "$locked")"
+  # The command itself needs the store, and says so.
+  as_nobody "$bin" showvminfo off1 >/dev/null 2>"$tmp/err"
+  check "showvminfo as nobody fails with one clear line" \
+    grep -q "^vboxmanage: error: cannot create settings directory" "$tmp/err"
+else
+  echo "SKIP: completion as an unprivileged user needs root and setpriv"
+fi
+
+if ((failures)); then
+  echo "$failures failure(s)"
+  exit 1
+fi
