@@ -14,7 +14,7 @@ pkgs=(
   # the .deb: cpack's Depends come from dpkg-shlibdeps (dpkg-dev), which needs file
   dpkg-dev file
   # test tools
-  sqlite3 procps iproute2
+  sqlite3 procps iproute2 python3 util-linux mount
   # fuzzing (the fuzz preset): clang, libFuzzer, llvm-symbolizer for sanitizer reports
   clang-14 libclang-rt-14-dev llvm-14
 )
