@@ -83,6 +83,14 @@ struct NodeStats {
   unsigned cpus = 0;
 };
 
+/// A change in a running domain's life that the page-fusion controller reacts to.
+struct DomainEvent {
+  enum class Kind { Started, Stopped, BalloonChanged };
+  Kind kind;
+  VmRef vm;
+  std::uint64_t actual_kib = 0; ///< BalloonChanged: the memory the guest now has
+};
+
 enum class PowerAction { PowerOff, AcpiPowerButton, Pause, Resume };
 
 struct HostInfo {
@@ -127,6 +135,13 @@ public:
   /// Asks the running guest's balloon driver to report statistics every `seconds` (LIVE).
   virtual void set_memory_stats_period(const VmRef& vm, int seconds) = 0;
 
+  /// Starts delivering domain lifecycle and balloon-change events. The connection must have
+  /// been opened with `events` (open_hypervisor). Throws BackendError.
+  virtual void watch_domain_events() = 0;
+  /// Waits up to `timeout_ms` for domain events; returns those that arrived (maybe none).
+  /// Throws BackendError, with connection_lost(), once the connection has closed.
+  virtual std::vector<DomainEvent> wait_domain_events(int timeout_ms) = 0;
+
 protected:
   virtual std::optional<VmRef> lookup_uuid(const std::string& uuid) = 0;
   virtual std::optional<VmRef> lookup_name(const std::string& name) = 0;
@@ -140,7 +155,9 @@ std::optional<std::string> parse_uuid(std::string_view text);
 bool is_64bit_arch(std::string_view arch);
 
 /// Opens a libvirt connection; nullopt `uri` means libvirt's default (LIBVIRT_DEFAULT_URI, …).
+/// `events`: the connection will watch domain events (libvirt's event loop is set up first).
 /// Throws BackendError.
-std::unique_ptr<Hypervisor> open_hypervisor(const std::optional<std::string>& uri, bool read_only);
+std::unique_ptr<Hypervisor> open_hypervisor(const std::optional<std::string>& uri, bool read_only,
+                                            bool events = false);
 
 } // namespace vbm::backend

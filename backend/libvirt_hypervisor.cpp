@@ -7,12 +7,16 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 #include <pugixml.hpp>
+#include <utility>
 
 namespace vbm::backend {
 
 namespace {
 // libvirt prints every error to stderr by default; we report them ourselves (tools/vsh.c).
 void silent_error_handler(void*, virErrorPtr) {}
+
+// The connection closed (libvirtd went away or keepalive gave up): wait_domain_events says so.
+void on_close(virConnectPtr, int, void* opaque) { *static_cast<bool*>(opaque) = true; }
 
 [[noreturn]] void throw_last(const std::string& context) {
   virErrorPtr err = virGetLastError();
@@ -52,6 +56,13 @@ struct LibvirtHypervisor::Impl {
   virConnectPtr conn = nullptr;
   std::optional<std::string> hostname;
   std::optional<HostInfo> host;
+  // Domain events (watch_domain_events): callback IDs, what arrived, whether the link closed.
+  bool events = false;
+  int lifecycle_callback = -1;
+  int balloon_callback = -1;
+  bool close_callback = false;
+  bool closed = false;
+  std::vector<DomainEvent> pending;
 
   Domain open(const VmRef& vm) {
     virDomainPtr d = virDomainLookupByUUIDString(conn, vm.uuid.c_str());
@@ -62,9 +73,17 @@ struct LibvirtHypervisor::Impl {
   }
 };
 
-LibvirtHypervisor::LibvirtHypervisor(const std::optional<std::string>& uri, bool read_only)
+LibvirtHypervisor::LibvirtHypervisor(const std::optional<std::string>& uri, bool read_only, bool events)
     : m_impl(std::make_unique<Impl>()) {
   virSetErrorFunc(nullptr, silent_error_handler);
+  if (events) {
+    // libvirt's own poll loop; it must exist before the connection opens to carry its events.
+    static const bool registered = virEventRegisterDefaultImpl() == 0;
+    if (!registered) {
+      throw_last("failed to set up libvirt's event loop");
+    }
+    m_impl->events = true;
+  }
   const char* name = uri ? uri->c_str() : nullptr;
   m_impl->conn = read_only ? virConnectOpenReadOnly(name) : virConnectOpen(name);
   if (!m_impl->conn) {
@@ -75,6 +94,15 @@ LibvirtHypervisor::LibvirtHypervisor(const std::optional<std::string>& uri, bool
 
 LibvirtHypervisor::~LibvirtHypervisor() {
   if (m_impl->conn) {
+    if (m_impl->lifecycle_callback >= 0) {
+      virConnectDomainEventDeregisterAny(m_impl->conn, m_impl->lifecycle_callback);
+    }
+    if (m_impl->balloon_callback >= 0) {
+      virConnectDomainEventDeregisterAny(m_impl->conn, m_impl->balloon_callback);
+    }
+    if (m_impl->close_callback) {
+      virConnectUnregisterCloseCallback(m_impl->conn, on_close);
+    }
     virConnectClose(m_impl->conn);
   }
 }
@@ -449,8 +477,76 @@ void LibvirtHypervisor::set_memory_stats_period(const VmRef& vm, int seconds) {
   }
 }
 
-std::unique_ptr<Hypervisor> open_hypervisor(const std::optional<std::string>& uri, bool read_only) {
-  return std::make_unique<LibvirtHypervisor>(uri, read_only);
+namespace {
+int on_lifecycle(virConnectPtr, virDomainPtr dom, int event, int, void* opaque) {
+  auto& pending = *static_cast<std::vector<DomainEvent>*>(opaque);
+  if (event == VIR_DOMAIN_EVENT_STARTED) {
+    pending.push_back({DomainEvent::Kind::Started, ref_of(dom)});
+  } else if (event == VIR_DOMAIN_EVENT_STOPPED) {
+    pending.push_back({DomainEvent::Kind::Stopped, ref_of(dom)});
+  }
+  return 0;
+}
+
+int on_balloon(virConnectPtr, virDomainPtr dom, unsigned long long actual, void* opaque) {
+  auto& pending = *static_cast<std::vector<DomainEvent>*>(opaque);
+  pending.push_back({DomainEvent::Kind::BalloonChanged, ref_of(dom), actual});
+  return 0;
+}
+} // namespace
+
+void LibvirtHypervisor::watch_domain_events() {
+  auto& impl = *m_impl;
+  if (!impl.events) {
+    throw BackendError(VIR_ERR_OPERATION_INVALID, "domain events need a connection opened for them");
+  }
+  if (impl.lifecycle_callback >= 0) {
+    return;
+  }
+  // A dead libvirtd shows as a closed connection: at once when its socket closes, and within
+  // ~15 s (keepalive) when the link just goes silent.
+  if (virConnectRegisterCloseCallback(impl.conn, on_close, &impl.closed, nullptr) == 0) {
+    impl.close_callback = true;
+  }
+  virConnectSetKeepAlive(impl.conn, 5, 3);
+  impl.lifecycle_callback = virConnectDomainEventRegisterAny(
+      impl.conn, nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle),
+      &impl.pending, nullptr);
+  if (impl.lifecycle_callback < 0) {
+    throw_last("failed to watch domain lifecycle events");
+  }
+  impl.balloon_callback = virConnectDomainEventRegisterAny(
+      impl.conn, nullptr, VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE, VIR_DOMAIN_EVENT_CALLBACK(on_balloon),
+      &impl.pending, nullptr);
+  if (impl.balloon_callback < 0) {
+    throw_last("failed to watch balloon events");
+  }
+}
+
+std::vector<DomainEvent> LibvirtHypervisor::wait_domain_events(int timeout_ms) {
+  auto& impl = *m_impl;
+  bool fired = false;
+  int timer = virEventAddTimeout(
+      std::max(timeout_ms, 0), [](int, void* p) { *static_cast<bool*>(p) = true; }, &fired, nullptr);
+  if (timer < 0) {
+    throw_last("failed to wait for domain events");
+  }
+  while (!fired && impl.pending.empty() && !impl.closed) {
+    if (virEventRunDefaultImpl() < 0) {
+      virEventRemoveTimeout(timer);
+      throw_last("failed to wait for domain events");
+    }
+  }
+  virEventRemoveTimeout(timer);
+  if (impl.closed && impl.pending.empty()) {
+    throw BackendError(VIR_ERR_NO_CONNECT, "the connection to libvirtd closed", true);
+  }
+  return std::exchange(impl.pending, {});
+}
+
+std::unique_ptr<Hypervisor> open_hypervisor(const std::optional<std::string>& uri, bool read_only,
+                                            bool events) {
+  return std::make_unique<LibvirtHypervisor>(uri, read_only, events);
 }
 
 } // namespace vbm::backend

@@ -8,7 +8,8 @@ namespace vbm::backend {
 class LibvirtHypervisor final : public Hypervisor {
 public:
   /// Connects to `uri` (nullopt: libvirt's default). Throws BackendError.
-  LibvirtHypervisor(const std::optional<std::string>& uri, bool read_only);
+  /// `events`: set up libvirt's event loop first, so watch_domain_events works.
+  LibvirtHypervisor(const std::optional<std::string>& uri, bool read_only, bool events = false);
   ~LibvirtHypervisor() override;
   LibvirtHypervisor(const LibvirtHypervisor&) = delete;
   LibvirtHypervisor& operator=(const LibvirtHypervisor&) = delete;
@@ -29,6 +30,8 @@ public:
   std::vector<DomainStats> running_domain_stats() override;
   NodeStats node_stats() override;
   void set_memory_stats_period(const VmRef& vm, int seconds) override;
+  void watch_domain_events() override;
+  std::vector<DomainEvent> wait_domain_events(int timeout_ms) override;
 
 protected:
   std::optional<VmRef> lookup_uuid(const std::string& uuid) override;

@@ -1,15 +1,20 @@
 #include "backend/local_host.hpp"
 
+#include <cerrno>
 #include <charconv>
+#include <cstring>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <stdexcept>
 #include <fstream>
 #include <sstream>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
 namespace vbm::backend {
 
-namespace {
-std::optional<std::uint64_t> to_u64(std::string_view text) {
+std::optional<std::uint64_t> parse_u64(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
     text.remove_prefix(1);
   }
@@ -20,18 +25,61 @@ std::optional<std::uint64_t> to_u64(std::string_view text) {
   }
   return v;
 }
-} // namespace
 
-LocalHost::LocalHost(std::filesystem::path root) : m_root(std::move(root)) {}
-
-std::optional<std::string> LocalHost::read(const std::filesystem::path& rel) const {
-  std::ifstream in(m_root / rel);
+std::optional<std::string> read_text_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
   if (!in) {
     return std::nullopt;
   }
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+namespace {
+[[noreturn]] void fail(const std::string& what, const std::filesystem::path& path, int err) {
+  throw std::runtime_error(fmt::format("{} '{}': {}", what, path.string(), std::strerror(err)));
+}
+} // namespace
+
+void write_file_atomic(const std::filesystem::path& path, const std::string& text, unsigned mode,
+                       bool durable) {
+  auto tmp = path;
+  tmp += fmt::format(".{}.tmp", getpid());
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) {
+    fail("cannot write", tmp, errno);
+  }
+  fchmod(fd, mode); // whatever the umask
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  int err = ok ? 0 : (errno != 0 ? errno : EIO);
+  if (ok && durable && fsync(fd) != 0) {
+    ok = false;
+    err = errno;
+  }
+  if (close(fd) != 0 && ok) {
+    ok = false;
+    err = errno;
+  }
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    err = ok ? errno : err;
+    unlink(tmp.c_str());
+    fail("cannot write", path, err);
+  }
+  if (durable) {
+    int dir = open(path.parent_path().empty() ? "." : path.parent_path().c_str(),
+                   O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir >= 0) {
+      fsync(dir);
+      close(dir);
+    }
+  }
+}
+
+LocalHost::LocalHost(std::filesystem::path root) : m_root(std::move(root)) {}
+
+std::optional<std::string> LocalHost::read(const std::filesystem::path& rel) const {
+  return read_text_file(m_root / rel);
 }
 
 std::optional<MemInfo> LocalHost::meminfo() const {
@@ -48,7 +96,7 @@ std::optional<MemInfo> LocalHost::meminfo() const {
       continue;
     }
     auto key = std::string_view(line).substr(0, colon);
-    auto v = to_u64(std::string_view(line).substr(colon + 1));
+    auto v = parse_u64(std::string_view(line).substr(colon + 1));
     if (!v) {
       continue;
     }
@@ -122,7 +170,7 @@ unsigned LocalHost::cpus() const {
 
 std::optional<std::uint64_t> LocalHost::ksm(const std::string& name) const {
   auto text = read(std::filesystem::path("sys/kernel/mm/ksm") / name);
-  return text ? to_u64(*text) : std::nullopt;
+  return text ? parse_u64(*text) : std::nullopt;
 }
 
 std::optional<int> LocalHost::qemu_pid(const std::string& domain_name) const {
@@ -130,7 +178,7 @@ std::optional<int> LocalHost::qemu_pid(const std::string& domain_name) const {
     return std::nullopt;
   }
   auto text = read(std::filesystem::path("run/libvirt/qemu") / (domain_name + ".pid"));
-  auto v = text ? to_u64(*text) : std::nullopt;
+  auto v = text ? parse_u64(*text) : std::nullopt;
   if (!v || *v == 0 || *v > 0x7fffffff) {
     return std::nullopt;
   }
@@ -139,7 +187,7 @@ std::optional<int> LocalHost::qemu_pid(const std::string& domain_name) const {
 
 std::optional<std::uint64_t> LocalHost::ksm_merging_pages(int pid) const {
   auto text = read(std::filesystem::path("proc") / std::to_string(pid) / "ksm_merging_pages");
-  return text ? to_u64(*text) : std::nullopt;
+  return text ? parse_u64(*text) : std::nullopt;
 }
 
 std::optional<ProcessCpu> LocalHost::process_cpu(int pid) const {
@@ -157,9 +205,9 @@ std::optional<ProcessCpu> LocalHost::process_cpu(int pid) const {
   std::uint64_t utime = 0, stime = 0;
   for (int i = 3; i <= 15 && in >> field; ++i) {
     if (i == 14) {
-      utime = to_u64(field).value_or(0);
+      utime = parse_u64(field).value_or(0);
     } else if (i == 15) {
-      stime = to_u64(field).value_or(0);
+      stime = parse_u64(field).value_or(0);
     }
   }
   long tck = sysconf(_SC_CLK_TCK);

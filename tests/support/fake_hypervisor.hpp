@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace vbm::test {
@@ -173,7 +174,25 @@ public:
     get(ref).stats_period = seconds;
   }
 
+  void watch_domain_events() override {
+    check("watch_domain_events");
+    watching = true;
+  }
+  /// Returns the queued `events` (no waiting: time is the test's), or throws a lost connection
+  /// once `connection_lost` is set.
+  std::vector<backend::DomainEvent> wait_domain_events(int timeout_ms) override {
+    waits.push_back(timeout_ms);
+    if (connection_lost) {
+      throw backend::BackendError(38, "the connection to libvirtd closed", true);
+    }
+    return std::exchange(events, {});
+  }
+
   backend::NodeStats node;
+  bool watching = false;
+  bool connection_lost = false;
+  std::vector<backend::DomainEvent> events; ///< what the next wait_domain_events returns
+  std::vector<int> waits;                   ///< the timeouts wait_domain_events was given
   bool local = false; ///< is_local(): whether the collector reads LocalHost
   backend::HostInfo host{"x86_64", true};
   std::uint64_t balloon_step_kib = 64 * 1024;
