@@ -19,6 +19,7 @@ constexpr Command k_commands[] = {
     {"startvm", startvm_help, run_startvm},
     {"controlvm", controlvm_help, run_controlvm},
     {"metrics", metrics_help, run_metrics},
+    {"pagefusion", pagefusion_help, run_pagefusion},
 };
 
 CommandHelp global_help() {
@@ -91,6 +92,9 @@ int dispatch(const std::vector<std::string>& args, Output& out, Services& servic
   }
   if (!args.empty() && args[0] == "__collector") {
     return run_collector(std::span<const std::string>(args).subspan(1), out, services);
+  }
+  if (!args.empty() && args[0] == "__pagefusiond") {
+    return run_pagefusiond(std::span<const std::string>(args).subspan(1), out, services);
   }
   // Global options, left to right, up to the first word that is not one (VBoxManage.cpp main).
   CLI::App app;

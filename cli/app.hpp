@@ -8,6 +8,7 @@
 #include "store/settings_store.hpp"
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <span>
@@ -31,6 +32,14 @@ struct Services {
   /// Makes sure the store's background metrics collector runs (metrics setup/enable/collect);
   /// returns a line saying which process collects. main.cpp spawns `__collector` if none runs.
   std::function<std::string()> ensure_collector = [] { return std::string("collector not started"); };
+  /// Where /sys and /proc are read from (`pagefusion status`); tests point it at a fake tree.
+  std::filesystem::path host_root = "/";
+  /// Makes sure the host's page-fusion controller runs, watching connection `uri` (startvm of a
+  /// page-fusion guest, `pagefusion manage on`); returns its PID, "" if it is still starting.
+  /// main.cpp spawns `__pagefusiond` if none runs. Throws std::runtime_error.
+  std::function<std::string(const std::string& uri)> ensure_pagefusiond = [](const std::string&) {
+    return std::string();
+  };
   /// True once SIGINT or SIGTERM asked a long-running command (metrics collect) to stop.
   std::function<bool()> stop_requested = [] { return false; };
 };
@@ -72,6 +81,11 @@ int run_complete(std::span<const std::string> args, Output& out, Services& servi
 /// --permanent, until SIGTERM).
 int run_collector(std::span<const std::string> args, Output& out, Services& services);
 
+/// The hidden `__pagefusiond [--permanent] [--connect URI]`: the host's page-fusion controller
+/// (cli/pagefusiond_main.cpp). Runs while page-fusion guests run (or, with --permanent, until
+/// SIGTERM) and gives KSM back as found when it stops.
+int run_pagefusiond(std::span<const std::string> args, Output& out, Services& services);
+
 // The commands (one file each).
 CommandHelp list_help();
 int run_list(std::span<const std::string> args, Env& env);
@@ -85,5 +99,7 @@ CommandHelp controlvm_help();
 int run_controlvm(std::span<const std::string> args, Env& env);
 CommandHelp metrics_help();
 int run_metrics(std::span<const std::string> args, Env& env);
+CommandHelp pagefusion_help();
+int run_pagefusion(std::span<const std::string> args, Env& env);
 
 } // namespace vbm::cli

@@ -7,6 +7,7 @@
 #include "backend/local_host.hpp"
 #include "cli/app.hpp"
 #include "cli/errors.hpp"
+#include "cli/lock_file.hpp"
 #include "cli/vm_state.hpp"
 #include "metrics/collector.hpp"
 
@@ -50,56 +51,12 @@ Args parse(std::span<const std::string> args) {
   return a;
 }
 
-class LockFile {
-public:
-  explicit LockFile(const std::string& path) : m_path(path) {
-    m_fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (m_fd < 0) {
-      throw CommandError(fmt::format("cannot open '{}': {}", path, std::strerror(errno)));
-    }
-  }
-  ~LockFile() { close(m_fd); }
-  LockFile(const LockFile&) = delete;
-  LockFile& operator=(const LockFile&) = delete;
-  bool lock(bool wait) {
-    while (flock(m_fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
-      if (errno != EINTR) {
-        return false;
-      }
-    }
-    // Our PID, for `metrics collect --detach` to report.
-    std::string pid = std::to_string(getpid()) + "\n";
-    if (ftruncate(m_fd, 0) != 0 || pwrite(m_fd, pid.data(), pid.size(), 0) < 0) {
-      return true; // the PID is informational only
-    }
-    return true;
-  }
-  void unlock() {
-    if (ftruncate(m_fd, 0) != 0) {
-      // informational only
-    }
-    flock(m_fd, LOCK_UN);
-  }
-
-private:
-  std::string m_path;
-  int m_fd;
-};
-
 // Writes the exposition so node_exporter never reads half a file: temporary file, then rename.
 void write_textfile(const std::string& dir, const std::string& text) {
-  auto final_path = std::filesystem::path(dir) / "vboxkvm.prom";
-  auto tmp = final_path;
-  tmp += fmt::format(".{}.tmp", getpid());
-  std::FILE* f = std::fopen(tmp.c_str(), "w");
-  if (!f) {
-    throw CommandError(fmt::format("cannot write '{}': {}", tmp.string(), std::strerror(errno)));
-  }
-  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  ok = std::fclose(f) == 0 && ok;
-  if (!ok || std::rename(tmp.c_str(), final_path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw CommandError(fmt::format("cannot write '{}': {}", final_path.string(), std::strerror(errno)));
+  try {
+    backend::write_file_atomic(std::filesystem::path(dir) / "vboxkvm.prom", text, 0644, false);
+  } catch (const std::runtime_error& e) {
+    throw CommandError(e.what());
   }
 }
 } // namespace

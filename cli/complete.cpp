@@ -332,6 +332,19 @@ void complete_metrics(Line& line) {
   }
 }
 
+void complete_pagefusion(Line& line) {
+  // pagefusion status [--json] | pagefusion manage on|off
+  if (line.args.empty()) {
+    line.out.add("manage");
+    line.out.add("status");
+  } else if (line.args.size() == 1 && line.args[0] == "status") {
+    line.out.add("--json");
+  } else if (line.args.size() == 1 && line.args[0] == "manage") {
+    line.out.add("on");
+    line.out.add("off");
+  }
+}
+
 struct Completer {
   std::string_view command;
   void (*complete)(Line&);
@@ -341,6 +354,7 @@ constexpr Completer k_completers[] = {
     {"list", complete_list},           {"showvminfo", complete_showvminfo},
     {"modifyvm", complete_modifyvm},   {"startvm", complete_startvm},
     {"controlvm", complete_controlvm}, {"metrics", complete_metrics},
+    {"pagefusion", complete_pagefusion},
 };
 
 // The global options (app.cpp dispatch): those that take no value, and the help words.

@@ -2,20 +2,17 @@
 
 #include "backend/hypervisor.hpp"
 #include "cli/app.hpp"
+#include "cli/lock_file.hpp"
+#include "pagefusion/host.hpp"
 #include "store/settings_store.hpp"
 
 #include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <csignal>
-#include <cstring>
-#include <fcntl.h>
 #include <filesystem>
 #include <fmt/format.h>
 #include <map>
 #include <memory>
-#include <sys/file.h>
-#include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 
@@ -40,71 +37,28 @@ bool stop_requested() {
   return g_stop;
 }
 
-std::string read_pid(const std::string& path) {
-  char buf[32] = {};
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return {};
-  }
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  std::string pid(buf, n > 0 ? static_cast<size_t>(n) : 0);
-  while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) {
-    pid.pop_back();
-  }
-  return pid;
-}
-
-// Starts `vboxmanage __collector` detached (double fork, own session, output to a log beside
-// the store) unless one already holds the store's collector lock.
+// Makes sure the store's metrics collector runs (`vboxmanage __collector`, one per store).
 std::string ensure_collector(const std::string& store_path) {
   auto dir = std::filesystem::path(store_path).parent_path();
-  auto lock_path = (dir / "vboxkvm-collector.lock").string();
-  int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    throw std::runtime_error(fmt::format("cannot open '{}': {}", lock_path, std::strerror(errno)));
+  auto pid = vbm::cli::spawn_locked((dir / "vboxkvm-collector.lock").string(),
+                               (dir / "vboxkvm-collector.log").string(), {"__collector"});
+  return pid.empty() ? "collector starting" : fmt::format("collector pid {}", pid);
+}
+
+// Makes sure the host's page-fusion controller runs (`vboxmanage __pagefusiond`, one per host),
+// watching the connection `uri`. Returns its PID ("" while it starts).
+std::string ensure_pagefusiond(const std::string& uri) {
+  if (geteuid() != 0) {
+    return {}; // only root can steer KSM; a root-run vboxkvm-pagefusion.service covers others
   }
-  bool free = flock(fd, LOCK_EX | LOCK_NB) == 0;
-  close(fd); // releases our probe lock
-  if (!free) {
-    return fmt::format("collector pid {}", read_pid(lock_path));
+  auto paths = vbm::pagefusion::host_paths();
+  std::error_code ec;
+  std::filesystem::create_directories(paths.run_dir, ec);
+  if (ec) {
+    throw std::runtime_error(fmt::format("cannot create '{}': {}", paths.run_dir.string(), ec.message()));
   }
-  auto log_path = (dir / "vboxkvm-collector.log").string();
-  pid_t child = fork();
-  if (child < 0) {
-    throw std::runtime_error(fmt::format("cannot start the metrics collector: {}", std::strerror(errno)));
-  }
-  if (child == 0) {
-    setsid();
-    if (fork() != 0) {
-      _exit(0);
-    }
-    int null = open("/dev/null", O_RDONLY);
-    int logfd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (null >= 0) {
-      dup2(null, STDIN_FILENO);
-    }
-    if (logfd >= 0) {
-      dup2(logfd, STDOUT_FILENO);
-      dup2(logfd, STDERR_FILENO);
-    }
-    char arg0[] = "vboxmanage";
-    char arg1[] = "__collector";
-    char* argv[] = {arg0, arg1, nullptr};
-    execv("/proc/self/exe", argv);
-    _exit(127);
-  }
-  int status = 0;
-  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
-  }
-  // Report the collector's PID once it holds the lock (it writes the PID there).
-  for (int waited = 0; waited < 2000; waited += 20) {
-    if (auto pid = read_pid(lock_path); !pid.empty()) {
-      return fmt::format("collector pid {}", pid);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return "collector starting";
+  return vbm::cli::spawn_locked(paths.lock().string(), paths.log().string(),
+                           {"__pagefusiond", "--connect", uri});
 }
 
 } // namespace
@@ -143,6 +97,7 @@ int main(int argc, char** argv) {
       [] { return isatty(STDERR_FILENO) == 1; },
   };
   services.ensure_collector = [&] { return ensure_collector(services.store().path()); };
+  services.ensure_pagefusiond = ensure_pagefusiond;
   services.stop_requested = stop_requested;
   std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
   return cli::run_app(args, out, services);

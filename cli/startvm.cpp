@@ -4,6 +4,7 @@
 #include "cli/errors.hpp"
 #include "cli/getopt.hpp"
 #include "cli/vm_state.hpp"
+#include "pagefusion/host.hpp"
 
 #include <fmt/format.h>
 
@@ -16,6 +17,22 @@ constexpr OptDef k_opts[] = {
     {"--type", k_type, ArgKind::String},
     {"-type", k_type, ArgKind::String},
 };
+// Page fusion on KVM is the host's KSM: a guest whose memory may be merged is handed to the
+// host's page-fusion controller, which runs KSM while such guests run (unless the admin set
+// manage-ksm = no). Only on this host, and only root can steer KSM. Never fails the start.
+void hand_to_page_fusion(Env& env, backend::Hypervisor& hv, const backend::VmRef& vm) {
+  try {
+    auto mem = hv.live_memory(vm);
+    if (mem.nosharepages || mem.hugepages || !hv.is_local() ||
+        !pagefusion::read_settings(pagefusion::host_paths().settings()).manage_ksm) {
+      return;
+    }
+    env.services.ensure_pagefusiond(hv.uri());
+  } catch (const std::exception& e) {
+    env.out.warning(fmt::format("page fusion for '{}' is not managed: {}", vm.name, e.what()));
+  }
+}
+
 void start_one(Env& env, backend::Hypervisor& hv, const backend::VmRef& vm, const std::string& name,
                const std::string& type) {
   if (type != "headless") {
@@ -28,6 +45,7 @@ void start_one(Env& env, backend::Hypervisor& hv, const backend::VmRef& vm, cons
   // A new run: forget any live balloon request of an earlier one.
   env.store().put_live_balloon({hv.hostname(), vm.uuid}, vm.name, started.id, std::nullopt);
   env.out.out(fmt::format("VM \"{}\" has been successfully started.\n", name));
+  hand_to_page_fusion(env, hv, started);
 }
 } // namespace
 

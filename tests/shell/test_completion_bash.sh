@@ -146,7 +146,7 @@ check() { # check DESCRIPTION COMMAND...
 check "registered for vboxmanage" eval "func_for vboxmanage >/dev/null"
 check "registered for VBoxManage" eval "func_for VBoxManage >/dev/null"
 
-commands=(list showvminfo modifyvm startvm controlvm metrics help)
+commands=(list showvminfo modifyvm startvm controlvm metrics pagefusion help)
 modifyvm_opts=(--memory --page-fusion --large-pages --guest-memory-balloon)
 showvminfo_opts=(--details --machinereadable --json)
 start_types=(headless gui sdl separate)
@@ -227,6 +227,12 @@ expect "vboxmanage metrics " collect disable enable list query setup
 expect "vboxmanage metrics setup -" --list --period --samples
 expect "vboxmanage metrics collect --list -" --list --period --samples --detach
 expect "vboxmanage metrics setup --period "
+# pagefusion: the subcommand, then --json or on/off.
+expect "vboxmanage pagefusion " manage status
+expect "vboxmanage pagefusion status " --json
+expect "vboxmanage pagefusion manage " on off
+expect "vboxmanage pagefusion manage o" on off
+expect "vboxmanage pagefusion manage on "
 expect "vboxmanage metrics setup host RAM/" RAM/Usage RAM/VMM
 expect "vboxmanage metrics query host RAM/Usage/Used,RAM/VMM/Sh" RAM/Usage/Used,RAM/VMM/Shared \
     RAM/Usage/Used,RAM/VMM/Shared:avg RAM/Usage/Used,RAM/VMM/Shared:min \
@@ -292,6 +298,8 @@ if true; then
         "${start_types[@]}"
     check "metrics options = the synopses of '$bin help metrics'" \
         same "$(help_flags metrics)" --detach --json --list --period --samples
+    check "pagefusion options = the synopses of '$bin help pagefusion'" \
+        same "$(help_flags pagefusion)" --json
     check "controlvm options = the synopsis of '$bin help controlvm'" \
         same "$(help_flags controlvm)" --wait
     check "controlvm subcommands = the synopses of '$bin help controlvm'" \

@@ -132,7 +132,7 @@ tab() {
 wait_for '^READY[$%#] $' || fail "$shell did not start"
 
 # Command names, for both names of the program.
-tab "vboxmanage " 'controlvm +help +list +metrics +modifyvm +showvminfo +startvm' '__complete'
+tab "vboxmanage " 'controlvm +help +list +metrics +modifyvm +pagefusion +showvminfo +startvm' '__complete'
 tab "VBoxManage s" 'showvminfo +startvm'
 tab "vboxmanage modi" '^READY[$%#] vboxmanage modifyvm $'
 

@@ -84,6 +84,10 @@ for page in $pages; do
     check "man -l $page: no warnings${warnings:+ ($warnings)}" test -z "$warnings"
 done
 
+for unit in "$src"/systemd/*.service; do
+    check "systemd unit $(basename "$unit") installed" \
+        grep -qx "/usr/lib/systemd/system/$(basename "$unit")" <<<"$(dpkg -L vboxkvm)"
+done
 check "bash completion installed" test -f /usr/share/bash-completion/completions/vboxmanage
 check "bash completion installed for VBoxManage" \
     test -e /usr/share/bash-completion/completions/VBoxManage

@@ -1,0 +1,322 @@
+#include "pagefusion/controller.hpp"
+
+#include "backend/local_host.hpp"
+#include "pagefusion/host.hpp"
+
+#include <algorithm>
+#include <fmt/format.h>
+
+namespace vbm::pagefusion {
+
+namespace {
+constexpr std::int64_t k_history_ms = 10000;
+constexpr std::int64_t k_cap_window_ms = 1000;
+// Without full_scans (very old kernels) a measurement window is this long instead of a scan.
+constexpr std::int64_t k_window_without_scans_ms = 2000;
+
+std::string pages_and_mb(std::int64_t pages, std::uint64_t page_size) {
+  return fmt::format("{} pages ({} MB)", pages, pages * static_cast<std::int64_t>(page_size) / (1024 * 1024));
+}
+} // namespace
+
+std::string_view mode_name(Mode mode) {
+  switch (mode) {
+  case Mode::Burst: return "burst";
+  case Mode::Idle: return "idle";
+  case Mode::Unmanaged: break;
+  }
+  return "unmanaged";
+}
+
+double Rate::pages_per_second() const {
+  return sleep_millisecs == 0 ? 0.0 : static_cast<double>(pages_to_scan) * 1000.0 / static_cast<double>(sleep_millisecs);
+}
+
+std::optional<backend::KsmKnobs> restore_prior(const backend::Ksm& ksm,
+                                               const std::filesystem::path& prior_file) {
+  auto text = backend::read_text_file(prior_file);
+  if (!text) {
+    return std::nullopt;
+  }
+  auto knobs = backend::KsmKnobs::parse(*text);
+  ksm.apply(knobs);
+  std::error_code ec;
+  std::filesystem::remove(prior_file, ec);
+  return knobs;
+}
+
+Controller::Controller(const backend::Ksm& ksm, std::filesystem::path prior_file, Tuning tuning)
+    : m_ksm(ksm), m_prior_file(std::move(prior_file)), m_t(tuning) {}
+
+std::optional<Controller::Reading> Controller::read(std::int64_t now_ms) const {
+  auto c = m_ksm.counters();
+  if (!c) {
+    return std::nullopt;
+  }
+  return Reading{now_ms, *c, m_ksm.ksmd_cpu_ns()};
+}
+
+Gain Controller::gain_between(const Reading& from, const Reading& to) const {
+  Gain g;
+  g.ms = to.at_ms - from.at_ms;
+  g.pages_sharing = static_cast<std::int64_t>(to.c.pages_sharing) - static_cast<std::int64_t>(from.c.pages_sharing);
+  if (from.c.pages_scanned && to.c.pages_scanned) {
+    g.pages_scanned = *to.c.pages_scanned - *from.c.pages_scanned;
+  }
+  if (from.c.general_profit && to.c.general_profit) {
+    g.general_profit = *to.c.general_profit - *from.c.general_profit;
+  }
+  if (from.c.full_scans && to.c.full_scans) {
+    g.full_scans = *to.c.full_scans - *from.c.full_scans;
+  }
+  return g;
+}
+
+std::string Controller::guest_name(const std::string& uuid) const {
+  for (const auto& g : m_guests) {
+    if (g.uuid == uuid) {
+      return g.name;
+    }
+  }
+  return uuid;
+}
+
+void Controller::take_control(std::int64_t now_ms) {
+  (void)now_ms;
+  // A prior file left behind means an earlier controller was killed while it managed KSM: the
+  // tunables now in sysfs are its, and the file holds what the admin had.
+  if (auto text = backend::read_text_file(m_prior_file)) {
+    m_prior = backend::KsmKnobs::parse(*text);
+    return;
+  }
+  m_prior = m_ksm.knobs();
+  backend::write_file_atomic(m_prior_file, m_prior->to_text(), 0600, true);
+}
+
+void Controller::decide(Mode mode, Rate rate, std::int64_t now_ms, const std::string& reason) {
+  if (mode != Mode::Unmanaged) {
+    backend::KsmKnobs k;
+    k.pages_to_scan = rate.pages_to_scan;
+    k.sleep_millisecs = rate.sleep_millisecs;
+    if (m_mode == Mode::Unmanaged) {
+      k.run = 1;
+      if (m_prior && m_prior->smart_scan) {
+        k.smart_scan = 1;
+      }
+      if (m_prior && m_prior->advisor_mode) {
+        k.advisor_mode = "none";
+      }
+    }
+    m_ksm.apply(k);
+  }
+  if (mode != m_mode) {
+    m_mode_since = now_ms;
+  }
+  if (mode != m_mode || rate != m_rate) {
+    m_rate_since = now_ms;
+  }
+  m_mode = mode;
+  m_rate = rate;
+  m_decisions.push_back({now_ms, mode, rate, reason});
+  while (m_decisions.size() > m_t.decisions_kept) {
+    m_decisions.pop_front();
+  }
+  if (on_decision) {
+    on_decision(m_decisions.back());
+  }
+}
+
+void Controller::burst(std::int64_t now_ms, const std::string& reason) {
+  if (m_mode == Mode::Unmanaged) {
+    take_control(now_ms);
+  }
+  m_trigger_ms = now_ms;
+  m_trigger = read(now_ms);
+  m_scan_mark = m_trigger;
+  m_quiet = 0;
+  decide(Mode::Burst, m_t.burst, now_ms, reason);
+}
+
+void Controller::set_guests(std::vector<Guest> guests, std::int64_t now_ms) {
+  std::vector<std::string> fresh;
+  for (const auto& g : guests) {
+    if (std::none_of(m_guests.begin(), m_guests.end(), [&](const Guest& o) { return o.uuid == g.uuid; })) {
+      fresh.push_back(fmt::format("'{}'", g.name));
+    }
+  }
+  m_guests = std::move(guests);
+  std::erase_if(m_balloons, [&](const auto& b) {
+    return std::none_of(m_guests.begin(), m_guests.end(), [&](const Guest& g) { return g.uuid == b.first; });
+  });
+  if (m_guests.empty()) {
+    m_empty_since = m_empty_since.value_or(now_ms);
+    return;
+  }
+  m_empty_since.reset();
+  if (!fresh.empty()) {
+    if (fresh.size() > 3) {
+      fresh.resize(3);
+      fresh.push_back(fmt::format("and {} more", m_guests.size() - 3));
+    }
+    burst(now_ms, fmt::format("page-fusion guest{} running: {}", fresh.size() > 1 ? "s" : "",
+                              fmt::join(fresh, ", ")));
+  }
+}
+
+void Controller::guest_started(const Guest& guest, std::int64_t now_ms) {
+  if (std::any_of(m_guests.begin(), m_guests.end(), [&](const Guest& g) { return g.uuid == guest.uuid; })) {
+    return;
+  }
+  m_guests.push_back(guest);
+  m_empty_since.reset();
+  burst(now_ms, fmt::format("page-fusion guest '{}' started", guest.name));
+}
+
+void Controller::guest_stopped(const std::string& uuid, std::int64_t now_ms) {
+  std::erase_if(m_guests, [&](const Guest& g) { return g.uuid == uuid; });
+  std::erase_if(m_balloons, [&](const auto& b) { return b.first == uuid; });
+  if (m_guests.empty()) {
+    m_empty_since = now_ms;
+  }
+}
+
+void Controller::balloon_changed(const std::string& uuid, std::uint64_t actual_kib, std::int64_t now_ms) {
+  if (std::none_of(m_guests.begin(), m_guests.end(), [&](const Guest& g) { return g.uuid == uuid; })) {
+    return;
+  }
+  auto it = std::find_if(m_balloons.begin(), m_balloons.end(), [&](const auto& b) { return b.first == uuid; });
+  if (it == m_balloons.end()) {
+    m_balloons.emplace_back(uuid, actual_kib);
+    return;
+  }
+  auto before = it->second;
+  it->second = actual_kib;
+  if (actual_kib >= before + m_t.deflate_kib) {
+    burst(now_ms, fmt::format("the balloon of '{}' gave back {} MB: new guest memory to merge",
+                              guest_name(uuid), (actual_kib - before) / 1024));
+  }
+}
+
+std::optional<double> Controller::ksmd_cpu_percent(std::int64_t window_ms) const {
+  if (m_history.size() < 2 || !m_history.back().ksmd_ns) {
+    return std::nullopt;
+  }
+  const auto& last = m_history.back();
+  // The oldest reading inside the window, or the one just before the last.
+  auto from = std::find_if(m_history.begin(), m_history.end() - 1,
+                           [&](const Reading& r) { return r.at_ms >= last.at_ms - window_ms; });
+  if (from == m_history.end() - 1 && from != m_history.begin()) {
+    --from;
+  }
+  if (!from->ksmd_ns || from->at_ms >= last.at_ms || *last.ksmd_ns < *from->ksmd_ns) {
+    return std::nullopt;
+  }
+  return static_cast<double>(*last.ksmd_ns - *from->ksmd_ns) /
+         static_cast<double>(last.at_ms - from->at_ms) / 1e4;
+}
+
+int Controller::tick(std::int64_t now_ms) {
+  auto r = read(now_ms);
+  if (!r) {
+    return m_t.idle_tick_ms; // no KSM in this kernel: nothing to steer
+  }
+  m_history.push_back(*r);
+  while (m_history.size() > 2 && m_history[1].at_ms <= now_ms - k_history_ms) {
+    m_history.pop_front();
+  }
+
+  if (m_guests.empty()) {
+    if (m_mode != Mode::Unmanaged && m_empty_since) {
+      auto left = m_t.release_after_ms - (now_ms - *m_empty_since);
+      if (left > 0) {
+        return static_cast<int>(std::min<std::int64_t>(left, m_t.idle_tick_ms));
+      }
+      release(now_ms, fmt::format("no page-fusion guest has run for {} s", m_t.release_after_ms / 1000));
+    }
+    return m_t.idle_tick_ms;
+  }
+  if (m_mode == Mode::Unmanaged) {
+    burst(now_ms, fmt::format("{} page-fusion guest{} running", m_guests.size(), m_guests.size() > 1 ? "s" : ""));
+    return m_t.burst_tick_ms;
+  }
+
+  if (m_mode == Mode::Burst) {
+    // Judged over a whole second at the current rate, so one high reading is not cut twice.
+    if (auto cpu = now_ms - m_rate_since >= k_cap_window_ms ? ksmd_cpu_percent(k_cap_window_ms) : std::nullopt;
+        cpu && *cpu > m_t.burst_cpu_cap && m_rate.pages_to_scan > m_t.burst_min_pages) {
+      auto pages = std::max<std::uint64_t>(
+          m_t.burst_min_pages, static_cast<std::uint64_t>(static_cast<double>(m_rate.pages_to_scan) * m_t.burst_cpu_cap / *cpu));
+      decide(Mode::Burst, {pages, m_rate.sleep_millisecs}, now_ms,
+             fmt::format("ksmd used {:.0f}% of a core, over the {:.0f}% a burst may use", *cpu, m_t.burst_cpu_cap));
+    }
+    bool boundary = r->c.full_scans && m_scan_mark->c.full_scans
+                        ? *r->c.full_scans > *m_scan_mark->c.full_scans
+                        : now_ms - m_scan_mark->at_ms >= k_window_without_scans_ms;
+    if (boundary) {
+      auto g = gain_between(*m_scan_mark, *r);
+      auto threshold = std::max<double>(static_cast<double>(m_t.quiet_pages),
+                                        static_cast<double>(g.pages_scanned.value_or(0)) * m_t.quiet_ratio);
+      m_quiet = static_cast<double>(g.pages_sharing) < threshold ? m_quiet + 1 : 0;
+      if (m_quiet == 1) {
+        m_streak_start = m_scan_mark;
+      }
+      m_last_gain = g;
+      m_scan_mark = r;
+    }
+    auto since = gain_between(*m_trigger, *r);
+    bool enough_scans = r->c.full_scans ? since.full_scans > static_cast<std::uint64_t>(m_t.quiet_scans)
+                                        : since.ms > k_window_without_scans_ms * m_t.quiet_scans;
+    if (now_ms - m_trigger_ms >= m_t.min_burst_ms && m_quiet >= m_t.quiet_scans && enough_scans) {
+      auto g = gain_between(*m_streak_start, *r);
+      std::string scanned = g.pages_scanned ? fmt::format(" of {} scanned", *g.pages_scanned) : "";
+      decide(Mode::Idle, m_t.idle, now_ms,
+             fmt::format("merging stopped paying: the last {} full scans merged {} pages{}",
+                         m_quiet, g.pages_sharing, scanned));
+      m_idle_mark = r;
+    }
+    return m_t.burst_tick_ms;
+  }
+
+  // Idle: judge what each window of slow scanning merges.
+  auto waited = now_ms - m_idle_mark->at_ms;
+  if (waited < m_t.idle_window_ms) {
+    return static_cast<int>(std::min<std::int64_t>(m_t.idle_tick_ms, m_t.idle_window_ms - waited));
+  }
+  auto g = gain_between(*m_idle_mark, *r);
+  m_last_gain = g;
+  m_idle_mark = r;
+  auto threshold = std::max<double>(static_cast<double>(m_t.wake_pages),
+                                    static_cast<double>(g.pages_scanned.value_or(0)) * m_t.wake_ratio);
+  if (static_cast<double>(g.pages_sharing) >= threshold) {
+    burst(now_ms, fmt::format("idle scanning merged {} in {} s: there is more to merge",
+                              pages_and_mb(g.pages_sharing, m_ksm.page_size()), g.ms / 1000));
+    return m_t.burst_tick_ms;
+  }
+  return m_t.idle_tick_ms;
+}
+
+void Controller::release(std::int64_t now_ms, const std::string& reason) {
+  std::error_code ec;
+  if (m_mode == Mode::Unmanaged && !std::filesystem::exists(m_prior_file, ec)) {
+    return;
+  }
+  auto restored = restore_prior(m_ksm, m_prior_file);
+  if (!restored && m_prior) {
+    m_ksm.apply(*m_prior); // the file went missing; what we read at take-over still says it
+    restored = m_prior;
+  }
+  Rate rate;
+  if (restored) {
+    rate = {restored->pages_to_scan.value_or(0), restored->sleep_millisecs.value_or(0)};
+  }
+  m_prior.reset();
+  std::string as_found = restored ? restored->to_text() : std::string();
+  std::replace(as_found.begin(), as_found.end(), '\n', ' ');
+  while (!as_found.empty() && as_found.back() == ' ') {
+    as_found.pop_back();
+  }
+  decide(Mode::Unmanaged, rate, now_ms,
+         fmt::format("{}: KSM given back as found ({})", reason, as_found));
+}
+
+} // namespace vbm::pagefusion

@@ -1,0 +1,205 @@
+#include "pagefusion/daemon.hpp"
+
+#include "backend/local_host.hpp"
+
+#include <algorithm>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+namespace vbm::pagefusion {
+
+namespace {
+constexpr int k_reconnect_ms = 2000;
+// The longest a turn waits for events: how soon a changed setting or SIGTERM is noticed
+// (libvirt's poll loop retries after a signal, so the wait itself is not cut short).
+constexpr std::int64_t k_max_wait_ms = 1000;
+
+nlohmann::json rate_json(const Rate& r) {
+  return {{"pages_to_scan", r.pages_to_scan}, {"sleep_millisecs", r.sleep_millisecs}};
+}
+} // namespace
+
+Daemon::Daemon(const backend::Ksm& ksm, HostPaths paths, Hooks hooks, bool permanent, Tuning tuning)
+    : m_ksm(ksm), m_paths(std::move(paths)), m_hooks(std::move(hooks)), m_permanent(permanent),
+      m_ctl(ksm, m_paths.prior(), tuning) {
+  m_ctl.on_decision = [this](const Decision& d) {
+    m_hooks.log(fmt::format("{}: {} pages / {} ms: {}", mode_name(d.mode), d.rate.pages_to_scan,
+                            d.rate.sleep_millisecs, d.reason));
+  };
+  m_settings = read_settings(m_paths.settings());
+  std::error_code ec;
+  if (auto t = std::filesystem::last_write_time(m_paths.settings(), ec); !ec) {
+    m_settings_mtime = t;
+  }
+}
+
+bool Daemon::mergeable(const backend::VmRef& vm) {
+  try {
+    auto mem = m_hv->live_memory(vm);
+    // QEMU marks guest RAM mergeable unless <nosharepages/>; huge pages are never merged.
+    return !mem.nosharepages && !mem.hugepages;
+  } catch (const backend::BackendError& e) {
+    if (e.connection_lost()) {
+      throw;
+    }
+    return false; // gone again already
+  }
+}
+
+void Daemon::resync() {
+  std::vector<Guest> guests;
+  for (const auto& vm : m_hv->list_vms()) {
+    if (vm.id >= 0 && mergeable(vm)) {
+      guests.push_back({vm.uuid, vm.name});
+    }
+  }
+  m_ctl.set_guests(std::move(guests), m_hooks.now_ms());
+}
+
+void Daemon::connect() {
+  try {
+    m_hv = m_hooks.connect();
+    m_hv->watch_domain_events();
+    m_uri = m_hv->uri();
+    if (!m_hv->is_local()) {
+      m_hv.reset();
+      throw std::runtime_error(fmt::format("'{}' is not this host: the page-fusion controller steers "
+                                           "the KSM of the host it runs on",
+                                           m_uri));
+    }
+    resync();
+    m_hooks.log(fmt::format("watching {} ({} page-fusion guest{} running)", m_uri,
+                            m_ctl.guests().size(), m_ctl.guests().size() == 1 ? "" : "s"));
+    m_connect_error.clear();
+  } catch (const backend::BackendError& e) {
+    m_hv.reset();
+    if (m_connect_error != e.what()) {
+      // KSM stays as it is meanwhile: the guests it merges are still running.
+      m_hooks.log(fmt::format("{} (retrying every {} s)", e.what(), k_reconnect_ms / 1000));
+      m_connect_error = e.what();
+    }
+  }
+}
+
+void Daemon::on_event(const backend::DomainEvent& ev) {
+  auto now = m_hooks.now_ms();
+  switch (ev.kind) {
+  case backend::DomainEvent::Kind::Started:
+    if (mergeable(ev.vm)) {
+      m_ctl.guest_started({ev.vm.uuid, ev.vm.name}, now);
+    }
+    break;
+  case backend::DomainEvent::Kind::Stopped:
+    m_ctl.guest_stopped(ev.vm.uuid, now);
+    break;
+  case backend::DomainEvent::Kind::BalloonChanged:
+    m_ctl.balloon_changed(ev.vm.uuid, ev.actual_kib, now);
+    break;
+  }
+}
+
+bool Daemon::turn() {
+  std::error_code ec;
+  std::optional<std::filesystem::file_time_type> mtime;
+  if (auto t = std::filesystem::last_write_time(m_paths.settings(), ec); !ec) {
+    mtime = t;
+  }
+  if (mtime != m_settings_mtime) {
+    m_settings_mtime = mtime;
+    try {
+      m_settings = read_settings(m_paths.settings());
+      m_hooks.log(fmt::format("settings: manage-ksm = {}", m_settings.manage_ksm ? "yes" : "no"));
+    } catch (const SettingsError& e) {
+      m_hooks.log(fmt::format("{} (keeping manage-ksm = {})", e.what(), m_settings.manage_ksm ? "yes" : "no"));
+    }
+  }
+  if (!m_settings.manage_ksm) {
+    m_ctl.release(m_hooks.now_ms(), fmt::format("manage-ksm = no in {}", m_paths.settings().string()));
+    write_state();
+    if (!m_permanent) {
+      return false;
+    }
+    m_hooks.sleep_ms(1000);
+    return true;
+  }
+
+  if (!m_hv) {
+    connect();
+    if (!m_hv) {
+      write_state();
+      m_hooks.sleep_ms(k_reconnect_ms);
+      return true;
+    }
+  }
+  try {
+    auto wait = std::clamp<std::int64_t>(m_next_tick_ms - m_hooks.now_ms(), 0, k_max_wait_ms);
+    for (const auto& ev : m_hv->wait_domain_events(static_cast<int>(wait))) {
+      on_event(ev);
+    }
+  } catch (const backend::BackendError& e) {
+    if (!e.connection_lost()) {
+      throw;
+    }
+    m_hooks.log(fmt::format("lost libvirtd ({}); KSM stays as it is until it is back", e.what()));
+    m_hv.reset();
+    m_connect_error.clear();
+    return true;
+  }
+  auto now = m_hooks.now_ms();
+  if (now >= m_next_tick_ms) {
+    m_next_tick_ms = now + m_ctl.tick(now);
+  }
+  write_state();
+  return m_permanent || m_ctl.mode() != Mode::Unmanaged || !m_ctl.guests().empty();
+}
+
+void Daemon::stop(const std::string& reason) {
+  m_ctl.release(m_hooks.now_ms(), reason);
+  write_state();
+}
+
+void Daemon::write_state() {
+  nlohmann::json j;
+  j["pid"] = getpid();
+  j["updated_ms"] = m_hooks.now_ms();
+  j["manage_ksm"] = m_settings.manage_ksm;
+  j["uri"] = m_uri;
+  j["connected"] = m_hv != nullptr;
+  j["mode"] = mode_name(m_ctl.mode());
+  j["mode_since_ms"] = m_ctl.mode_since_ms();
+  j["rate"] = rate_json(m_ctl.rate());
+  if (auto cpu = m_ctl.ksmd_cpu_percent()) {
+    j["ksmd_cpu_percent"] = *cpu;
+  }
+  j["guests"] = nlohmann::json::array();
+  for (const auto& g : m_ctl.guests()) {
+    j["guests"].push_back({{"name", g.name}, {"uuid", g.uuid}});
+  }
+  if (const auto& g = m_ctl.last_gain()) {
+    nlohmann::json gain{{"ms", g->ms}, {"pages_sharing", g->pages_sharing}, {"full_scans", g->full_scans}};
+    if (g->pages_scanned) {
+      gain["pages_scanned"] = *g->pages_scanned;
+    }
+    if (g->general_profit) {
+      gain["general_profit"] = *g->general_profit;
+    }
+    j["last_gain"] = gain;
+  }
+  if (const auto& p = m_ctl.prior()) {
+    j["prior"] = p->to_text();
+  }
+  j["decisions"] = nlohmann::json::array();
+  for (const auto& d : m_ctl.decisions()) {
+    j["decisions"].push_back({{"at_ms", d.at_ms}, {"mode", mode_name(d.mode)}, {"rate", rate_json(d.rate)},
+                              {"reason", d.reason}});
+  }
+  try {
+    // Readable by all, like libvirt's read-only socket shows guest names to all local users.
+    backend::write_file_atomic(m_paths.state(), j.dump(1) + "\n", 0644, false);
+  } catch (const std::runtime_error& e) {
+    m_hooks.log(e.what());
+  }
+}
+
+} // namespace vbm::pagefusion

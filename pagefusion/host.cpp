@@ -1,0 +1,115 @@
+#include "pagefusion/host.hpp"
+
+#include "backend/local_host.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sstream>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace vbm::pagefusion {
+
+namespace {
+constexpr std::string_view k_manage_key = "manage-ksm";
+
+std::string trim(std::string_view s) {
+  auto b = s.find_first_not_of(" \t\r");
+  if (b == std::string_view::npos) {
+    return {};
+  }
+  auto e = s.find_last_not_of(" \t\r");
+  return std::string(s.substr(b, e - b + 1));
+}
+
+std::filesystem::path env_dir(const char* name, const char* fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::filesystem::path(v) : std::filesystem::path(fallback);
+}
+
+} // namespace
+
+HostPaths host_paths() {
+  return {env_dir("VBOXKVM_ETC_DIR", "/etc/vboxkvm"), env_dir("VBOXKVM_RUN_DIR", "/run/vboxkvm")};
+}
+
+Settings read_settings(const std::filesystem::path& file) {
+  Settings s;
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec) && !ec) {
+    return s;
+  }
+  errno = 0;
+  auto text = backend::read_text_file(file);
+  if (!text) {
+    throw SettingsError(fmt::format("cannot read '{}': {}", file.string(),
+                                    std::strerror(errno != 0 ? errno : EIO)));
+  }
+  std::istringstream in(*text);
+  int n = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++n;
+    auto content = trim(line.substr(0, line.find('#')));
+    if (content.empty()) {
+      continue;
+    }
+    auto eq = content.find('=');
+    std::string key = trim(content.substr(0, eq));
+    std::string value = eq == std::string::npos ? std::string() : trim(content.substr(eq + 1));
+    if (key != k_manage_key) {
+      throw SettingsError(fmt::format("{}:{}: unknown setting '{}' (known: {})", file.string(), n,
+                                      key, k_manage_key));
+    }
+    if (value == "yes" || value == "on") {
+      s.manage_ksm = true;
+    } else if (value == "no" || value == "off") {
+      s.manage_ksm = false;
+    } else {
+      throw SettingsError(fmt::format("{}:{}: {} must be yes or no, not '{}'", file.string(), n,
+                                      k_manage_key, value));
+    }
+  }
+  return s;
+}
+
+void write_manage_ksm(const std::filesystem::path& file, bool manage) {
+  read_settings(file); // refuse to rewrite a file we do not understand
+  std::string out;
+  bool replaced = false;
+  if (auto text = backend::read_text_file(file)) {
+    std::istringstream in(*text);
+    for (std::string line; std::getline(in, line);) {
+      if (trim(line.substr(0, line.find('#'))).starts_with(k_manage_key)) {
+        if (replaced) {
+          continue;
+        }
+        line = fmt::format("{} = {}", k_manage_key, manage ? "yes" : "no");
+        replaced = true;
+      }
+      out += line + "\n";
+    }
+  } else {
+    out = "# vboxkvm page fusion (see vboxmanage-pagefusion(1)).\n"
+          "# manage-ksm yes: vboxkvm runs the host's KSM while page-fusion guests run, with an\n"
+          "# adaptive scan rate, and gives it back as found afterwards. no: KSM is left alone.\n";
+  }
+  if (!replaced) {
+    out += fmt::format("{} = {}\n", k_manage_key, manage ? "yes" : "no");
+  }
+  try {
+    std::error_code ec;
+    std::filesystem::create_directories(file.parent_path(), ec);
+    if (ec) {
+      throw std::runtime_error(
+          fmt::format("cannot create '{}': {}", file.parent_path().string(), ec.message()));
+    }
+    backend::write_file_atomic(file, out, 0644, true);
+  } catch (const std::runtime_error& e) {
+    throw SettingsError(e.what());
+  }
+}
+
+} // namespace vbm::pagefusion
