@@ -8,17 +8,19 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 
 namespace vbm::cli {
 
-LockFile::LockFile(const std::string& path) {
-  m_fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+LockFile::LockFile(const std::string& path, unsigned mode) {
+  m_fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, mode);
   if (m_fd < 0) {
     throw CommandError(fmt::format("cannot open '{}': {}", path, std::strerror(errno)));
   }
+  fchmod(m_fd, mode);
 }
 
 LockFile::~LockFile() { close(m_fd); }
@@ -75,6 +77,9 @@ std::string spawn_locked(const std::string& lock_path, const std::string& log_pa
     throw std::runtime_error(fmt::format("cannot open '{}': {}", lock_path, std::strerror(errno)));
   }
   bool free = flock(fd, LOCK_EX | LOCK_NB) == 0;
+  if (free && ftruncate(fd, 0) != 0) {
+    // a PID left by a holder that was killed would be reported as the new one's; harmless
+  }
   close(fd); // releases our probe lock
   if (!free) {
     return read_lock_pid(lock_path);

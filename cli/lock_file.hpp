@@ -11,8 +11,8 @@ namespace vbm::cli {
 
 class LockFile {
 public:
-  /// Opens (creates, 0600) the file. Throws CommandError naming it.
-  explicit LockFile(const std::string& path);
+  /// Opens (creates) the file with `mode`, whatever the umask. Throws CommandError naming it.
+  explicit LockFile(const std::string& path, unsigned mode = 0600);
   ~LockFile();
   LockFile(const LockFile&) = delete;
   LockFile& operator=(const LockFile&) = delete;

@@ -47,7 +47,8 @@ struct Status {
   std::optional<pagefusion::Settings> settings;
   std::string settings_error;
   std::string controller_pid; ///< "" when no controller runs
-  nlohmann::json state;       ///< the controller's state file (null if none, or stale)
+  nlohmann::json state;       ///< the running controller's state (null if none, or stale)
+  nlohmann::json decisions;   ///< the last decisions, of the running or the last controller
   bool prior_left = false;    ///< a prior file without a controller: one was killed
   struct GuestShare {
     std::string name;
@@ -71,14 +72,14 @@ Status gather(Env& env) {
   } catch (const pagefusion::SettingsError& e) {
     s.settings_error = e.what();
   }
+  auto state = nlohmann::json::parse(backend::read_text_file(s.paths.state()).value_or("{}"), nullptr, false);
+  if (state.is_object() && state.contains("decisions") && state["decisions"].is_array()) {
+    s.decisions = state["decisions"];
+  }
   if (lock_is_held(s.paths.lock().string())) {
     s.controller_pid = read_lock_pid(s.paths.lock().string());
-    if (auto text = backend::read_text_file(s.paths.state())) {
-      s.state = nlohmann::json::parse(*text, nullptr, false);
-      if (s.state.is_discarded() || !s.state.is_object() ||
-          env.now_ms() - s.state.value("updated_ms", std::int64_t{0}) > k_fresh_state_ms) {
-        s.state = nullptr;
-      }
+    if (state.is_object() && env.now_ms() - state.value("updated_ms", std::int64_t{0}) <= k_fresh_state_ms) {
+      s.state = state;
     }
   } else {
     std::error_code ec;
@@ -203,6 +204,23 @@ void print_human(const Status& s, Output& out) {
       text += line("Full scans", std::to_string(*c.full_scans));
     }
   }
+  if (!s.state.is_null() && s.state.contains("last_gain")) {
+    // What the controller last measured: the figure its next decision rests on.
+    try {
+      const auto g = s.state.at("last_gain");
+      std::string v = fmt::format("{:+} pages sharing", g.value("pages_sharing", std::int64_t{0}));
+      if (g.contains("pages_scanned")) {
+        v += fmt::format(" for {} scanned", g.value("pages_scanned", std::uint64_t{0}));
+      }
+      v += fmt::format(" in {:.1f} s", static_cast<double>(g.value("ms", std::int64_t{0})) / 1000);
+      if (g.contains("general_profit")) {
+        v += fmt::format(" (general profit {:+} MB)", g.value("general_profit", std::int64_t{0}) / (1024 * 1024));
+      }
+      text += line("Last measured", v);
+    } catch (const nlohmann::json::exception&) {
+      // not ours: skip
+    }
+  }
   std::string cpu = s.ksmd_percent ? fmt::format("{:.2f}% of one core over the last {}", *s.ksmd_percent,
                                                  s.ksmd_window_ms >= 1000 ? fmt::format("{} s", s.ksmd_window_ms / 1000)
                                                                           : fmt::format("{} ms", s.ksmd_window_ms))
@@ -223,14 +241,18 @@ void print_human(const Status& s, Output& out) {
                                           : std::string("merged pages unknown"));
     }
   }
-  if (!s.state.is_null() && s.state.contains("decisions") && !s.state["decisions"].empty()) {
-    text += "Recent decisions:\n";
-    for (const auto& d : s.state["decisions"]) {
-      const auto& r = d["rate"];
-      text += fmt::format("  {}  {:<9} {:>5} pages / {:>4} ms  {}\n",
-                          format_state_time(d.value("at_ms", std::int64_t{0})).substr(0, 23),
-                          d.value("mode", ""), r.value("pages_to_scan", 0), r.value("sleep_millisecs", 0),
-                          d.value("reason", ""));
+  if (!s.decisions.empty()) {
+    text += s.controller_pid.empty() ? "Last decisions (of the controller that ran last):\n" : "Recent decisions:\n";
+    for (const auto& d : s.decisions) {
+      try {
+        const auto r = d.at("rate");
+        text += fmt::format("  {}  {:<9} {:>5} pages / {:>4} ms  {}\n",
+                            format_state_time(d.value("at_ms", std::int64_t{0})).substr(0, 23),
+                            d.value("mode", ""), r.value("pages_to_scan", 0), r.value("sleep_millisecs", 0),
+                            d.value("reason", ""));
+      } catch (const nlohmann::json::exception&) {
+        // not a decision of ours (the file was edited): skip it
+      }
     }
   }
   out.out(text);
@@ -268,12 +290,13 @@ void print_json(const Status& s, Output& out) {
     c["pid"] = std::stol(s.controller_pid);
   }
   if (!s.state.is_null()) {
-    for (const char* key : {"mode", "mode_since_ms", "rate", "last_gain", "decisions"}) {
+    for (const char* key : {"mode", "mode_since_ms", "rate", "last_gain"}) {
       if (s.state.contains(key)) {
         c[key] = s.state[key];
       }
     }
   }
+  c["decisions"] = s.decisions.is_null() ? nlohmann::json::array() : s.decisions;
   j["guests"] = nlohmann::json::array();
   for (const auto& g : s.guests) {
     nlohmann::json gj{{"name", g.name}, {"uuid", g.uuid}};
@@ -337,7 +360,7 @@ int run_manage(std::span<const std::string> args, Env& env) {
           any = any || (!mem.nosharepages && !mem.hugepages);
         }
       }
-      if (any && hv.is_local()) {
+      if (any && hv.is_local() && pagefusion::is_qemu_uri(hv.uri())) {
         auto pid = env.services.ensure_pagefusiond(hv.uri());
         env.out.out(fmt::format("vboxkvm now steers KSM while page-fusion guests run (controller pid {}).\n",
                                 pid.empty() ? "starting" : pid));

@@ -45,9 +45,17 @@ int run_pagefusiond(std::span<const std::string> argv, Output& out, Services& se
   std::error_code ec;
   std::filesystem::create_directories(paths.run_dir, ec);
   chmod(paths.run_dir.c_str(), 0755); // `pagefusion status` reads the state file as any user
-  LockFile lock(paths.lock().string());
+  // Readable by all: `pagefusion status` tells any user whether a controller runs (flock).
+  LockFile lock(paths.lock().string(), 0644);
   if (!lock.lock(args.permanent)) {
     return k_exit_success; // another controller steers this host's KSM
+  }
+  // The log (our stderr, appended to by each controller) is kept short: a new controller
+  // starts it again once it passes 1 MiB.
+  if (struct stat st {}; fstat(STDERR_FILENO, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > (1 << 20)) {
+    if (ftruncate(STDERR_FILENO, 0) != 0) {
+      // keep appending
+    }
   }
   auto log = [&](const std::string& msg) {
     out.err(fmt::format("{} pagefusiond[{}]: {}\n", format_state_time(services.now_ms()).substr(0, 23),

@@ -19,11 +19,12 @@ constexpr OptDef k_opts[] = {
 };
 // Page fusion on KVM is the host's KSM: a guest whose memory may be merged is handed to the
 // host's page-fusion controller, which runs KSM while such guests run (unless the admin set
-// manage-ksm = no). Only on this host, and only root can steer KSM. Never fails the start.
+// manage-ksm = no). Only QEMU guests of this host, and only root can steer KSM. Never fails
+// the start.
 void hand_to_page_fusion(Env& env, backend::Hypervisor& hv, const backend::VmRef& vm) {
   try {
     auto mem = hv.live_memory(vm);
-    if (mem.nosharepages || mem.hugepages || !hv.is_local() ||
+    if (mem.nosharepages || mem.hugepages || !hv.is_local() || !pagefusion::is_qemu_uri(hv.uri()) ||
         !pagefusion::read_settings(pagefusion::host_paths().settings()).manage_ksm) {
       return;
     }

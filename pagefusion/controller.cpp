@@ -13,6 +13,7 @@ constexpr std::int64_t k_history_ms = 10000;
 constexpr std::int64_t k_cap_window_ms = 1000;
 // Without full_scans (very old kernels) a measurement window is this long instead of a scan.
 constexpr std::int64_t k_window_without_scans_ms = 2000;
+constexpr std::int64_t k_longest_window_ms = 5000;
 
 std::string pages_and_mb(std::int64_t pages, std::uint64_t page_size) {
   return fmt::format("{} pages ({} MB)", pages, pages * static_cast<std::int64_t>(page_size) / (1024 * 1024));
@@ -81,8 +82,7 @@ std::string Controller::guest_name(const std::string& uuid) const {
   return uuid;
 }
 
-void Controller::take_control(std::int64_t now_ms) {
-  (void)now_ms;
+void Controller::take_control() {
   // A prior file left behind means an earlier controller was killed while it managed KSM: the
   // tunables now in sysfs are its, and the file holds what the admin had.
   if (auto text = backend::read_text_file(m_prior_file)) {
@@ -128,12 +128,13 @@ void Controller::decide(Mode mode, Rate rate, std::int64_t now_ms, const std::st
 
 void Controller::burst(std::int64_t now_ms, const std::string& reason) {
   if (m_mode == Mode::Unmanaged) {
-    take_control(now_ms);
+    take_control();
   }
   m_trigger_ms = now_ms;
   m_trigger = read(now_ms);
   m_scan_mark = m_trigger;
   m_quiet = 0;
+  m_windows = 0;
   decide(Mode::Burst, m_t.burst, now_ms, reason);
 }
 
@@ -184,16 +185,20 @@ void Controller::balloon_changed(const std::string& uuid, std::uint64_t actual_k
   if (std::none_of(m_guests.begin(), m_guests.end(), [&](const Guest& g) { return g.uuid == uuid; })) {
     return;
   }
+  // Against the lowest size seen since the last burst for it: QEMU reports balloon changes at
+  // most once a second (the latest size only), so a deflation may arrive in steps that add
+  // up. (An inflation undone within that second is never seen: nothing new to merge then.)
   auto it = std::find_if(m_balloons.begin(), m_balloons.end(), [&](const auto& b) { return b.first == uuid; });
   if (it == m_balloons.end()) {
     m_balloons.emplace_back(uuid, actual_kib);
     return;
   }
-  auto before = it->second;
-  it->second = actual_kib;
-  if (actual_kib >= before + m_t.deflate_kib) {
+  auto low = std::min(it->second, actual_kib);
+  it->second = low;
+  if (actual_kib >= low + m_t.deflate_kib) {
+    it->second = actual_kib;
     burst(now_ms, fmt::format("the balloon of '{}' gave back {} MB: new guest memory to merge",
-                              guest_name(uuid), (actual_kib - before) / 1024));
+                              guest_name(uuid), (actual_kib - low) / 1024));
   }
 }
 
@@ -241,6 +246,9 @@ int Controller::tick(std::int64_t now_ms) {
   }
 
   if (m_mode == Mode::Burst) {
+    if (!m_scan_mark || !m_trigger) {
+      m_trigger = m_scan_mark = r; // KSM's counters could not be read when the burst began
+    }
     // Judged over a whole second at the current rate, so one high reading is not cut twice.
     if (auto cpu = now_ms - m_rate_since >= k_cap_window_ms ? ksmd_cpu_percent(k_cap_window_ms) : std::nullopt;
         cpu && *cpu > m_t.burst_cpu_cap && m_rate.pages_to_scan > m_t.burst_min_pages) {
@@ -249,13 +257,19 @@ int Controller::tick(std::int64_t now_ms) {
       decide(Mode::Burst, {pages, m_rate.sleep_millisecs}, now_ms,
              fmt::format("ksmd used {:.0f}% of a core, over the {:.0f}% a burst may use", *cpu, m_t.burst_cpu_cap));
     }
-    bool boundary = r->c.full_scans && m_scan_mark->c.full_scans
-                        ? *r->c.full_scans > *m_scan_mark->c.full_scans
-                        : now_ms - m_scan_mark->at_ms >= k_window_without_scans_ms;
-    if (boundary) {
+    // A measurement window ends with a full scan; without full_scans (old kernels) every 2 s,
+    // and at the latest after 5 s (a scan that long, or a KSM with nothing registered to scan).
+    bool scanned_all = r->c.full_scans && m_scan_mark->c.full_scans && *r->c.full_scans > *m_scan_mark->c.full_scans;
+    auto window = r->c.full_scans ? k_longest_window_ms : k_window_without_scans_ms;
+    if (scanned_all || now_ms - m_scan_mark->at_ms >= window) {
+      ++m_windows;
       auto g = gain_between(*m_scan_mark, *r);
-      auto threshold = std::max<double>(static_cast<double>(m_t.quiet_pages),
-                                        static_cast<double>(g.pages_scanned.value_or(0)) * m_t.quiet_ratio);
+      // Quiet: a scan whose gain is small against what it scanned, or against what is shared
+      // already (diminishing returns: idle scanning picks up such a trickle at a fraction of
+      // the cost).
+      auto threshold = std::max({static_cast<double>(m_t.quiet_pages),
+                                 static_cast<double>(g.pages_scanned.value_or(0)) * m_t.quiet_ratio,
+                                 static_cast<double>(r->c.pages_sharing) * m_t.quiet_share});
       m_quiet = static_cast<double>(g.pages_sharing) < threshold ? m_quiet + 1 : 0;
       if (m_quiet == 1) {
         m_streak_start = m_scan_mark;
@@ -263,15 +277,18 @@ int Controller::tick(std::int64_t now_ms) {
       m_last_gain = g;
       m_scan_mark = r;
     }
-    auto since = gain_between(*m_trigger, *r);
-    bool enough_scans = r->c.full_scans ? since.full_scans > static_cast<std::uint64_t>(m_t.quiet_scans)
-                                        : since.ms > k_window_without_scans_ms * m_t.quiet_scans;
-    if (now_ms - m_trigger_ms >= m_t.min_burst_ms && m_quiet >= m_t.quiet_scans && enough_scans) {
+    // The first window after a trigger is a partial scan: it does not count as a quiet one.
+    if (now_ms - m_trigger_ms >= m_t.min_burst_ms && m_quiet >= m_t.quiet_scans && m_windows > m_t.quiet_scans) {
       auto g = gain_between(*m_streak_start, *r);
       std::string scanned = g.pages_scanned ? fmt::format(" of {} scanned", *g.pages_scanned) : "";
+      if (g.general_profit) {
+        scanned += fmt::format(", general profit {:+} MB", *g.general_profit / (1024 * 1024));
+      }
+      std::string what = g.full_scans >= static_cast<std::uint64_t>(m_quiet)
+                             ? fmt::format("the last {} full scans", m_quiet)
+                             : fmt::format("the last {} s of scanning", g.ms / 1000);
       decide(Mode::Idle, m_t.idle, now_ms,
-             fmt::format("merging stopped paying: the last {} full scans merged {} pages{}",
-                         m_quiet, g.pages_sharing, scanned));
+             fmt::format("merging stopped paying: {} merged {} pages{}", what, g.pages_sharing, scanned));
       m_idle_mark = r;
     }
     return m_t.burst_tick_ms;

@@ -12,8 +12,9 @@
 //   burst  a new page-fusion guest, a deflated balloon, or idle scans that find new merges:
 //          scan hard (4000 pages / 20 ms, a GiB of guest RAM every ~1.3 s), capped at a share
 //          of one core measured from ksmd's own CPU time;
-//   idle   once full scans stop gaining (two in a row merge < 0.1% of the pages they scan):
-//          500 pages / 1000 ms, ~0.03% of a core, still watching what each window gains;
+//   idle   once full scans stop paying (two in a row merge less than 0.1% of the pages they
+//          scan, or less than 1% of what is shared already): 250 pages a second, ~0.02% of a
+//          core, still watching what each window gains;
 //   (unmanaged) no page-fusion guest for a few seconds: KSM's tunables as found.
 //
 // Kernel facilities: smart_scan (6.7+) is turned on while we manage, because it is exactly
@@ -50,13 +51,14 @@ struct Rate {
 /// The controller's constants (defaults measured with bench/bench_pagefusion.sh).
 struct Tuning {
   Rate burst{4000, 20};
-  Rate idle{500, 1000};
+  Rate idle{250, 1000};
   std::uint64_t burst_min_pages = 500;  ///< the CPU cap never takes a burst below this
   double burst_cpu_cap = 30.0;          ///< % of one core ksmd may use while bursting
   std::int64_t min_burst_ms = 4000;     ///< a guest that just started is still booting
   int quiet_scans = 2;                  ///< full scans in a row that gain (almost) nothing
   std::uint64_t quiet_pages = 64;       ///< "almost nothing": below this many pages …
-  double quiet_ratio = 0.001;           ///< … or this share of the pages scanned
+  double quiet_ratio = 0.001;           ///< … or this share of the pages scanned …
+  double quiet_share = 0.01;            ///< … or this share of the pages sharing already
   std::int64_t idle_window_ms = 30000;  ///< idle gains are judged over this window
   std::uint64_t wake_pages = 256;       ///< an idle window merging this many pages …
   double wake_ratio = 0.01;             ///< … and this share of what it scanned: burst again
@@ -134,7 +136,7 @@ private:
   };
   void burst(std::int64_t now_ms, const std::string& reason);
   void decide(Mode mode, Rate rate, std::int64_t now_ms, const std::string& reason);
-  void take_control(std::int64_t now_ms);
+  void take_control();
   std::optional<Reading> read(std::int64_t now_ms) const;
   Gain gain_between(const Reading& from, const Reading& to) const;
   std::string guest_name(const std::string& uuid) const;
@@ -149,7 +151,7 @@ private:
   std::optional<backend::KsmKnobs> m_prior;
   std::vector<Guest> m_guests;
   std::optional<std::int64_t> m_empty_since;
-  std::vector<std::pair<std::string, std::uint64_t>> m_balloons; ///< uuid → actual KiB
+  std::vector<std::pair<std::string, std::uint64_t>> m_balloons; ///< uuid → lowest actual KiB
   std::deque<Decision> m_decisions;
   std::deque<Reading> m_history; ///< ~10 s of readings, for ksmd's CPU
   // Burst: when the last reason to burst came, the readings at scan boundaries, quiet scans.
@@ -158,6 +160,7 @@ private:
   std::optional<Reading> m_scan_mark;
   std::optional<Reading> m_streak_start; ///< where the current run of quiet scans began
   int m_quiet = 0;
+  int m_windows = 0; ///< measurement windows since the last reason to burst
   // Idle: the start of the current measurement window.
   std::optional<Reading> m_idle_mark;
   std::optional<Gain> m_last_gain;

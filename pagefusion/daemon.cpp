@@ -62,10 +62,10 @@ void Daemon::connect() {
     m_hv = m_hooks.connect();
     m_hv->watch_domain_events();
     m_uri = m_hv->uri();
-    if (!m_hv->is_local()) {
+    if (!m_hv->is_local() || !is_qemu_uri(m_uri)) {
       m_hv.reset();
-      throw std::runtime_error(fmt::format("'{}' is not this host: the page-fusion controller steers "
-                                           "the KSM of the host it runs on",
+      throw std::runtime_error(fmt::format("'{}' is not this host's QEMU: the page-fusion controller "
+                                           "steers the KSM of the host it runs on, for QEMU guests",
                                            m_uri));
     }
     resync();

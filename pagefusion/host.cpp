@@ -2,6 +2,7 @@
 
 #include "backend/local_host.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -34,6 +35,11 @@ std::filesystem::path env_dir(const char* name, const char* fallback) {
 
 HostPaths host_paths() {
   return {env_dir("VBOXKVM_ETC_DIR", "/etc/vboxkvm"), env_dir("VBOXKVM_RUN_DIR", "/run/vboxkvm")};
+}
+
+bool is_qemu_uri(std::string_view uri) {
+  auto scheme = uri.substr(0, std::min(uri.find("://"), uri.find('+')));
+  return scheme == "qemu";
 }
 
 Settings read_settings(const std::filesystem::path& file) {

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace vbm::pagefusion {
 
@@ -34,6 +35,10 @@ struct HostPaths {
 
 /// /etc/vboxkvm and /run/vboxkvm, or the directories the environment names.
 HostPaths host_paths();
+
+/// Whether a libvirt URI names a QEMU driver ("qemu:///system", "qemu+unix:///session"): KSM
+/// merges what QEMU marks mergeable, so only QEMU guests are page-fusion guests.
+bool is_qemu_uri(std::string_view uri);
 
 /// The host admin's page-fusion settings.
 struct Settings {

@@ -145,7 +145,7 @@ public:
     }
   }
 
-  std::string uri() override { return "test:///fake"; }
+  std::string uri() override { return uri_value; }
   bool is_local() override { return local; }
   std::vector<backend::DomainStats> running_domain_stats() override {
     check("running_domain_stats");
@@ -193,6 +193,7 @@ public:
   bool connection_lost = false;
   std::vector<backend::DomainEvent> events; ///< what the next wait_domain_events returns
   std::vector<int> waits;                   ///< the timeouts wait_domain_events was given
+  std::string uri_value = "test:///fake"; ///< what uri() returns
   bool local = false; ///< is_local(): whether the collector reads LocalHost
   backend::HostInfo host{"x86_64", true};
   std::uint64_t balloon_step_kib = 64 * 1024;

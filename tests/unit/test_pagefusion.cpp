@@ -71,16 +71,17 @@ TEST_F(ControllerTest, BacksOffToIdleOnceTwoFullScansGainNothing) {
   scan(8000);
   scan(3000);
   scan(1000);
-  scan(300);
+  scan(800);
   EXPECT_EQ(Mode::Burst, ctl.mode()) << "still gaining";
-  scan(10);
+  scan(300);
   EXPECT_EQ(Mode::Burst, ctl.mode()) << "one quiet scan is not enough";
   scan(-3);
   ASSERT_EQ(Mode::Idle, ctl.mode());
-  EXPECT_EQ("500", tree.get("pages_to_scan"));
+  EXPECT_EQ("250", tree.get("pages_to_scan"));
   EXPECT_EQ("1000", tree.get("sleep_millisecs"));
   EXPECT_EQ("1", tree.get("run"));
-  EXPECT_EQ("merging stopped paying: the last 2 full scans merged 7 pages of 200000 scanned", last_reason());
+  EXPECT_EQ("merging stopped paying: the last 2 full scans merged 297 pages of 200000 scanned, "
+            "general profit +0 MB", last_reason());
 }
 
 TEST_F(ControllerTest, AQuietScanIsOneThatGainsUnderAThousandthOfWhatItScanned) {
@@ -91,6 +92,18 @@ TEST_F(ControllerTest, AQuietScanIsOneThatGainsUnderAThousandthOfWhatItScanned) 
   EXPECT_EQ(Mode::Burst, ctl.mode());
   scan(99);
   scan(99);
+  EXPECT_EQ(Mode::Idle, ctl.mode());
+}
+
+TEST_F(ControllerTest, ScansThatAddUnderOnePercentToWhatIsSharedAreQuietToo) {
+  tree.set("pages_sharing", 100000); // merged before this guest started
+  ctl.guest_started({"u1", "web01"}, now);
+  for (int i = 0; i < 6; ++i) {
+    scan(1200); // 1.2% more each time
+  }
+  EXPECT_EQ(Mode::Burst, ctl.mode());
+  scan(900); // 0.9% of 100k scanned is more than 0.1%, but under 1% of what is shared
+  scan(900);
   EXPECT_EQ(Mode::Idle, ctl.mode());
 }
 
@@ -126,15 +139,15 @@ TEST_F(ControllerTest, IdleScanningThatFindsNewMergesBurstsAgain) {
     scan(0);
   }
   ASSERT_EQ(Mode::Idle, ctl.mode());
-  // 30 s of idle scanning (500 pages/s) that merges little: stay idle.
-  tree.set("pages_scanned", tree.num("pages_scanned") + 15000);
+  // 30 s of idle scanning (250 pages/s) that merges little: stay idle.
+  tree.set("pages_scanned", tree.num("pages_scanned") + 7500);
   tree.set("pages_sharing", tree.num("pages_sharing") + 100);
   for (int i = 0; i < 6; ++i) {
     advance(5000, 0.03);
   }
   EXPECT_EQ(Mode::Idle, ctl.mode());
   // The next 30 s merge 2000 pages: there is more to merge.
-  tree.set("pages_scanned", tree.num("pages_scanned") + 15000);
+  tree.set("pages_scanned", tree.num("pages_scanned") + 7500);
   tree.set("pages_sharing", tree.num("pages_sharing") + 2000);
   for (int i = 0; i < 6; ++i) {
     advance(5000, 0.03);
@@ -155,11 +168,14 @@ TEST_F(ControllerTest, ADeflatingBalloonBurstsAndAnInflatingOneDoesNot) {
   EXPECT_EQ(Mode::Idle, ctl.mode());
   ctl.balloon_changed("u1", 520 * 1024, now);   // 8 MB back: too little to bother
   EXPECT_EQ(Mode::Idle, ctl.mode());
-  ctl.balloon_changed("u1", 1024 * 1024, now);
+  ctl.balloon_changed("u1", 530 * 1024, now);   // 18 MB back in steps: enough
   EXPECT_EQ(Mode::Burst, ctl.mode());
-  EXPECT_EQ("the balloon of 'web01' gave back 504 MB: new guest memory to merge", last_reason());
+  EXPECT_EQ("the balloon of 'web01' gave back 18 MB: new guest memory to merge", last_reason());
+  ctl.balloon_changed("u1", 540 * 1024, now);   // 10 MB more since that burst: not yet
+  ctl.balloon_changed("u1", 1024 * 1024, now);
+  EXPECT_EQ("the balloon of 'web01' gave back 494 MB: new guest memory to merge", last_reason());
   ctl.balloon_changed("u2", 4096 * 1024, now); // not a page-fusion guest of ours
-  EXPECT_EQ(1u, std::count_if(ctl.decisions().begin(), ctl.decisions().end(),
+  EXPECT_EQ(2u, std::count_if(ctl.decisions().begin(), ctl.decisions().end(),
                               [](const auto& d) { return d.reason.find("balloon") != std::string::npos; }));
 }
 
@@ -244,7 +260,19 @@ TEST_F(ControllerTest, WorksOnAnOlderKernelWithoutTheOptionalFiles) {
     advance(1000);
   }
   EXPECT_EQ(Mode::Idle, ctl.mode());
-  EXPECT_EQ("merging stopped paying: the last 2 full scans merged 0 pages", last_reason());
+  EXPECT_EQ("merging stopped paying: the last 4 s of scanning merged 0 pages", last_reason());
+}
+
+TEST_F(ControllerTest, AKsmWithNothingToScanDoesNotBurstForever) {
+  ctl.guest_started({"u1", "web01"}, now); // its memory is not registered with KSM (yet)
+  for (int i = 0; i < 59; ++i) {
+    advance(250, 0.0); // full_scans and pages_scanned stand still
+  }
+  EXPECT_EQ(Mode::Burst, ctl.mode());
+  advance(250, 0.0);
+  EXPECT_EQ(Mode::Idle, ctl.mode()) << "after three 5-s windows (the first one is partial)";
+  EXPECT_EQ("merging stopped paying: the last 15 s of scanning merged 0 pages of 0 scanned, "
+            "general profit +0 MB", last_reason());
 }
 
 TEST_F(ControllerTest, ATunableKsmRefusesIsAnErrorNamingIt) {
@@ -284,6 +312,7 @@ struct DaemonTest : testing::Test {
   DaemonTest() {
     std::filesystem::create_directories(paths.run_dir);
     hv.local = true;
+    hv.uri_value = "qemu:///system";
     hv.add("fusion", "00000000-0000-4000-8000-000000000001");
     hv.add("nofusion", "00000000-0000-4000-8000-000000000002").memory.nosharepages = true;
     hv.add("huge", "00000000-0000-4000-8000-000000000003").memory.hugepages = true;
@@ -410,14 +439,17 @@ TEST_F(DaemonTest, StopGivesKsmBack) {
   EXPECT_EQ("unmanaged", state()["mode"]);
 }
 
-TEST_F(DaemonTest, ARemoteConnectionIsRefused) {
-  hv.local = false;
-  make();
-  try {
-    daemon->turn();
-    FAIL() << "no error";
-  } catch (const std::runtime_error& e) {
-    EXPECT_THAT(e.what(), HasSubstr("is not this host"));
+TEST_F(DaemonTest, ARemoteOrNonQemuConnectionIsRefused) {
+  for (auto [local, uri] : {std::pair{false, "qemu+ssh://host/system"}, {true, "test:///default"}}) {
+    hv.local = local;
+    hv.uri_value = uri;
+    make();
+    try {
+      daemon->turn();
+      ADD_FAILURE() << "no error for " << uri;
+    } catch (const std::runtime_error& e) {
+      EXPECT_THAT(e.what(), HasSubstr("is not this host's QEMU"));
+    }
   }
 }
 
@@ -436,6 +468,7 @@ struct PageFusionCliTest : CliTest {
       return std::string("4242");
     };
     hv.local = true;
+    hv.uri_value = "qemu:///system";
     hv.add("web01", "00000000-0000-4000-8000-0000000000a1");
     hv.add("private", "00000000-0000-4000-8000-0000000000a2").memory.nosharepages = true;
   }
@@ -447,7 +480,7 @@ struct PageFusionCliTest : CliTest {
 
 TEST_F(PageFusionCliTest, StartvmHandsAPageFusionGuestToTheController) {
   EXPECT_EQ(0, run("startvm web01"));
-  EXPECT_EQ(std::vector<std::string>{"test:///fake"}, handed);
+  EXPECT_EQ(std::vector<std::string>{"qemu:///system"}, handed);
   EXPECT_EQ("", out.stderr_text);
   EXPECT_EQ(0, run("startvm private"));
   EXPECT_EQ(1u, handed.size()) << "page fusion off";
@@ -460,6 +493,11 @@ TEST_F(PageFusionCliTest, StartvmLeavesKsmAloneWhenTheAdminSaidNoOrTheHostIsRemo
   run("controlvm web01 poweroff");
   EXPECT_EQ(0, run("pagefusion manage on"));
   hv.local = false;
+  EXPECT_EQ(0, run("startvm web01"));
+  EXPECT_TRUE(handed.empty());
+  run("controlvm web01 poweroff");
+  hv.local = true;
+  hv.uri_value = "test:///default"; // an in-process test driver has no QEMU, no KSM to steer
   EXPECT_EQ(0, run("startvm web01"));
   EXPECT_TRUE(handed.empty());
 }
@@ -566,10 +604,25 @@ TEST_F(PageFusionCliTest, StatusSaysWhatKsmDoesInPlainWords) {
   EXPECT_NEAR(0.2, j["ksmd"]["cpu_percent"].get<double>(), 0.001);
 }
 
+TEST_F(PageFusionCliTest, StatusShowsTheDecisionsOfTheControllerThatRanLast) {
+  backend::write_file_atomic(tree.root() / "run/pagefusion.json", R"({"updated_ms": 1, "mode": "unmanaged",
+    "decisions": [{"at_ms": 1700000000000, "mode": "unmanaged", "rate": {"pages_to_scan": 100,
+    "sleep_millisecs": 20}, "reason": "no page-fusion guest has run for 5 s"}, {"at_ms": "garbage"}]})",
+                             0644, false);
+  EXPECT_EQ(0, run("pagefusion status"));
+  EXPECT_THAT(out.stdout_text, HasSubstr("State:                       stopped, not steered by vboxkvm\n"));
+  EXPECT_THAT(out.stdout_text, HasSubstr("Last decisions (of the controller that ran last):\n"
+                                         "  2023-11-14T22:13:20.000  unmanaged   100 pages /   20 ms  no "
+                                         "page-fusion guest has run for 5 s\n"));
+  EXPECT_THAT(out.stdout_text, testing::Not(HasSubstr("garbage")));
+  EXPECT_EQ(0, run("pagefusion status --json"));
+  EXPECT_EQ(2u, nlohmann::json::parse(out.stdout_text)["controller"]["decisions"].size());
+}
+
 TEST_F(PageFusionCliTest, StatusRefusesARemoteHost) {
   hv.local = false;
   EXPECT_EQ(1, run("pagefusion status"));
-  EXPECT_THAT(first_err_line(), HasSubstr("pagefusion shows the KSM of this host, and 'test:///fake' is "
+  EXPECT_THAT(first_err_line(), HasSubstr("pagefusion shows the KSM of this host, and 'qemu:///system' is "
                                           "another host: run it there"));
 }
 
