@@ -153,6 +153,14 @@ E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/${E2E_PREFIX}XXXXXX")
 mkdir -p "$E2E_TMP/vbox-home" "$E2E_TMP/domains" "$E2E_TMP/serial" "$E2E_TMP/logs"
 VBOX_USER_HOME=$E2E_TMP/vbox-home
 export E2E_TMP VBOX_USER_HOME
+# The host's page-fusion files live in the test's directory, and vboxkvm leaves KSM alone
+# (manage-ksm = no) unless a test says otherwise: KSM is one per host, and a controller
+# started by one test's startvm must not steer it under the next test.
+VBOXKVM_ETC_DIR=$E2E_TMP/etc
+VBOXKVM_RUN_DIR=$E2E_TMP/run
+export VBOXKVM_ETC_DIR VBOXKVM_RUN_DIR
+mkdir -p "$VBOXKVM_ETC_DIR" "$VBOXKVM_RUN_DIR"
+echo "manage-ksm = no" >"$VBOXKVM_ETC_DIR/pagefusion.conf"
 
 # virsh_q ARGS...: virsh -q on $LIBVIRT_URI.
 virsh_q() {

@@ -31,6 +31,7 @@
 #include "cli/exit_codes.hpp"
 #include "store/settings_store.hpp"
 #include "support/fake_hypervisor.hpp"
+#include "support/fake_ksm.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -57,6 +58,9 @@ constexpr int k_sleep_budget = 600;
 constexpr std::int64_t k_day_ms = 86'400'000;
 
 bool g_verbose = false;
+// `pagefusion` reads KSM from this fake tree and keeps its host files (VBOXKVM_ETC_DIR and
+// VBOXKVM_RUN_DIR) in it: the fuzzer never touches the real KSM, /etc or /run.
+vbm::test::FakeKsmTree* g_ksm = nullptr;
 
 [[noreturn]] void fail(const char* what, const std::string& detail = {}) {
   std::fprintf(stderr, "fuzz_argv invariant violated: %s\n%s\n", what, detail.c_str());
@@ -283,6 +287,9 @@ template <class S, class F> void set_stop_requested(S& services, F&& stop) {
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   all_uuids(); // warm the static before leak checking starts
   unsetenv("VBOXKVM_METRICS_TEXTFILE_DIR"); // see --textfile-dir below
+  g_ksm = new vbm::test::FakeKsmTree; // lives as long as the process
+  setenv("VBOXKVM_ETC_DIR", (g_ksm->root() / "etc").c_str(), 1);
+  setenv("VBOXKVM_RUN_DIR", (g_ksm->root() / "run").c_str(), 1);
   const char* verbose = std::getenv("VBM_FUZZ_VERBOSE");
   g_verbose = verbose && *verbose == '1';
   return 0;
@@ -293,13 +300,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, size_t size) {
   // The metrics collector (`__collector --textfile-dir DIR`, from the metrics work on main)
   // writes a file into DIR from inside run_app: keep the fuzzer off the real file system.
   // -1 keeps such inputs out of the corpus.
+  // The page-fusion controller (`__pagefusiond`) connects to the real libvirtd and steers the
+  // real KSM: never run it here.
   for (const auto& cmd : commands) {
     for (const auto& a : cmd.args) {
-      if (a.starts_with("--textfile-dir")) {
+      if (a.starts_with("--textfile-dir") || a == "__pagefusiond") {
         return -1;
       }
     }
   }
+  std::error_code ec;
+  std::filesystem::remove(g_ksm->root() / "etc/pagefusion.conf", ec); // fresh for every input
 
   Host hv;
   populate(hv);
@@ -336,6 +347,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, size_t size) {
   };
   bool tty = false;
   services.stderr_is_terminal = [&] { return tty; };
+  services.host_root = g_ksm->root();
   // Long-running commands (the coming `metrics collect`, which loops until stopped) are bounded
   // here: once the sleep budget is spent, the harness asks them to stop. Set only if Services
   // has the member. (Any `ensure_collector`-like hook must keep a default that starts nothing.)
