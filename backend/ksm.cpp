@@ -3,7 +3,6 @@
 #include "backend/local_host.hpp"
 
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -29,17 +28,6 @@ template <class Knobs> auto& field(Knobs& k, std::string_view name) {
   return k.smart_scan;
 }
 
-std::optional<std::int64_t> parse_i64(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
-    text.remove_prefix(1);
-  }
-  std::int64_t v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end == text.data()) {
-    return std::nullopt;
-  }
-  return v;
-}
 } // namespace
 
 std::string KsmKnobs::to_text() const {

@@ -5,26 +5,31 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <stdexcept>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
 namespace vbm::backend {
 
-std::optional<std::uint64_t> parse_u64(std::string_view text) {
+namespace {
+template <class T> std::optional<T> parse_number(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
     text.remove_prefix(1);
   }
-  std::uint64_t v = 0;
+  T v = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || end == text.data()) {
     return std::nullopt;
   }
   return v;
 }
+} // namespace
+
+std::optional<std::uint64_t> parse_u64(std::string_view text) { return parse_number<std::uint64_t>(text); }
+std::optional<std::int64_t> parse_i64(std::string_view text) { return parse_number<std::int64_t>(text); }
 
 std::optional<std::string> read_text_file(const std::filesystem::path& path) {
   std::ifstream in(path);

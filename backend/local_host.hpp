@@ -13,6 +13,8 @@ namespace vbm::backend {
 
 /// The unsigned decimal number at the start of `text` (leading blanks skipped); nullopt if none.
 std::optional<std::uint64_t> parse_u64(std::string_view text);
+/// The same for a signed number ("-12288").
+std::optional<std::int64_t> parse_i64(std::string_view text);
 /// A whole (small) file, e.g. under /proc or /sys; nullopt when it cannot be read.
 std::optional<std::string> read_text_file(const std::filesystem::path& path);
 /// Replaces `path` with `text` so that a reader never sees half of it: a temporary file

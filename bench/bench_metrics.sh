@@ -12,6 +12,8 @@
 # core, and >= 10x cheaper than the loop.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$here/bench/lib.sh"
 vbm=${VBM:-$here/build/bin/vboxmanage}
 seconds=${1:-30}
 guests=${BENCH_GUESTS:-3}
@@ -96,23 +98,11 @@ echo "  (collector: $c ms CPU over $seconds beats; $rows sample rows kept in the
 
 # (b) real tiny guests on libvirtd.
 "$here/scripts/start-libvirtd.sh" >/dev/null
-image=$("$here/scripts/build-tiny-guest.sh")
-kernel=$(grep '/vmlinuz$' <<<"$image")
-initrd=$(grep '/initrd-balloon.img$' <<<"$image")
 gnames=()
 for ((i = 0; i < guests; i++)); do
   g=vbm-bench-metrics-$$-$i
   gnames+=("$g")
-  virsh -q define /dev/stdin >/dev/null <<XML
-<domain type='qemu'>
-  <name>$g</name>
-  <memory unit='MiB'>256</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='q35'>hvm</type><kernel>$kernel</kernel><initrd>$initrd</initrd>
-    <cmdline>console=ttyS0</cmdline></os>
-  <devices><memballoon model='virtio'><stats period='1'/></memballoon></devices>
-</domain>
-XML
+  define_tiny_guest "$g"
   virsh -q start "$g" >/dev/null
 done
 sleep 8 # boot

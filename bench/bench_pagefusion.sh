@@ -24,6 +24,8 @@
 # guests (scripts/build-tiny-guest.sh), and no other KSM controller running.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$here/bench/lib.sh"
 vbm=${VBM:-$here/build/bin/vboxmanage}
 seconds=${1:-300}
 guests=${BENCH_GUESTS:-3}
@@ -71,22 +73,9 @@ trap cleanup EXIT
 trap 'exit 130' INT
 
 "$here/scripts/start-libvirtd.sh" >/dev/null
-image=$("$here/scripts/build-tiny-guest.sh")
-kernel=$(grep '/vmlinuz$' <<<"$image")
-initrd=$(grep '/initrd-balloon.img$' <<<"$image")
 for ((i = 0; i < guests; i++)); do
-  g=vbm-bench-pf-$$-$i
-  names+=("$g")
-  virsh -q define /dev/stdin >/dev/null <<XML
-<domain type='qemu'>
-  <name>$g</name>
-  <memory unit='MiB'>256</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='q35'>hvm</type><kernel>$kernel</kernel><initrd>$initrd</initrd>
-    <cmdline>console=ttyS0</cmdline></os>
-  <devices><controller type='usb' model='none'/><memballoon model='virtio'><stats period='2'/></memballoon></devices>
-</domain>
-XML
+  names+=("vbm-bench-pf-$$-$i")
+  define_tiny_guest "${names[-1]}"
 done
 
 # ksmtuned, the real script from Debian's package (cached beside the guest image).
@@ -181,6 +170,7 @@ for p in $policies; do
   run_policy "$p"
 done
 
+# shellcheck disable=SC2086 # one word per policy
 python3 - "$out" "$seconds" $policies <<'PY'
 import statistics, sys
 out, seconds, policies = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
