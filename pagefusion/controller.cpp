@@ -264,12 +264,14 @@ int Controller::tick(std::int64_t now_ms) {
     if (scanned_all || now_ms - m_scan_mark->at_ms >= window) {
       ++m_windows;
       auto g = gain_between(*m_scan_mark, *r);
-      // Quiet: a scan whose gain is small against what it scanned, or against what is shared
-      // already (diminishing returns: idle scanning picks up such a trickle at a fraction of
-      // the cost).
+      // Quiet: a scan whose gain is small against what it scanned, or against what this burst
+      // has merged so far (diminishing returns: the trickle that follows costs more ksmd CPU
+      // than it saves at this rate; idle scanning picks it up). Not against all that is
+      // shared: a guest that starts beside many others would look quiet at once.
+      auto merged = std::max<std::int64_t>(0, gain_between(*m_trigger, *r).pages_sharing);
       auto threshold = std::max({static_cast<double>(m_t.quiet_pages),
                                  static_cast<double>(g.pages_scanned.value_or(0)) * m_t.quiet_ratio,
-                                 static_cast<double>(r->c.pages_sharing) * m_t.quiet_share});
+                                 static_cast<double>(merged) * m_t.quiet_share});
       m_quiet = static_cast<double>(g.pages_sharing) < threshold ? m_quiet + 1 : 0;
       if (m_quiet == 1) {
         m_streak_start = m_scan_mark;

@@ -13,8 +13,8 @@
 //          scan hard (4000 pages / 20 ms, a GiB of guest RAM every ~1.3 s), capped at a share
 //          of one core measured from ksmd's own CPU time;
 //   idle   once full scans stop paying (two in a row merge less than 0.1% of the pages they
-//          scan, or less than 1% of what is shared already): 250 pages a second, ~0.02% of a
-//          core, still watching what each window gains;
+//          scan, or less than 2% of what the burst has merged): 250 pages a second, ~0.03% of
+//          a core, still watching what each window gains;
 //   (unmanaged) no page-fusion guest for a few seconds: KSM's tunables as found.
 //
 // Kernel facilities: smart_scan (6.7+) is turned on while we manage, because it is exactly
@@ -58,7 +58,7 @@ struct Tuning {
   int quiet_scans = 2;                  ///< full scans in a row that gain (almost) nothing
   std::uint64_t quiet_pages = 64;       ///< "almost nothing": below this many pages …
   double quiet_ratio = 0.001;           ///< … or this share of the pages scanned …
-  double quiet_share = 0.01;            ///< … or this share of the pages sharing already
+  double quiet_share = 0.02;            ///< … or this share of what the burst merged so far
   std::int64_t idle_window_ms = 30000;  ///< idle gains are judged over this window
   std::uint64_t wake_pages = 256;       ///< an idle window merging this many pages …
   double wake_ratio = 0.01;             ///< … and this share of what it scanned: burst again

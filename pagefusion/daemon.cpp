@@ -132,10 +132,12 @@ bool Daemon::turn() {
       return true;
     }
   }
+  bool changed = false;
   try {
     auto wait = std::clamp<std::int64_t>(m_next_tick_ms - m_hooks.now_ms(), 0, k_max_wait_ms);
     for (const auto& ev : m_hv->wait_domain_events(static_cast<int>(wait))) {
       on_event(ev);
+      changed = true;
     }
   } catch (const backend::BackendError& e) {
     if (!e.connection_lost()) {
@@ -149,8 +151,11 @@ bool Daemon::turn() {
   auto now = m_hooks.now_ms();
   if (now >= m_next_tick_ms) {
     m_next_tick_ms = now + m_ctl.tick(now);
+    changed = true;
   }
-  write_state();
+  if (changed) {
+    write_state(); // after what happened, and at every tick (status calls it stale after 15 s)
+  }
   return m_permanent || m_ctl.mode() != Mode::Unmanaged || !m_ctl.guests().empty();
 }
 

@@ -95,15 +95,17 @@ TEST_F(ControllerTest, AQuietScanIsOneThatGainsUnderAThousandthOfWhatItScanned) 
   EXPECT_EQ(Mode::Idle, ctl.mode());
 }
 
-TEST_F(ControllerTest, ScansThatAddUnderOnePercentToWhatIsSharedAreQuietToo) {
+TEST_F(ControllerTest, ScansThatAddUnderTwoPercentToWhatTheBurstMergedAreQuietToo) {
   tree.set("pages_sharing", 100000); // merged before this guest started
   ctl.guest_started({"u1", "web01"}, now);
   for (int i = 0; i < 6; ++i) {
-    scan(1200); // 1.2% more each time
+    scan(5000); // the burst merges 30000
   }
+  scan(1500); // under 2% of all that is shared, but 5% of what this burst merged: paying
+  scan(1500);
   EXPECT_EQ(Mode::Burst, ctl.mode());
-  scan(900); // 0.9% of 100k scanned is more than 0.1%, but under 1% of what is shared
-  scan(900);
+  scan(500); // 0.5% of the 100k scanned is more than 0.1%, but under 2% of 33000
+  scan(500);
   EXPECT_EQ(Mode::Idle, ctl.mode());
 }
 
