@@ -2,6 +2,7 @@
 
 #include "backend/local_host.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -41,6 +42,15 @@ std::string KsmKnobs::to_text() const {
     out += fmt::format("advisor_mode={}\n", *advisor_mode);
   }
   return out;
+}
+
+std::string KsmKnobs::to_line() const {
+  std::string line = to_text();
+  std::replace(line.begin(), line.end(), '\n', ' ');
+  if (!line.empty()) {
+    line.pop_back(); // the last newline
+  }
+  return line;
 }
 
 KsmKnobs KsmKnobs::parse(const std::string& text) {

@@ -28,8 +28,10 @@ struct KsmKnobs {
   std::optional<std::string> advisor_mode;   ///< "none" or "scan-time" (6.9+)
   bool operator==(const KsmKnobs&) const = default;
 
-  /// "run=1 pages_to_scan=100 …", the known fields only; parse() reads it back.
+  /// "run=1\npages_to_scan=100\n…", the known fields only; parse() reads it back.
   std::string to_text() const;
+  /// The same on one line: "run=1 pages_to_scan=100 …".
+  std::string to_line() const;
   static KsmKnobs parse(const std::string& text);
 };
 

@@ -325,15 +325,6 @@ int run_status(std::span<const std::string> args, Env& env) {
   return k_exit_success;
 }
 
-std::string knobs_line(const backend::KsmKnobs& k) {
-  std::string t = k.to_text();
-  std::replace(t.begin(), t.end(), '\n', ' ');
-  while (!t.empty() && t.back() == ' ') {
-    t.pop_back();
-  }
-  return t;
-}
-
 int run_manage(std::span<const std::string> args, Env& env) {
   if (args.size() != 1) {
     syntax(args.empty() ? "Missing argument: on or off" : fmt::format("Too many parameters: '{}'", args[1]));
@@ -405,7 +396,7 @@ int run_manage(std::span<const std::string> args, Env& env) {
       }
     }
   }
-  env.out.out(fmt::format("vboxkvm leaves KSM alone now; KSM is as found: {}.\n", knobs_line(ksm.knobs())));
+  env.out.out(fmt::format("vboxkvm leaves KSM alone now; KSM is as found: {}.\n", ksm.knobs().to_line()));
   return k_exit_success;
 }
 } // namespace

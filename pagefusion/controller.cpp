@@ -329,13 +329,8 @@ void Controller::release(std::int64_t now_ms, const std::string& reason) {
     rate = {restored->pages_to_scan.value_or(0), restored->sleep_millisecs.value_or(0)};
   }
   m_prior.reset();
-  std::string as_found = restored ? restored->to_text() : std::string();
-  std::replace(as_found.begin(), as_found.end(), '\n', ' ');
-  while (!as_found.empty() && as_found.back() == ' ') {
-    as_found.pop_back();
-  }
   decide(Mode::Unmanaged, rate, now_ms,
-         fmt::format("{}: KSM given back as found ({})", reason, as_found));
+         fmt::format("{}: KSM given back as found ({})", reason, restored ? restored->to_line() : ""));
 }
 
 } // namespace vbm::pagefusion
