@@ -7,7 +7,8 @@ e2e_start_libvirtd
 e2e_guest_image
 vbm() { "$VBM" --connect "$LIBVIRT_URI" "$@"; }
 
-# define_named NAME: a tiny guest with exactly that name (XML-escaped by python); prints its UUID.
+# define_named NAME: a tiny guest with exactly that name (XML-escaped by python); sets
+# NAMED_UUID. Not to be called in $(...): its cleanup hook must be registered in this shell.
 define_named() {
   local uuid
   uuid=$(python3 - "$1" "$GUEST_KERNEL" "$GUEST_INITRD_BALLOON" 2>"$E2E_TMP/named.xml" <<'EOF'
@@ -25,14 +26,14 @@ EOF
   ) || return 1
   virsh -q -c "$LIBVIRT_URI" define "$E2E_TMP/named.xml" >/dev/null 2>"$E2E_TMP/define.err" || return 1
   e2e_on_cleanup "virsh -q -c '$LIBVIRT_URI' destroy $uuid >/dev/null 2>&1; virsh -q -c '$LIBVIRT_URI' undefine $uuid >/dev/null 2>&1"
-  echo "$uuid"
+  NAMED_UUID=$uuid
 }
 
 tag=$E2E_PID
 names=("it's \"quoted\" $tag" "ünïcødé-名前-$tag" "100% %s %n %x $tag" "x'; DROP TABLE vm; -- $tag"
   "spaces  and	tab $tag" "{braces} [x] \$HOME \`id\` $tag")
 nl_name=$'line\nbreak '"$tag"
-if uuid=$(define_named "$nl_name"); then
+if define_named "$nl_name"; then
   names+=("$nl_name")
   e2e_log "libvirt accepts a newline in a name: tested too"
 else
@@ -42,7 +43,8 @@ fi
 checked=0
 for name in "${names[@]}"; do
   if [[ $name != "$nl_name" ]]; then
-    uuid=$(define_named "$name") || fail "could not define '$name': $(cat "$E2E_TMP/define.err")"
+    define_named "$name" || fail "could not define '$name': $(cat "$E2E_TMP/define.err")"
+    uuid=$NAMED_UUID
   else
     uuid=$(virsh -q -c "$LIBVIRT_URI" domuuid "$name")
   fi
