@@ -13,6 +13,7 @@
 #include "pagefusion/controller.hpp"
 #include "pagefusion/host.hpp"
 
+#include <algorithm>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
@@ -31,6 +32,12 @@ constexpr int k_release_wait_ms = 10000;
 
 std::string line(std::string_view label, std::string_view value) {
   return fmt::format("{:<{}}{}\n", fmt::format("{}:", label), k_label_width, value);
+}
+
+/// The controller's state file as a JSON object ({} when absent or not ours).
+nlohmann::json read_state(const pagefusion::HostPaths& paths) {
+  auto state = nlohmann::json::parse(backend::read_text_file(paths.state()).value_or("{}"), nullptr, false);
+  return state.is_object() ? state : nlohmann::json::object();
 }
 
 std::uint64_t mb(std::uint64_t pages, std::uint64_t page_size) { return pages * page_size / (1024 * 1024); }
@@ -72,13 +79,13 @@ Status gather(Env& env) {
   } catch (const pagefusion::SettingsError& e) {
     s.settings_error = e.what();
   }
-  auto state = nlohmann::json::parse(backend::read_text_file(s.paths.state()).value_or("{}"), nullptr, false);
-  if (state.is_object() && state.contains("decisions") && state["decisions"].is_array()) {
+  auto state = read_state(s.paths);
+  if (state.contains("decisions") && state["decisions"].is_array()) {
     s.decisions = state["decisions"];
   }
   if (lock_is_held(s.paths.lock().string())) {
     s.controller_pid = read_lock_pid(s.paths.lock().string());
-    if (state.is_object() && env.now_ms() - state.value("updated_ms", std::int64_t{0}) <= k_fresh_state_ms) {
+    if (env.now_ms() - state.value("updated_ms", std::int64_t{0}) <= k_fresh_state_ms) {
       s.state = state;
     }
   } else {
@@ -99,8 +106,7 @@ Status gather(Env& env) {
       if (vm.id < 0) {
         continue;
       }
-      auto mem = hv.live_memory(vm);
-      if (mem.nosharepages || mem.hugepages) {
+      if (!pagefusion::is_page_fusion_guest(hv.live_memory(vm))) {
         continue;
       }
       std::optional<std::uint64_t> merging;
@@ -344,14 +350,11 @@ int run_manage(std::span<const std::string> args, Env& env) {
   if (on) {
     try {
       auto& hv = env.hypervisor(Access::ReadOnly);
-      bool any = false;
-      for (const auto& vm : hv.list_vms()) {
-        if (vm.id >= 0) {
-          auto mem = hv.live_memory(vm);
-          any = any || (!mem.nosharepages && !mem.hugepages);
-        }
-      }
-      if (any && hv.is_local() && pagefusion::is_qemu_uri(hv.uri())) {
+      auto vms = hv.list_vms();
+      bool any = std::any_of(vms.begin(), vms.end(), [&](const backend::VmRef& vm) {
+        return vm.id >= 0 && pagefusion::is_page_fusion_guest(hv.live_memory(vm));
+      });
+      if (any && pagefusion::is_local_qemu(hv)) {
         auto pid = env.services.ensure_pagefusiond(hv.uri());
         env.out.out(fmt::format("vboxkvm now steers KSM while page-fusion guests run (controller pid {}).\n",
                                 pid.empty() ? "starting" : pid));
@@ -366,16 +369,14 @@ int run_manage(std::span<const std::string> args, Env& env) {
   // Off: the controller sees the setting within a second and gives KSM back; wait for that.
   backend::Ksm ksm(env.services.host_root);
   for (int waited = 0; lock_is_held(lock_path) && waited < k_release_wait_ms; waited += 100) {
-    auto state = nlohmann::json::parse(backend::read_text_file(paths.state()).value_or("{}"), nullptr, false);
-    if (!state.is_discarded() && state.is_object() && state.value("mode", "") == "unmanaged" &&
-        !state.value("manage_ksm", true)) {
+    auto state = read_state(paths);
+    if (state.value("mode", "") == "unmanaged" && !state.value("manage_ksm", true)) {
       break;
     }
     env.sleep_ms(100);
   }
   if (lock_is_held(lock_path)) {
-    auto state = nlohmann::json::parse(backend::read_text_file(paths.state()).value_or("{}"), nullptr, false);
-    if (state.is_discarded() || !state.is_object() || state.value("mode", "") != "unmanaged") {
+    if (read_state(paths).value("mode", "") != "unmanaged") {
       throw CommandError(fmt::format("the page-fusion controller (pid {}) did not give KSM back within "
                                      "{} s; see {}",
                                      read_lock_pid(lock_path), k_release_wait_ms / 1000, paths.log().string()));

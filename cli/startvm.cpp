@@ -23,8 +23,7 @@ constexpr OptDef k_opts[] = {
 // the start.
 void hand_to_page_fusion(Env& env, backend::Hypervisor& hv, const backend::VmRef& vm) {
   try {
-    auto mem = hv.live_memory(vm);
-    if (mem.nosharepages || mem.hugepages || !hv.is_local() || !pagefusion::is_qemu_uri(hv.uri()) ||
+    if (!pagefusion::is_page_fusion_guest(hv.live_memory(vm)) || !pagefusion::is_local_qemu(hv) ||
         !pagefusion::read_settings(pagefusion::host_paths().settings()).manage_ksm) {
       return;
     }

@@ -130,7 +130,6 @@ void Controller::burst(std::int64_t now_ms, const std::string& reason) {
   if (m_mode == Mode::Unmanaged) {
     take_control();
   }
-  m_trigger_ms = now_ms;
   m_trigger = read(now_ms);
   m_scan_mark = m_trigger;
   m_quiet = 0;
@@ -280,7 +279,7 @@ int Controller::tick(std::int64_t now_ms) {
       m_scan_mark = r;
     }
     // The first window after a trigger is a partial scan: it does not count as a quiet one.
-    if (now_ms - m_trigger_ms >= m_t.min_burst_ms && m_quiet >= m_t.quiet_scans && m_windows > m_t.quiet_scans) {
+    if (now_ms - m_trigger->at_ms >= m_t.min_burst_ms && m_quiet >= m_t.quiet_scans && m_windows > m_t.quiet_scans) {
       auto g = gain_between(*m_streak_start, *r);
       std::string scanned = g.pages_scanned ? fmt::format(" of {} scanned", *g.pages_scanned) : "";
       if (g.general_profit) {

@@ -155,8 +155,7 @@ private:
   std::deque<Decision> m_decisions;
   std::deque<Reading> m_history; ///< ~10 s of readings, for ksmd's CPU
   // Burst: when the last reason to burst came, the readings at scan boundaries, quiet scans.
-  std::int64_t m_trigger_ms = 0;
-  std::optional<Reading> m_trigger;
+  std::optional<Reading> m_trigger; ///< the reading when the last reason to burst came
   std::optional<Reading> m_scan_mark;
   std::optional<Reading> m_streak_start; ///< where the current run of quiet scans began
   int m_quiet = 0;

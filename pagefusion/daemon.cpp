@@ -36,9 +36,7 @@ Daemon::Daemon(const backend::Ksm& ksm, HostPaths paths, Hooks hooks, bool perma
 
 bool Daemon::mergeable(const backend::VmRef& vm) {
   try {
-    auto mem = m_hv->live_memory(vm);
-    // QEMU marks guest RAM mergeable unless <nosharepages/>; huge pages are never merged.
-    return !mem.nosharepages && !mem.hugepages;
+    return is_page_fusion_guest(m_hv->live_memory(vm));
   } catch (const backend::BackendError& e) {
     if (e.connection_lost()) {
       throw;
@@ -62,7 +60,7 @@ void Daemon::connect() {
     m_hv = m_hooks.connect();
     m_hv->watch_domain_events();
     m_uri = m_hv->uri();
-    if (!m_hv->is_local() || !is_qemu_uri(m_uri)) {
+    if (!is_local_qemu(*m_hv)) {
       m_hv.reset();
       throw std::runtime_error(fmt::format("'{}' is not this host's QEMU: the page-fusion controller "
                                            "steers the KSM of the host it runs on, for QEMU guests",

@@ -37,10 +37,15 @@ HostPaths host_paths() {
   return {env_dir("VBOXKVM_ETC_DIR", "/etc/vboxkvm"), env_dir("VBOXKVM_RUN_DIR", "/run/vboxkvm")};
 }
 
-bool is_qemu_uri(std::string_view uri) {
-  auto scheme = uri.substr(0, std::min(uri.find("://"), uri.find('+')));
-  return scheme == "qemu";
+bool is_local_qemu(backend::Hypervisor& hv) {
+  if (!hv.is_local()) {
+    return false;
+  }
+  auto uri = hv.uri();
+  return uri.substr(0, std::min(uri.find("://"), uri.find('+'))) == "qemu";
 }
+
+bool is_page_fusion_guest(const backend::DomainMemory& live) { return !live.nosharepages && !live.hugepages; }
 
 Settings read_settings(const std::filesystem::path& file) {
   Settings s;

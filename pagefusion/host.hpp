@@ -10,6 +10,8 @@
 //
 // VBOXKVM_ETC_DIR and VBOXKVM_RUN_DIR move the two directories (tests, packaging).
 
+#include "backend/hypervisor.hpp"
+
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -36,9 +38,12 @@ struct HostPaths {
 /// /etc/vboxkvm and /run/vboxkvm, or the directories the environment names.
 HostPaths host_paths();
 
-/// Whether a libvirt URI names a QEMU driver ("qemu:///system", "qemu+unix:///session"): KSM
-/// merges what QEMU marks mergeable, so only QEMU guests are page-fusion guests.
-bool is_qemu_uri(std::string_view uri);
+/// Whether the connection is this host's QEMU ("qemu:///system", "qemu+unix:///session"): KSM
+/// merges what QEMU marks mergeable, so only its guests can be page-fusion guests.
+bool is_local_qemu(backend::Hypervisor& hv);
+/// Whether KSM may merge a running guest's memory: QEMU marks guest RAM mergeable unless
+/// <nosharepages/>, and huge pages are never merged.
+bool is_page_fusion_guest(const backend::DomainMemory& live);
 
 /// The host admin's page-fusion settings.
 struct Settings {
