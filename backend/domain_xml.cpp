@@ -1,8 +1,9 @@
 #include "backend/domain_xml.hpp"
 
-#include <charconv>
 #include <fmt/format.h>
 #include <pugixml.hpp>
+
+#include <charconv>
 #include <sstream>
 
 namespace vbm::backend {
@@ -12,7 +13,8 @@ constexpr int k_xml_error = -1; // BackendError code for XML we cannot handle
 
 pugi::xml_document load(std::string_view xml) {
   pugi::xml_document doc;
-  auto res = doc.load_buffer(xml.data(), xml.size(), pugi::parse_default | pugi::parse_ws_pcdata_single);
+  auto res =
+      doc.load_buffer(xml.data(), xml.size(), pugi::parse_default | pugi::parse_ws_pcdata_single);
   if (!res) {
     throw BackendError(k_xml_error, fmt::format("cannot parse domain XML: {}", res.description()));
   }
@@ -36,18 +38,27 @@ std::uint64_t read_kib(pugi::xml_node node) {
     std::uint64_t num;
     std::uint64_t den;
   };
-  static constexpr Scale k_scales[] = {
-      {"b", 1, 1024},           {"bytes", 1, 1024},       {"KB", 1000, 1024},
-      {"k", 1, 1},              {"KiB", 1, 1},            {"MB", 1000000, 1024},
-      {"M", 1024, 1},           {"MiB", 1024, 1},         {"GB", 1000000000, 1024},
-      {"G", 1024 * 1024, 1},    {"GiB", 1024 * 1024, 1},  {"TB", 1000000000000, 1024},
-      {"T", 1024ull << 20, 1},  {"TiB", 1024ull << 20, 1}};
+  static constexpr Scale k_scales[] = {{"b", 1, 1024},
+                                       {"bytes", 1, 1024},
+                                       {"KB", 1000, 1024},
+                                       {"k", 1, 1},
+                                       {"KiB", 1, 1},
+                                       {"MB", 1000000, 1024},
+                                       {"M", 1024, 1},
+                                       {"MiB", 1024, 1},
+                                       {"GB", 1000000000, 1024},
+                                       {"G", 1024 * 1024, 1},
+                                       {"GiB", 1024 * 1024, 1},
+                                       {"TB", 1000000000000, 1024},
+                                       {"T", 1024ull << 20, 1},
+                                       {"TiB", 1024ull << 20, 1}};
   for (const auto& s : k_scales) {
     if (s.unit == unit) {
       return value * s.num / s.den;
     }
   }
-  throw BackendError(k_xml_error, fmt::format("unknown memory unit '{}' in <{}>", unit, node.name()));
+  throw BackendError(k_xml_error,
+                     fmt::format("unknown memory unit '{}' in <{}>", unit, node.name()));
 }
 
 void set_kib(pugi::xml_node domain, const char* name, std::uint64_t kib) {

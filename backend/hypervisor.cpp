@@ -43,7 +43,7 @@ std::optional<std::string> parse_uuid(std::string_view text) {
 
 bool is_64bit_arch(std::string_view arch) {
   static constexpr std::array<std::string_view, 11> k_64bit = {
-      "x86_64", "aarch64", "ppc64", "ppc64le", "s390x", "riscv64",
+      "x86_64", "aarch64",  "ppc64",   "ppc64le",     "s390x", "riscv64",
       "mips64", "mips64el", "sparc64", "loongarch64", "alpha"};
   return std::find(k_64bit.begin(), k_64bit.end(), arch) != k_64bit.end();
 }

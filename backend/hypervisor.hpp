@@ -47,15 +47,16 @@ struct DomainMemory {
   bool operator==(const DomainMemory&) const = default;
 };
 
-/// What the guest's balloon driver and QEMU report (virDomainMemoryStats); absent when not reported.
+/// What the guest's balloon driver and QEMU report (virDomainMemoryStats); absent when not
+/// reported.
 struct BalloonStats {
-  std::optional<std::uint64_t> actual_kib;      ///< the balloon's current size as memory the guest has
-  std::optional<std::uint64_t> unused_kib;      ///< guest-reported free memory
-  std::optional<std::uint64_t> available_kib;   ///< guest-reported total usable memory
+  std::optional<std::uint64_t> actual_kib; ///< the balloon's current size as memory the guest has
+  std::optional<std::uint64_t> unused_kib; ///< guest-reported free memory
+  std::optional<std::uint64_t> available_kib; ///< guest-reported total usable memory
   std::optional<std::uint64_t> usable_kib;
   std::optional<std::uint64_t> disk_caches_kib;
-  std::optional<std::uint64_t> rss_kib;         ///< QEMU's resident set on the host
-  std::optional<std::int64_t> last_update;      ///< 0: statistics enabled but the guest never reported
+  std::optional<std::uint64_t> rss_kib;    ///< QEMU's resident set on the host
+  std::optional<std::int64_t> last_update; ///< 0: statistics enabled but the guest never reported
 };
 
 /// One running domain's figures from the bulk statistics call, for the metrics collector.

@@ -2,11 +2,12 @@
 
 #include "backend/local_host.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
-#include <fmt/format.h>
 #include <sstream>
 #include <unistd.h>
 
@@ -16,7 +17,8 @@ namespace {
 constexpr const char* k_u64_knobs[] = {"run", "pages_to_scan", "sleep_millisecs", "smart_scan"};
 
 // The knob called `name`, in a KsmKnobs or a const one.
-template <class Knobs> auto& field(Knobs& k, std::string_view name) {
+template <class Knobs>
+auto& field(Knobs& k, std::string_view name) {
   if (name == "run") {
     return k.run;
   }
@@ -178,7 +180,8 @@ std::optional<std::uint64_t> Ksm::ksmd_cpu_ns() const {
     // ksmd is a kernel thread started at boot: a low PID, found early in the walk.
     for (const auto& entry : std::filesystem::directory_iterator(proc, ec)) {
       auto pid = entry.path().filename().string();
-      if (!pid.empty() && pid.find_first_not_of("0123456789") == std::string::npos && is_ksmd(pid)) {
+      if (!pid.empty() && pid.find_first_not_of("0123456789") == std::string::npos &&
+          is_ksmd(pid)) {
         m_ksmd_pid = pid;
         break;
       }

@@ -24,8 +24,8 @@ struct KsmKnobs {
   std::optional<std::uint64_t> run; ///< 0 stopped, 1 running, 2 unmerge all
   std::optional<std::uint64_t> pages_to_scan;
   std::optional<std::uint64_t> sleep_millisecs;
-  std::optional<std::uint64_t> smart_scan;   ///< 1: skip pages that never merge (6.7+)
-  std::optional<std::string> advisor_mode;   ///< "none" or "scan-time" (6.9+)
+  std::optional<std::uint64_t> smart_scan; ///< 1: skip pages that never merge (6.7+)
+  std::optional<std::string> advisor_mode; ///< "none" or "scan-time" (6.9+)
   bool operator==(const KsmKnobs&) const = default;
 
   /// "run=1\npages_to_scan=100\n…", the known fields only; parse() reads it back.
@@ -37,8 +37,8 @@ struct KsmKnobs {
 
 /// What KSM has done (the counters of /sys/kernel/mm/ksm).
 struct KsmCounters {
-  std::uint64_t pages_shared = 0;  ///< KSM pages in use
-  std::uint64_t pages_sharing = 0; ///< pages that point at them: the pages saved
+  std::uint64_t pages_shared = 0;             ///< KSM pages in use
+  std::uint64_t pages_sharing = 0;            ///< pages that point at them: the pages saved
   std::optional<std::uint64_t> pages_scanned; ///< since boot (6.6+)
   std::optional<std::uint64_t> full_scans;
   std::optional<std::int64_t> general_profit; ///< bytes saved minus KSM's own metadata (6.1+)

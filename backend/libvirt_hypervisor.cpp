@@ -2,11 +2,12 @@
 
 #include "backend/domain_xml.hpp"
 
-#include <algorithm>
 #include <fmt/format.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 #include <pugixml.hpp>
+
+#include <algorithm>
 #include <utility>
 
 namespace vbm::backend {
@@ -48,7 +49,8 @@ std::string uuid_of(virDomainPtr dom) {
 VmRef ref_of(virDomainPtr dom) {
   const char* name = virDomainGetName(dom);
   unsigned int id = virDomainGetID(dom);
-  return VmRef{name ? name : "", uuid_of(dom), id == static_cast<unsigned int>(-1) ? -1 : static_cast<int>(id)};
+  return VmRef{name ? name : "", uuid_of(dom),
+               id == static_cast<unsigned int>(-1) ? -1 : static_cast<int>(id)};
 }
 } // namespace
 
@@ -73,7 +75,8 @@ struct LibvirtHypervisor::Impl {
   }
 };
 
-LibvirtHypervisor::LibvirtHypervisor(const std::optional<std::string>& uri, bool read_only, bool events)
+LibvirtHypervisor::LibvirtHypervisor(const std::optional<std::string>& uri, bool read_only,
+                                     bool events)
     : m_impl(std::make_unique<Impl>()) {
   virSetErrorFunc(nullptr, silent_error_handler);
   if (events) {
@@ -183,15 +186,11 @@ VmState LibvirtHypervisor::state(const VmRef& vm) {
   }
   switch (st) {
   case VIR_DOMAIN_RUNNING:
-  case VIR_DOMAIN_BLOCKED:
-    return VmState::Running;
+  case VIR_DOMAIN_BLOCKED: return VmState::Running;
   case VIR_DOMAIN_PAUSED:
-  case VIR_DOMAIN_PMSUSPENDED:
-    return VmState::Paused;
-  case VIR_DOMAIN_SHUTDOWN:
-    return VmState::Stopping;
-  case VIR_DOMAIN_CRASHED:
-    return VmState::Aborted;
+  case VIR_DOMAIN_PMSUSPENDED: return VmState::Paused;
+  case VIR_DOMAIN_SHUTDOWN: return VmState::Stopping;
+  case VIR_DOMAIN_CRASHED: return VmState::Aborted;
   case VIR_DOMAIN_SHUTOFF: {
     int saved = virDomainHasManagedSaveImage(d.get(), 0);
     if (saved < 0) {
@@ -199,8 +198,7 @@ VmState LibvirtHypervisor::state(const VmRef& vm) {
     }
     return saved ? VmState::Saved : VmState::PoweredOff;
   }
-  default:
-    return VmState::Unknown;
+  default: return VmState::Unknown;
   }
 }
 
@@ -221,7 +219,8 @@ void LibvirtHypervisor::set_persistent_memory(const VmRef& vm, const DomainMemor
     throw_last(fmt::format("failed to read the configuration of '{}'", vm.name));
   }
   std::string updated = apply_domain_memory(xml.get(), mem);
-  Domain defined(virDomainDefineXMLFlags(m_impl->conn, updated.c_str(), VIR_DOMAIN_DEFINE_VALIDATE));
+  Domain defined(
+      virDomainDefineXMLFlags(m_impl->conn, updated.c_str(), VIR_DOMAIN_DEFINE_VALIDATE));
   if (!defined) {
     throw_last(fmt::format("failed to save the configuration of '{}'", vm.name));
   }
@@ -280,10 +279,22 @@ void LibvirtHypervisor::power(const VmRef& vm, PowerAction action) {
   int rc = 0;
   const char* what = "";
   switch (action) {
-  case PowerAction::PowerOff: rc = virDomainDestroy(d.get()); what = "power off"; break;
-  case PowerAction::AcpiPowerButton: rc = virDomainShutdown(d.get()); what = "send the ACPI power button to"; break;
-  case PowerAction::Pause: rc = virDomainSuspend(d.get()); what = "pause"; break;
-  case PowerAction::Resume: rc = virDomainResume(d.get()); what = "resume"; break;
+  case PowerAction::PowerOff:
+    rc = virDomainDestroy(d.get());
+    what = "power off";
+    break;
+  case PowerAction::AcpiPowerButton:
+    rc = virDomainShutdown(d.get());
+    what = "send the ACPI power button to";
+    break;
+  case PowerAction::Pause:
+    rc = virDomainSuspend(d.get());
+    what = "pause";
+    break;
+  case PowerAction::Resume:
+    rc = virDomainResume(d.get());
+    what = "resume";
+    break;
   }
   if (rc < 0) {
     throw_last(fmt::format("failed to {} '{}'", what, vm.name));
@@ -321,16 +332,26 @@ struct StatsRecordsDeleter {
 
 void apply_stat(DomainStats& out, std::string_view field, unsigned long long v) {
   auto& b = out.balloon;
-  if (field == "balloon.current") b.actual_kib = v;
-  else if (field == "balloon.maximum") out.maximum_kib = v;
-  else if (field == "balloon.unused") b.unused_kib = v;
-  else if (field == "balloon.available") b.available_kib = v;
-  else if (field == "balloon.usable") b.usable_kib = v;
-  else if (field == "balloon.disk_caches") b.disk_caches_kib = v;
-  else if (field == "balloon.rss") b.rss_kib = v;
-  else if (field == "balloon.last-update") b.last_update = static_cast<std::int64_t>(v);
-  else if (field == "cpu.user") out.cpu_user_ns = v;
-  else if (field == "cpu.system") out.cpu_system_ns = v;
+  if (field == "balloon.current")
+    b.actual_kib = v;
+  else if (field == "balloon.maximum")
+    out.maximum_kib = v;
+  else if (field == "balloon.unused")
+    b.unused_kib = v;
+  else if (field == "balloon.available")
+    b.available_kib = v;
+  else if (field == "balloon.usable")
+    b.usable_kib = v;
+  else if (field == "balloon.disk_caches")
+    b.disk_caches_kib = v;
+  else if (field == "balloon.rss")
+    b.rss_kib = v;
+  else if (field == "balloon.last-update")
+    b.last_update = static_cast<std::int64_t>(v);
+  else if (field == "cpu.user")
+    out.cpu_user_ns = v;
+  else if (field == "cpu.system")
+    out.cpu_system_ns = v;
 }
 } // namespace
 
@@ -381,7 +402,8 @@ std::vector<DomainStats> LibvirtHypervisor::running_domain_stats() {
     int nm = virDomainMemoryStats(d.get(), mem, VIR_DOMAIN_MEMORY_STAT_NR, 0);
     virDomainInfo info;
     if (nm < 0 || virDomainGetInfo(d.get(), &info) < 0) {
-      if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN || virGetLastErrorCode() == VIR_ERR_OPERATION_INVALID) {
+      if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN ||
+          virGetLastErrorCode() == VIR_ERR_OPERATION_INVALID) {
         continue; // stopped between the listing and the read
       }
       throw_last("failed to read a running domain's statistics");
@@ -406,7 +428,11 @@ std::vector<DomainStats> LibvirtHypervisor::running_domain_stats() {
     for (int p = 0; p < np; ++p) {
       std::string_view f = params[p].field;
       if (params[p].type == VIR_TYPED_PARAM_ULLONG) {
-        apply_stat(st, f == "user_time" ? "cpu.user" : f == "system_time" ? "cpu.system" : "", params[p].value.ul);
+        apply_stat(st,
+                   f == "user_time"     ? "cpu.user"
+                   : f == "system_time" ? "cpu.system"
+                                        : "",
+                   params[p].value.ul);
       }
     }
     virResetLastError(); // CPU statistics are optional
@@ -425,16 +451,22 @@ NodeStats LibvirtHypervisor::node_stats() {
     }
   }
   int n = 0;
-  if (virNodeGetMemoryStats(m_impl->conn, VIR_NODE_MEMORY_STATS_ALL_CELLS, nullptr, &n, 0) == 0 && n > 0) {
+  if (virNodeGetMemoryStats(m_impl->conn, VIR_NODE_MEMORY_STATS_ALL_CELLS, nullptr, &n, 0) == 0 &&
+      n > 0) {
     std::vector<virNodeMemoryStats> mem(static_cast<size_t>(n));
-    if (virNodeGetMemoryStats(m_impl->conn, VIR_NODE_MEMORY_STATS_ALL_CELLS, mem.data(), &n, 0) == 0) {
+    if (virNodeGetMemoryStats(m_impl->conn, VIR_NODE_MEMORY_STATS_ALL_CELLS, mem.data(), &n, 0) ==
+        0) {
       for (int i = 0; i < n; ++i) {
         std::string_view f = mem[static_cast<size_t>(i)].field;
         auto v = mem[static_cast<size_t>(i)].value;
-        if (f == VIR_NODE_MEMORY_STATS_TOTAL) out.mem_total_kib = v;
-        else if (f == VIR_NODE_MEMORY_STATS_FREE) out.mem_free_kib = v;
-        else if (f == VIR_NODE_MEMORY_STATS_BUFFERS) out.mem_buffers_kib = v;
-        else if (f == VIR_NODE_MEMORY_STATS_CACHED) out.mem_cached_kib = v;
+        if (f == VIR_NODE_MEMORY_STATS_TOTAL)
+          out.mem_total_kib = v;
+        else if (f == VIR_NODE_MEMORY_STATS_FREE)
+          out.mem_free_kib = v;
+        else if (f == VIR_NODE_MEMORY_STATS_BUFFERS)
+          out.mem_buffers_kib = v;
+        else if (f == VIR_NODE_MEMORY_STATS_CACHED)
+          out.mem_cached_kib = v;
       }
     }
   }
@@ -445,10 +477,14 @@ NodeStats LibvirtHypervisor::node_stats() {
       for (int i = 0; i < n; ++i) {
         std::string_view f = cpu[static_cast<size_t>(i)].field;
         auto v = cpu[static_cast<size_t>(i)].value;
-        if (f == VIR_NODE_CPU_STATS_USER) out.cpu_user_ns = v;
-        else if (f == VIR_NODE_CPU_STATS_KERNEL) out.cpu_kernel_ns = v;
-        else if (f == VIR_NODE_CPU_STATS_IDLE) out.cpu_idle_ns = v;
-        else if (f == VIR_NODE_CPU_STATS_IOWAIT) out.cpu_iowait_ns = v;
+        if (f == VIR_NODE_CPU_STATS_USER)
+          out.cpu_user_ns = v;
+        else if (f == VIR_NODE_CPU_STATS_KERNEL)
+          out.cpu_kernel_ns = v;
+        else if (f == VIR_NODE_CPU_STATS_IDLE)
+          out.cpu_idle_ns = v;
+        else if (f == VIR_NODE_CPU_STATS_IOWAIT)
+          out.cpu_iowait_ns = v;
       }
     }
   }
@@ -498,7 +534,8 @@ int on_balloon(virConnectPtr, virDomainPtr dom, unsigned long long actual, void*
 void LibvirtHypervisor::watch_domain_events() {
   auto& impl = *m_impl;
   if (!impl.events) {
-    throw BackendError(VIR_ERR_OPERATION_INVALID, "domain events need a connection opened for them");
+    throw BackendError(VIR_ERR_OPERATION_INVALID,
+                       "domain events need a connection opened for them");
   }
   if (impl.lifecycle_callback >= 0) {
     return;
@@ -527,7 +564,8 @@ std::vector<DomainEvent> LibvirtHypervisor::wait_domain_events(int timeout_ms) {
   auto& impl = *m_impl;
   bool fired = false;
   int timer = virEventAddTimeout(
-      std::max(timeout_ms, 0), [](int, void* p) { *static_cast<bool*>(p) = true; }, &fired, nullptr);
+      std::max(timeout_ms, 0), [](int, void* p) { *static_cast<bool*>(p) = true; }, &fired,
+      nullptr);
   if (timer < 0) {
     throw_last("failed to wait for domain events");
   }

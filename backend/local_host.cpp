@@ -1,10 +1,11 @@
 #include "backend/local_host.hpp"
 
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <charconv>
 #include <cstring>
 #include <fcntl.h>
-#include <fmt/format.h>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -15,7 +16,8 @@
 namespace vbm::backend {
 
 namespace {
-template <class T> std::optional<T> parse_number(std::string_view text) {
+template <class T>
+std::optional<T> parse_number(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
     text.remove_prefix(1);
   }
@@ -28,8 +30,12 @@ template <class T> std::optional<T> parse_number(std::string_view text) {
 }
 } // namespace
 
-std::optional<std::uint64_t> parse_u64(std::string_view text) { return parse_number<std::uint64_t>(text); }
-std::optional<std::int64_t> parse_i64(std::string_view text) { return parse_number<std::int64_t>(text); }
+std::optional<std::uint64_t> parse_u64(std::string_view text) {
+  return parse_number<std::uint64_t>(text);
+}
+std::optional<std::int64_t> parse_i64(std::string_view text) {
+  return parse_number<std::int64_t>(text);
+}
 
 std::optional<std::string> read_text_file(const std::filesystem::path& path) {
   std::ifstream in(path);
@@ -216,7 +222,8 @@ std::optional<ProcessCpu> LocalHost::process_cpu(int pid) const {
     }
   }
   long tck = sysconf(_SC_CLK_TCK);
-  std::uint64_t ns_per_tick = tck > 0 ? 1'000'000'000ULL / static_cast<std::uint64_t>(tck) : 10'000'000ULL;
+  std::uint64_t ns_per_tick =
+      tck > 0 ? 1'000'000'000ULL / static_cast<std::uint64_t>(tck) : 10'000'000ULL;
   return ProcessCpu{utime * ns_per_tick, stime * ns_per_tick};
 }
 

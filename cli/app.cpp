@@ -6,8 +6,9 @@
 #include "store/sqlite.hpp"
 
 #include <CLI/CLI.hpp>
-#include <algorithm>
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace vbm::cli {
 
@@ -23,7 +24,8 @@ constexpr Command k_commands[] = {
 };
 
 CommandHelp global_help() {
-  return {"", "VirtualBox-compatible command-line interface for KVM hosts",
+  return {"",
+          "VirtualBox-compatible command-line interface for KVM hosts",
           {"[-V|--version] [-q|--nologo] [-c|--connect=URI] [[help] <subcommand>]"},
           "Global options:\n"
           "  -c, --connect URI   libvirt connection URI (default: libvirt's own default,\n"
@@ -163,8 +165,9 @@ std::span<const Command> commands() { return k_commands; }
 
 void print_api_error(const ApiError& e, Output& out) {
   out.error(e.what());
-  out.error(fmt::format("Details: code {} (0x{:08x}), component {}, interface {}, callee nsISupports",
-                        e.code.name, e.code.value, e.component, e.interface_name));
+  out.error(
+      fmt::format("Details: code {} (0x{:08x}), component {}, interface {}, callee nsISupports",
+                  e.code.name, e.code.value, e.component, e.interface_name));
   out.error(fmt::format("Context: \"{}\" at line {} of file {}", e.context, e.line, e.file));
 }
 

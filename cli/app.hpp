@@ -31,7 +31,9 @@ struct Services {
   std::function<bool()> stderr_is_terminal = [] { return false; };
   /// Makes sure the store's background metrics collector runs (metrics setup/enable/collect);
   /// returns a line saying which process collects. main.cpp spawns `__collector` if none runs.
-  std::function<std::string()> ensure_collector = [] { return std::string("collector not started"); };
+  std::function<std::string()> ensure_collector = [] {
+    return std::string("collector not started");
+  };
   /// Where /sys and /proc are read from (`pagefusion status`); tests point it at a fake tree.
   std::filesystem::path host_root = "/";
   /// Makes sure the host's page-fusion controller runs, watching connection `uri` (startvm of a

@@ -11,13 +11,14 @@
 #include "cli/vm_state.hpp"
 #include "metrics/collector.hpp"
 
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
-#include <fmt/format.h>
 #include <map>
 #include <memory>
 #include <sys/file.h>
@@ -63,18 +64,20 @@ void write_textfile(const std::string& dir, const std::string& text) {
 
 int run_collector(std::span<const std::string> argv, Output& out, Services& services) {
   Args args = parse(argv);
-  if (const char* dir = std::getenv("VBOXKVM_METRICS_TEXTFILE_DIR"); !args.textfile_dir && dir && *dir) {
+  if (const char* dir = std::getenv("VBOXKVM_METRICS_TEXTFILE_DIR");
+      !args.textfile_dir && dir && *dir) {
     args.textfile_dir = dir;
   }
   auto& st = services.store();
-  auto lock_path = (std::filesystem::path(st.path()).parent_path() / "vboxkvm-collector.lock").string();
+  auto lock_path =
+      (std::filesystem::path(st.path()).parent_path() / "vboxkvm-collector.lock").string();
   LockFile lock(lock_path);
   if (!lock.lock(args.permanent)) {
     return k_exit_success; // another collector serves this store
   }
   auto log = [&](const std::string& msg) {
-    out.err(fmt::format("{} collector[{}]: {}\n", format_state_time(services.now_ms()).substr(0, 23),
-                        getpid(), msg));
+    out.err(fmt::format("{} collector[{}]: {}\n",
+                        format_state_time(services.now_ms()).substr(0, 23), getpid(), msg));
   };
   log(fmt::format("started for {}", st.path()));
   store::MetricsStore(st).relax_durability();
@@ -90,8 +93,7 @@ int run_collector(std::span<const std::string> argv, Output& out, Services& serv
         }
         return *conn;
       },
-      local,
-      log,
+      local, log,
       [&](const std::string& uri) {
         connections.erase(uri); // reconnect at the next beat (libvirtd may have restarted)
       });
@@ -119,7 +121,8 @@ int run_collector(std::span<const std::string> argv, Output& out, Services& serv
       }
     }
     next += k_beat_ms;
-    for (auto now = services.now_ms(); now < next && !services.stop_requested(); now = services.now_ms()) {
+    for (auto now = services.now_ms(); now < next && !services.stop_requested();
+         now = services.now_ms()) {
       services.sleep_ms(static_cast<int>(std::min<std::int64_t>(k_poll_ms, next - now)));
     }
     if (services.now_ms() - next > k_beat_ms) {

@@ -351,18 +351,22 @@ struct Completer {
 };
 /// One per entry of the command table (a test checks that none is missing).
 constexpr Completer k_completers[] = {
-    {"list", complete_list},           {"showvminfo", complete_showvminfo},
-    {"modifyvm", complete_modifyvm},   {"startvm", complete_startvm},
-    {"controlvm", complete_controlvm}, {"metrics", complete_metrics},
+    {"list", complete_list},
+    {"showvminfo", complete_showvminfo},
+    {"modifyvm", complete_modifyvm},
+    {"startvm", complete_startvm},
+    {"controlvm", complete_controlvm},
+    {"metrics", complete_metrics},
     {"pagefusion", complete_pagefusion},
 };
 
 // The global options (app.cpp dispatch): those that take no value, and the help words.
-constexpr std::string_view k_global_flags[] = {"-q", "--nologo", "-nologo", "-V", "--version",
-                                               "-v", "-version", "-Version"};
+constexpr std::string_view k_global_flags[] = {"-q",        "--nologo", "-nologo",  "-V",
+                                               "--version", "-v",       "-version", "-Version"};
 constexpr std::string_view k_help_words[] = {"-h", "--help", "-?", "-help", "help"};
 
-template <size_t N> bool one_of(std::string_view w, const std::string_view (&set)[N]) {
+template <size_t N>
+bool one_of(std::string_view w, const std::string_view (&set)[N]) {
   return std::find(std::begin(set), std::end(set), w) != std::end(set);
 }
 

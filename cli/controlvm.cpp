@@ -114,7 +114,8 @@ int guest_memory_balloon(std::span<const std::string> args, Env& env, backend::H
   }
   auto mb = parse_uint32_auto(args[2]);
   if (!mb) {
-    syntax(fmt::format("Error parsing guest memory balloon size '{}'.", args[2]), "guestmemoryballoon");
+    syntax(fmt::format("Error parsing guest memory balloon size '{}'.", args[2]),
+           "guestmemoryballoon");
   }
 
   auto live = hv.live_memory(vm);
@@ -140,7 +141,8 @@ int guest_memory_balloon(std::span<const std::string> args, Env& env, backend::H
   store.put_live_balloon({hv.hostname(), vm.uuid}, vm.name, vm.id, *mb);
 
   if (wait_s) {
-    wait_for_balloon(env, hv, vm, before.actual_kib.value_or(live.current_kib), target_kib, *wait_s);
+    wait_for_balloon(env, hv, vm, before.actual_kib.value_or(live.current_kib), target_kib,
+                     *wait_s);
   } else if (before.last_update && *before.last_update == 0) {
     env.out.warning(fmt::format("the guest of '{}' has never reported balloon statistics: without "
                                 "a virtio-balloon driver it will not move its balloon (use --wait "

@@ -27,7 +27,7 @@ public:
   UsageStyle style;
   std::string command; ///< whose usage to print; empty for the global usage
   int exit_code;
-  std::string scope;   ///< a subcommand: print only its synopsis, under "Usage:"
+  std::string scope; ///< a subcommand: print only its synopsis, under "Usage:"
 };
 
 /// A COM-style API error: the text, then the Details and Context lines (spec §1.3).

@@ -1,7 +1,8 @@
 #include "cli/getopt.hpp"
 
-#include <cctype>
 #include <fmt/format.h>
+
+#include <cctype>
 #include <strings.h>
 
 namespace vbm::cli {

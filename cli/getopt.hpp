@@ -25,9 +25,9 @@ struct OptDef {
 /// One parsed argument. `def` is null for a non-option word (text holds the word).
 struct OptItem {
   const OptDef* def = nullptr;
-  std::string text;       ///< the value as typed, or the non-option word
-  std::uint32_t u32 = 0;  ///< for ArgKind::UInt32
-  bool on = false;        ///< for ArgKind::OnOff
+  std::string text;      ///< the value as typed, or the non-option word
+  std::uint32_t u32 = 0; ///< for ArgKind::UInt32
+  bool on = false;       ///< for ArgKind::OnOff
 };
 
 /// A parse failure, worded as errorGetOpt words it ("Unknown option: --x", …).

@@ -6,8 +6,9 @@
 #include "cli/vm_info.hpp"
 #include "cli/vm_state.hpp"
 
-#include <algorithm>
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace vbm::cli {
 
@@ -61,7 +62,8 @@ int run_list(std::span<const std::string> args, Env& env) {
   auto& hv = env.hypervisor(Access::ReadOnly);
   auto vms = hv.list_vms();
   if (*kind == "runningvms") {
-    std::erase_if(vms, [&](const backend::VmRef& vm) { return !is_running_for_list(hv.state(vm)); });
+    std::erase_if(vms,
+                  [&](const backend::VmRef& vm) { return !is_running_for_list(hv.state(vm)); });
   }
   if (sorted) {
     std::sort(vms.begin(), vms.end(), [](const auto& a, const auto& b) { return a.name < b.name; });

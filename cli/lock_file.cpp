@@ -2,11 +2,12 @@
 
 #include "cli/errors.hpp"
 
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <fcntl.h>
-#include <fmt/format.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -94,7 +95,8 @@ std::string spawn_locked(const std::string& lock_path, const std::string& log_pa
   argv.push_back(nullptr);
   pid_t child = fork();
   if (child < 0) {
-    throw std::runtime_error(fmt::format("cannot start '{}': {}", args.front(), std::strerror(errno)));
+    throw std::runtime_error(
+        fmt::format("cannot start '{}': {}", args.front(), std::strerror(errno)));
   }
   if (child == 0) {
     setsid();

@@ -6,11 +6,12 @@
 #include "pagefusion/host.hpp"
 #include "store/settings_store.hpp"
 
+#include <fmt/format.h>
+
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
-#include <fmt/format.h>
 #include <map>
 #include <memory>
 #include <thread>
@@ -41,7 +42,7 @@ bool stop_requested() {
 std::string ensure_collector(const std::string& store_path) {
   auto dir = std::filesystem::path(store_path).parent_path();
   auto pid = vbm::cli::spawn_locked((dir / "vboxkvm-collector.lock").string(),
-                               (dir / "vboxkvm-collector.log").string(), {"__collector"});
+                                    (dir / "vboxkvm-collector.log").string(), {"__collector"});
   return pid.empty() ? "collector starting" : fmt::format("collector pid {}", pid);
 }
 
@@ -55,10 +56,11 @@ std::string ensure_pagefusiond(const std::string& uri) {
   std::error_code ec;
   std::filesystem::create_directories(paths.run_dir, ec);
   if (ec) {
-    throw std::runtime_error(fmt::format("cannot create '{}': {}", paths.run_dir.string(), ec.message()));
+    throw std::runtime_error(
+        fmt::format("cannot create '{}': {}", paths.run_dir.string(), ec.message()));
   }
   return vbm::cli::spawn_locked(paths.lock().string(), paths.log().string(),
-                           {"__pagefusiond", "--connect", uri});
+                                {"__pagefusiond", "--connect", uri});
 }
 
 } // namespace
@@ -90,8 +92,8 @@ int main(int argc, char** argv) {
       },
       [] {
         return static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                              std::chrono::system_clock::now().time_since_epoch())
-                                              .count());
+                                             std::chrono::system_clock::now().time_since_epoch())
+                                             .count());
       },
       [](int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); },
       [] { return isatty(STDERR_FILENO) == 1; },

@@ -6,10 +6,11 @@
 #include "metrics/catalog.hpp"
 #include "store/metrics_store.hpp"
 
-#include <algorithm>
-#include <charconv>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <charconv>
 #include <set>
 
 namespace vbm::cli {
@@ -67,8 +68,8 @@ Options parse_options(std::span<const std::string> args, bool counts, bool detac
     bool is_samples = a == "--samples" || a == "-samples";
     if (counts && (is_period || is_samples)) {
       if (i + 1 >= args.size()) {
-        throw UsageError(UsageStyle::Argument, "metrics", fmt::format("Missing argument to '{}'", a),
-                         k_exit_syntax);
+        throw UsageError(UsageStyle::Argument, "metrics",
+                         fmt::format("Missing argument to '{}'", a), k_exit_syntax);
       }
       const auto& value = args[++i];
       auto v = parse_decimal(value);
@@ -94,8 +95,8 @@ Options parse_options(std::span<const std::string> args, bool counts, bool detac
 class Metrics {
 public:
   explicit Metrics(Env& env)
-      : m_env(env), m_hv(env.hypervisor(Access::ReadOnly)), m_uri(m_hv.uri()),
-        m_store(env.store()), m_ms(m_store) {}
+      : m_env(env), m_hv(env.hypervisor(Access::ReadOnly)), m_uri(m_hv.uri()), m_store(env.store()),
+        m_ms(m_store) {}
 
   /// The objects that have metrics now: the host, then running VMs in start order.
   std::vector<Object> all_objects() {
@@ -159,7 +160,8 @@ public:
   }
 
   /// Full metric names matching the filter, object by object (GetMetrics / QueryMetricsData).
-  template <typename F> void each_full(const Filter& f, F&& fn) {
+  template <typename F>
+  void each_full(const Filter& f, F&& fn) {
     for (const auto& o : f.objects) {
       for (const auto& m : metrics::full_metrics(o.kind)) {
         if (f.metric_list.matches(m.name())) {
@@ -172,7 +174,8 @@ public:
   using Affected = std::vector<std::pair<Object, std::string>>;
 
   /// Applies `fn` to each (object, base metric) whose base name matches; returns them.
-  template <typename F> Affected each_base(const Filter& f, F&& fn) {
+  template <typename F>
+  Affected each_base(const Filter& f, F&& fn) {
     Affected out;
     auto txn = m_ms.begin_write();
     for (const auto& o : f.objects) {
@@ -251,9 +254,10 @@ private:
 
 int run_list(Metrics& m, std::span<const std::string> args) {
   auto f = m.parse_filter(args);
-  std::string text =
-      "Object          Metric                                   Unit    Minimum    Maximum     Period      Count Description\n"
-      "--------------- ---------------------------------------- ---- ---------- ---------- ---------- ---------- -----------\n";
+  std::string text = "Object          Metric                                   Unit    Minimum    "
+                     "Maximum     Period      Count Description\n"
+                     "--------------- ---------------------------------------- ---- ---------- "
+                     "---------- ---------- ---------- -----------\n";
   m.each_full(f, [&](const Object& o, const metrics::FullMetric& fm) {
     auto s = m.setup_of(o, fm.def->base);
     bool agg = fm.aggregate != Aggregate::None;
@@ -267,11 +271,12 @@ int run_list(Metrics& m, std::span<const std::string> args) {
 }
 
 std::string query_text(Metrics& m, const Filter& f) {
-  std::string text =
-      "Object          Metric                                   Values\n"
-      "--------------- ---------------------------------------- --------------------------------------------\n";
+  std::string text = "Object          Metric                                   Values\n"
+                     "--------------- ---------------------------------------- "
+                     "--------------------------------------------\n";
   m.each_full(f, [&](const Object& o, const metrics::FullMetric& fm) {
-    text += fmt::format("{:<15} {:<40} {}\n", o.name, fm.name(), m.format_values(fm, m.values(o, fm)));
+    text +=
+        fmt::format("{:<15} {:<40} {}\n", o.name, fm.name(), m.format_values(fm, m.values(o, fm)));
   });
   return text;
 }
@@ -281,7 +286,8 @@ std::string query_json(Metrics& m, const Filter& f) {
   m.each_full(f, [&](const Object& o, const metrics::FullMetric& fm) {
     nlohmann::ordered_json row;
     row["object"] = o.name;
-    row["uuid"] = o.kind == ObjectKind::Host ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(o.key);
+    row["uuid"] = o.kind == ObjectKind::Host ? nlohmann::ordered_json(nullptr)
+                                             : nlohmann::ordered_json(o.key);
     row["metric"] = fm.name();
     row["unit"] = metrics::unit_name(fm.def->unit);
     auto s = m.setup_of(o, fm.def->base);
@@ -418,26 +424,26 @@ int run_collect(Metrics& m, std::span<const std::string> args) {
 } // namespace
 
 CommandHelp metrics_help() {
-  return {"metrics",
-          "monitor system resource usage",
-          {"collect [--detach] [--list] [--period=seconds] [--samples=count] [* | host | vmname "
-           "metric-list]",
-           "disable [--list] [* | host | vmname metric-list]",
-           "enable [--list] [* | host | vmname metric-list]",
-           "list [* | host | vmname metric-list]",
-           "query [--json] [* | host | vmname metric-list]",
-           "setup [--list] [--period seconds] [--samples count] [* | host | vmname metric-list]"},
-          "Options come first, each value as a separate word (--period 5, not --period=5).\n"
-          "  --period N    seconds between samples (default 1)\n"
-          "  --samples N   samples kept per metric (default 1)\n"
-          "  --list        show the metrics that were modified\n"
-          "  --detach      collect: leave collection running in the background and return\n"
-          "  --json        query: print JSON (object, uuid, metric, unit, period, values, times_ms)\n"
-          "Metric lists are comma-separated patterns matching whole names: '*' any text, '?' one\n"
-          "character, a trailing ':' excludes the :avg/:min/:max aggregates. setup, enable and\n"
-          "disable take base names (RAM/Usage), list and query full names (RAM/Usage/Used).\n"
-          "Samples are taken by a background collector (one per settings store) and kept in the\n"
-          "store; VM metrics exist while the VM runs.\n"};
+  return {
+      "metrics",
+      "monitor system resource usage",
+      {"collect [--detach] [--list] [--period=seconds] [--samples=count] [* | host | vmname "
+       "metric-list]",
+       "disable [--list] [* | host | vmname metric-list]",
+       "enable [--list] [* | host | vmname metric-list]", "list [* | host | vmname metric-list]",
+       "query [--json] [* | host | vmname metric-list]",
+       "setup [--list] [--period seconds] [--samples count] [* | host | vmname metric-list]"},
+      "Options come first, each value as a separate word (--period 5, not --period=5).\n"
+      "  --period N    seconds between samples (default 1)\n"
+      "  --samples N   samples kept per metric (default 1)\n"
+      "  --list        show the metrics that were modified\n"
+      "  --detach      collect: leave collection running in the background and return\n"
+      "  --json        query: print JSON (object, uuid, metric, unit, period, values, times_ms)\n"
+      "Metric lists are comma-separated patterns matching whole names: '*' any text, '?' one\n"
+      "character, a trailing ':' excludes the :avg/:min/:max aggregates. setup, enable and\n"
+      "disable take base names (RAM/Usage), list and query full names (RAM/Usage/Used).\n"
+      "Samples are taken by a background collector (one per settings store) and kept in the\n"
+      "store; VM metrics exist while the VM runs.\n"};
 }
 
 int run_metrics(std::span<const std::string> args, Env& env) {

@@ -50,10 +50,11 @@ int run_modifyvm(std::span<const std::string> args, Env& env) {
   auto state = hv.state(vm);
   if (is_locked(state)) {
     // VirtualBox takes the write lock before parsing options, so this wins over bad options.
-    throw ApiError(fmt::format("The machine '{}' is already locked for a session (or being unlocked)",
-                               vm.name),
-                   k_invalid_object_state, "MachineWrap", "IMachine",
-                   "LockMachine(a->session, LockType_Write)", k_file, 573);
+    throw ApiError(
+        fmt::format("The machine '{}' is already locked for a session (or being unlocked)",
+                    vm.name),
+        k_invalid_object_state, "MachineWrap", "IMachine",
+        "LockMachine(a->session, LockType_Write)", k_file, 573);
   }
   const auto before = hv.persistent_memory(vm);
   const store::VmKey key{hv.hostname(), vm.uuid};
@@ -87,8 +88,8 @@ int run_modifyvm(std::span<const std::string> args, Env& env) {
 
   // All options passed. Record the intent, define it in libvirt, then commit the settings and
   // forget the intent in one transaction. If libvirt refuses, the intent is forgotten and
-  // nothing changed; if the process or the connection dies in between, the next writer finishes the change
-  // (recover_pending), so the store and libvirt never stay apart.
+  // nothing changed; if the process or the connection dies in between, the next writer finishes the
+  // change (recover_pending), so the store and libvirt never stay apart.
   auto after = to_domain(settings, before.balloon_device);
   auto new_settings = to_store(settings);
   if (after != before) {

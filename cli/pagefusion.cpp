@@ -13,9 +13,10 @@
 #include "pagefusion/controller.hpp"
 #include "pagefusion/host.hpp"
 
-#include <algorithm>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include <algorithm>
 #include <unistd.h>
 
 namespace vbm::cli {
@@ -36,11 +37,14 @@ std::string line(std::string_view label, std::string_view value) {
 
 /// The controller's state file as a JSON object ({} when absent or not ours).
 nlohmann::json read_state(const pagefusion::HostPaths& paths) {
-  auto state = nlohmann::json::parse(backend::read_text_file(paths.state()).value_or("{}"), nullptr, false);
+  auto state =
+      nlohmann::json::parse(backend::read_text_file(paths.state()).value_or("{}"), nullptr, false);
   return state.is_object() ? state : nlohmann::json::object();
 }
 
-std::uint64_t mb(std::uint64_t pages, std::uint64_t page_size) { return pages * page_size / (1024 * 1024); }
+std::uint64_t mb(std::uint64_t pages, std::uint64_t page_size) {
+  return pages * page_size / (1024 * 1024);
+}
 
 /// Everything status shows, gathered once for both formats.
 struct Status {
@@ -70,7 +74,8 @@ Status gather(Env& env) {
   Status s;
   backend::Ksm ksm(env.services.host_root);
   if (!ksm.available()) {
-    throw CommandError("this kernel has no KSM (/sys/kernel/mm/ksm): page fusion cannot work on this host");
+    throw CommandError(
+        "this kernel has no KSM (/sys/kernel/mm/ksm): page fusion cannot work on this host");
   }
   s.page_size = ksm.page_size();
   s.paths = pagefusion::host_paths();
@@ -115,7 +120,8 @@ Status gather(Env& env) {
       }
       s.guests.push_back({vm.name, vm.uuid, merging});
     }
-    std::sort(s.guests.begin(), s.guests.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+    std::sort(s.guests.begin(), s.guests.end(),
+              [](const auto& a, const auto& b) { return a.name < b.name; });
   } catch (const backend::BackendError& e) {
     s.guests_error = e.what();
   }
@@ -155,13 +161,15 @@ std::string state_line(const Status& s) {
     if (mode == "burst" || mode == "idle") {
       return fmt::format("{}, steered by vboxkvm (controller pid {})", state, s.controller_pid);
     }
-    return fmt::format("{}, not steered (vboxkvm's controller, pid {}, waits for a page-fusion guest)",
-                       state, s.controller_pid);
+    return fmt::format(
+        "{}, not steered (vboxkvm's controller, pid {}, waits for a page-fusion guest)", state,
+        s.controller_pid);
   }
   if (s.prior_left) {
-    return fmt::format("{}, as a vboxkvm controller that did not finish left it ('pagefusion manage "
-                       "off' gives KSM back as found)",
-                       state);
+    return fmt::format(
+        "{}, as a vboxkvm controller that did not finish left it ('pagefusion manage "
+        "off' gives KSM back as found)",
+        state);
   }
   return fmt::format("{}, not steered by vboxkvm", state);
 }
@@ -170,12 +178,14 @@ std::string management_line(const Status& s) {
   if (!s.settings) {
     return s.settings_error;
   }
-  return fmt::format("manage-ksm = {} ({})", s.settings->manage_ksm ? "yes" : "no", s.paths.settings().string());
+  return fmt::format("manage-ksm = {} ({})", s.settings->manage_ksm ? "yes" : "no",
+                     s.paths.settings().string());
 }
 
 std::string rate_text(std::uint64_t pages, std::uint64_t sleep_ms) {
   pagefusion::Rate r{pages, sleep_ms};
-  return fmt::format("{} pages every {} ms ({:.0f} pages/s)", pages, sleep_ms, r.pages_per_second());
+  return fmt::format("{} pages every {} ms ({:.0f} pages/s)", pages, sleep_ms,
+                     r.pages_per_second());
 }
 
 void print_human(const Status& s, Output& out) {
@@ -184,17 +194,22 @@ void print_human(const Status& s, Output& out) {
   if (!s.state.is_null()) {
     std::string mode = s.state.value("mode", "");
     if (mode == "burst" || mode == "idle") {
-      text += line("Controller", fmt::format("{} since {}", mode,
-                                             format_state_time(s.state.value("mode_since_ms", std::int64_t{0})).substr(0, 19)));
+      text += line(
+          "Controller",
+          fmt::format(
+              "{} since {}", mode,
+              format_state_time(s.state.value("mode_since_ms", std::int64_t{0})).substr(0, 19)));
     }
   }
   if (s.knobs.advisor_mode && *s.knobs.advisor_mode != "none") {
-    text += line("Scan rate", fmt::format("set by the kernel's advisor ({}), now {} pages every {} ms",
-                                          *s.knobs.advisor_mode, s.knobs.pages_to_scan.value_or(0),
-                                          s.knobs.sleep_millisecs.value_or(0)));
+    text +=
+        line("Scan rate", fmt::format("set by the kernel's advisor ({}), now {} pages every {} ms",
+                                      *s.knobs.advisor_mode, s.knobs.pages_to_scan.value_or(0),
+                                      s.knobs.sleep_millisecs.value_or(0)));
   } else {
-    text += line("Scan rate", rate_text(s.knobs.pages_to_scan.value_or(0), s.knobs.sleep_millisecs.value_or(0)) +
-                                  (s.knobs.run == 1u ? "" : " when running"));
+    text += line("Scan rate",
+                 rate_text(s.knobs.pages_to_scan.value_or(0), s.knobs.sleep_millisecs.value_or(0)) +
+                     (s.knobs.run == 1u ? "" : " when running"));
   }
   if (s.knobs.smart_scan) {
     text += line("Smart scan", *s.knobs.smart_scan ? "on" : "off");
@@ -202,7 +217,8 @@ void print_human(const Status& s, Output& out) {
   if (s.counters) {
     const auto& c = *s.counters;
     text += line("Pages shared", std::to_string(c.pages_shared));
-    text += line("Pages sharing", fmt::format("{} ({} MB saved)", c.pages_sharing, mb(c.pages_sharing, s.page_size)));
+    text += line("Pages sharing", fmt::format("{} ({} MB saved)", c.pages_sharing,
+                                              mb(c.pages_sharing, s.page_size)));
     if (c.general_profit) {
       text += line("General profit", fmt::format("{} MB", *c.general_profit / (1024 * 1024)));
     }
@@ -220,17 +236,20 @@ void print_human(const Status& s, Output& out) {
       }
       v += fmt::format(" in {:.1f} s", static_cast<double>(g.value("ms", std::int64_t{0})) / 1000);
       if (g.contains("general_profit")) {
-        v += fmt::format(" (general profit {:+} MB)", g.value("general_profit", std::int64_t{0}) / (1024 * 1024));
+        v += fmt::format(" (general profit {:+} MB)",
+                         g.value("general_profit", std::int64_t{0}) / (1024 * 1024));
       }
       text += line("Last measured", v);
     } catch (const nlohmann::json::exception&) {
       // not ours: skip
     }
   }
-  std::string cpu = s.ksmd_percent ? fmt::format("{:.2f}% of one core over the last {}", *s.ksmd_percent,
-                                                 s.ksmd_window_ms >= 1000 ? fmt::format("{} s", s.ksmd_window_ms / 1000)
-                                                                          : fmt::format("{} ms", s.ksmd_window_ms))
-                                   : "unknown";
+  std::string cpu =
+      s.ksmd_percent
+          ? fmt::format("{:.2f}% of one core over the last {}", *s.ksmd_percent,
+                        s.ksmd_window_ms >= 1000 ? fmt::format("{} s", s.ksmd_window_ms / 1000)
+                                                 : fmt::format("{} ms", s.ksmd_window_ms))
+          : "unknown";
   if (s.ksmd_ns) {
     cpu += fmt::format("; {:.2f} s since boot", static_cast<double>(*s.ksmd_ns) / 1e9);
   }
@@ -248,14 +267,15 @@ void print_human(const Status& s, Output& out) {
     }
   }
   if (!s.decisions.empty()) {
-    text += s.controller_pid.empty() ? "Last decisions (of the controller that ran last):\n" : "Recent decisions:\n";
+    text += s.controller_pid.empty() ? "Last decisions (of the controller that ran last):\n"
+                                     : "Recent decisions:\n";
     for (const auto& d : s.decisions) {
       try {
         const auto r = d.at("rate");
         text += fmt::format("  {}  {:<9} {:>5} pages / {:>4} ms  {}\n",
                             format_state_time(d.value("at_ms", std::int64_t{0})).substr(0, 23),
-                            d.value("mode", ""), r.value("pages_to_scan", 0), r.value("sleep_millisecs", 0),
-                            d.value("reason", ""));
+                            d.value("mode", ""), r.value("pages_to_scan", 0),
+                            r.value("sleep_millisecs", 0), d.value("reason", ""));
       } catch (const nlohmann::json::exception&) {
         // not a decision of ours (the file was edited): skip it
       }
@@ -268,24 +288,35 @@ void print_json(const Status& s, Output& out) {
   nlohmann::json j;
   auto& k = j["ksm"];
   k = nlohmann::json::object();
-  if (s.knobs.run) k["run"] = *s.knobs.run;
-  if (s.knobs.pages_to_scan) k["pages_to_scan"] = *s.knobs.pages_to_scan;
-  if (s.knobs.sleep_millisecs) k["sleep_millisecs"] = *s.knobs.sleep_millisecs;
-  if (s.knobs.smart_scan) k["smart_scan"] = *s.knobs.smart_scan;
-  if (s.knobs.advisor_mode) k["advisor_mode"] = *s.knobs.advisor_mode;
+  if (s.knobs.run)
+    k["run"] = *s.knobs.run;
+  if (s.knobs.pages_to_scan)
+    k["pages_to_scan"] = *s.knobs.pages_to_scan;
+  if (s.knobs.sleep_millisecs)
+    k["sleep_millisecs"] = *s.knobs.sleep_millisecs;
+  if (s.knobs.smart_scan)
+    k["smart_scan"] = *s.knobs.smart_scan;
+  if (s.knobs.advisor_mode)
+    k["advisor_mode"] = *s.knobs.advisor_mode;
   if (s.counters) {
     k["pages_shared"] = s.counters->pages_shared;
     k["pages_sharing"] = s.counters->pages_sharing;
     k["saved_bytes"] = s.counters->pages_sharing * s.page_size;
-    if (s.counters->general_profit) k["general_profit"] = *s.counters->general_profit;
-    if (s.counters->full_scans) k["full_scans"] = *s.counters->full_scans;
-    if (s.counters->pages_scanned) k["pages_scanned"] = *s.counters->pages_scanned;
+    if (s.counters->general_profit)
+      k["general_profit"] = *s.counters->general_profit;
+    if (s.counters->full_scans)
+      k["full_scans"] = *s.counters->full_scans;
+    if (s.counters->pages_scanned)
+      k["pages_scanned"] = *s.counters->pages_scanned;
   }
   j["ksmd"] = nlohmann::json::object();
-  if (s.ksmd_percent) j["ksmd"]["cpu_percent"] = *s.ksmd_percent;
-  if (s.ksmd_ns) j["ksmd"]["cpu_seconds"] = static_cast<double>(*s.ksmd_ns) / 1e9;
+  if (s.ksmd_percent)
+    j["ksmd"]["cpu_percent"] = *s.ksmd_percent;
+  if (s.ksmd_ns)
+    j["ksmd"]["cpu_seconds"] = static_cast<double>(*s.ksmd_ns) / 1e9;
   auto& c = j["controller"];
-  c = {{"running", !s.controller_pid.empty()}, {"settings", s.paths.settings().string()},
+  c = {{"running", !s.controller_pid.empty()},
+       {"settings", s.paths.settings().string()},
        {"prior_left", s.prior_left}};
   if (s.settings) {
     c["manage_ksm"] = s.settings->manage_ksm;
@@ -333,7 +364,8 @@ int run_status(std::span<const std::string> args, Env& env) {
 
 int run_manage(std::span<const std::string> args, Env& env) {
   if (args.size() != 1) {
-    syntax(args.empty() ? "Missing argument: on or off" : fmt::format("Too many parameters: '{}'", args[1]));
+    syntax(args.empty() ? "Missing argument: on or off"
+                        : fmt::format("Too many parameters: '{}'", args[1]));
   }
   bool on = args[0] == "on";
   if (!on && args[0] != "off") {
@@ -343,8 +375,9 @@ int run_manage(std::span<const std::string> args, Env& env) {
   try {
     pagefusion::write_manage_ksm(paths.settings(), on);
   } catch (const pagefusion::SettingsError& e) {
-    throw CommandError(geteuid() == 0 ? std::string(e.what())
-                                      : fmt::format("{} (steering the host's KSM is root's choice)", e.what()));
+    throw CommandError(
+        geteuid() == 0 ? std::string(e.what())
+                       : fmt::format("{} (steering the host's KSM is root's choice)", e.what()));
   }
   auto lock_path = paths.lock().string();
   if (on) {
@@ -356,14 +389,16 @@ int run_manage(std::span<const std::string> args, Env& env) {
       });
       if (any && pagefusion::is_local_qemu(hv)) {
         auto pid = env.services.ensure_pagefusiond(hv.uri());
-        env.out.out(fmt::format("vboxkvm now steers KSM while page-fusion guests run (controller pid {}).\n",
-                                pid.empty() ? "starting" : pid));
+        env.out.out(fmt::format(
+            "vboxkvm now steers KSM while page-fusion guests run (controller pid {}).\n",
+            pid.empty() ? "starting" : pid));
         return k_exit_success;
       }
     } catch (const backend::BackendError& e) {
       env.out.warning(fmt::format("cannot look for running page-fusion guests now: {}", e.what()));
     }
-    env.out.out("vboxkvm will steer KSM while page-fusion guests run, from the next one started.\n");
+    env.out.out(
+        "vboxkvm will steer KSM while page-fusion guests run, from the next one started.\n");
     return k_exit_success;
   }
   // Off: the controller sees the setting within a second and gives KSM back; wait for that.
@@ -377,9 +412,10 @@ int run_manage(std::span<const std::string> args, Env& env) {
   }
   if (lock_is_held(lock_path)) {
     if (read_state(paths).value("mode", "") != "unmanaged") {
-      throw CommandError(fmt::format("the page-fusion controller (pid {}) did not give KSM back within "
-                                     "{} s; see {}",
-                                     read_lock_pid(lock_path), k_release_wait_ms / 1000, paths.log().string()));
+      throw CommandError(
+          fmt::format("the page-fusion controller (pid {}) did not give KSM back within "
+                      "{} s; see {}",
+                      read_lock_pid(lock_path), k_release_wait_ms / 1000, paths.log().string()));
     }
   } else {
     // No controller: undo what one that was killed left behind, holding the lock meanwhile.
@@ -397,7 +433,8 @@ int run_manage(std::span<const std::string> args, Env& env) {
       }
     }
   }
-  env.out.out(fmt::format("vboxkvm leaves KSM alone now; KSM is as found: {}.\n", ksm.knobs().to_line()));
+  env.out.out(
+      fmt::format("vboxkvm leaves KSM alone now; KSM is as found: {}.\n", ksm.knobs().to_line()));
   return k_exit_success;
 }
 } // namespace

@@ -13,6 +13,7 @@
 #include "pagefusion/daemon.hpp"
 
 #include <fmt/format.h>
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,7 +33,8 @@ Args parse(std::span<const std::string> args) {
     } else if ((args[i] == "--connect" || args[i] == "-c") && i + 1 < args.size()) {
       a.uri = args[++i];
     } else {
-      throw CommandError(fmt::format("__pagefusiond: unknown argument '{}'", args[i]), k_exit_syntax);
+      throw CommandError(fmt::format("__pagefusiond: unknown argument '{}'", args[i]),
+                         k_exit_syntax);
     }
   }
   return a;
@@ -52,14 +54,15 @@ int run_pagefusiond(std::span<const std::string> argv, Output& out, Services& se
   }
   // The log (our stderr, appended to by each controller) is kept short: a new controller
   // starts it again once it passes 1 MiB.
-  if (struct stat st {}; fstat(STDERR_FILENO, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > (1 << 20)) {
+  if (struct stat st{};
+      fstat(STDERR_FILENO, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > (1 << 20)) {
     if (ftruncate(STDERR_FILENO, 0) != 0) {
       // keep appending
     }
   }
   auto log = [&](const std::string& msg) {
-    out.err(fmt::format("{} pagefusiond[{}]: {}\n", format_state_time(services.now_ms()).substr(0, 23),
-                        getpid(), msg));
+    out.err(fmt::format("{} pagefusiond[{}]: {}\n",
+                        format_state_time(services.now_ms()).substr(0, 23), getpid(), msg));
   };
   backend::Ksm ksm;
   if (!ksm.available()) {
@@ -71,11 +74,10 @@ int run_pagefusiond(std::span<const std::string> argv, Output& out, Services& se
     return k_exit_failure;
   }
   log(fmt::format("started{}", args.permanent ? " (permanent)" : ""));
-  pagefusion::Daemon daemon(
-      ksm, paths,
-      {[&] { return backend::open_hypervisor(args.uri, false, true); }, services.now_ms,
-       services.sleep_ms, log},
-      args.permanent);
+  pagefusion::Daemon daemon(ksm, paths,
+                            {[&] { return backend::open_hypervisor(args.uri, false, true); },
+                             services.now_ms, services.sleep_ms, log},
+                            args.permanent);
   int rc = k_exit_success;
   std::string why = "the controller stopped (SIGTERM)";
   try {
@@ -106,7 +108,8 @@ int run_pagefusiond(std::span<const std::string> argv, Output& out, Services& se
     try {
       daemon.stop("the controller failed");
     } catch (const std::exception& e2) {
-      log(fmt::format("could not give KSM back: {} (`vboxmanage pagefusion manage off` retries)", e2.what()));
+      log(fmt::format("could not give KSM back: {} (`vboxmanage pagefusion manage off` retries)",
+                      e2.what()));
     }
   }
   log("stopped");

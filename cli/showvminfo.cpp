@@ -66,7 +66,9 @@ int run_showvminfo(std::span<const std::string> args, Env& env) {
   auto vm = find_machine(hv, *name, "FindMachine(Bstr(VMNameOrUuid).raw(), machine.asOutParam())",
                          "VBoxManageInfo.cpp", 3187);
   auto info = gather_vm_info(env, hv, vm);
-  env.out.out(json ? format_json(info) : machine ? format_machine_readable(info) : format_human(info));
+  env.out.out(json      ? format_json(info)
+              : machine ? format_machine_readable(info)
+                        : format_human(info));
   return k_exit_success;
 }
 

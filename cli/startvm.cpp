@@ -79,8 +79,8 @@ int run_startvm(std::span<const std::string> args, Env& env) {
                      k_exit_syntax);
   }
   if (type != "headless" && type != "gui" && type != "sdl" && type != "separate") {
-    throw UsageError(UsageStyle::Argument, "startvm", fmt::format("Invalid session type '{}'", type),
-                     k_exit_syntax);
+    throw UsageError(UsageStyle::Argument, "startvm",
+                     fmt::format("Invalid session type '{}'", type), k_exit_syntax);
   }
   auto& hv = env.hypervisor(Access::ReadWrite);
   int rc = k_exit_success;

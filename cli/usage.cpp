@@ -1,7 +1,8 @@
 #include "cli/usage.hpp"
 
-#include <cstdlib>
 #include <fmt/format.h>
+
+#include <cstdlib>
 #include <sys/ioctl.h>
 #include <unistd.h>
 

@@ -9,9 +9,10 @@ namespace vbm::cli {
 
 struct CommandHelp {
   std::string_view name;
-  std::string_view purpose;           ///< refpurpose, e.g. "Change settings for a virtual machine that is stopped"
-  std::vector<std::string> synopses;  ///< each after "<prog> <name> "
-  std::string details;                ///< option descriptions for `help <cmd>`
+  std::string_view
+      purpose; ///< refpurpose, e.g. "Change settings for a virtual machine that is stopped"
+  std::vector<std::string> synopses; ///< each after "<prog> <name> "
+  std::string details;               ///< option descriptions for `help <cmd>`
 };
 
 /// The three logo lines (the third blank).

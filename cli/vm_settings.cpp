@@ -3,19 +3,21 @@
 #include "cli/errors.hpp"
 #include "cli/vm_state.hpp"
 
-#include <algorithm>
 #include <fmt/format.h>
+
+#include <algorithm>
 #include <vector>
 
 namespace vbm::cli {
 
 namespace {
-constexpr std::uint32_t k_ram_min_mb = 4;         // MM_RAM_MIN_IN_MB
+constexpr std::uint32_t k_ram_min_mb = 4;          // MM_RAM_MIN_IN_MB
 constexpr std::uint32_t k_ram_max_mb_64 = 2097152; // MM_RAM_MAX_IN_MB, 64-bit hosts
 constexpr std::uint32_t k_ram_max_mb_32 = 3584;    // 32-bit hosts
 constexpr const char* k_file = "VBoxManageModifyVM.cpp";
 
-ApiError session_error(const std::string& text, ApiError::Code code, const char* context, int line) {
+ApiError session_error(const std::string& text, ApiError::Code code, const char* context,
+                       int line) {
   return ApiError(text, code, "SessionMachine", "IMachine", context, k_file, line);
 }
 

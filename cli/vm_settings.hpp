@@ -18,9 +18,10 @@ namespace vbm::cli {
 
 struct VmSettings {
   std::uint32_t memory_mb = 128; ///< --memory: <memory>
-  std::uint32_t balloon_mb = 0;  ///< --guest-memory-balloon: MB taken at start (<memory> − <currentMemory>)
-  bool page_fusion = false;      ///< --page-fusion: no <nosharepages/>
-  bool large_pages = false;      ///< --large-pages: <hugepages/>
+  std::uint32_t balloon_mb =
+      0; ///< --guest-memory-balloon: MB taken at start (<memory> − <currentMemory>)
+  bool page_fusion = false; ///< --page-fusion: no <nosharepages/>
+  bool large_pages = false; ///< --large-pages: <hugepages/>
   bool operator==(const VmSettings&) const = default;
 };
 
@@ -37,7 +38,7 @@ struct SettingDef {
   std::string_view flag;        ///< VirtualBox 7.x spelling
   std::string_view legacy_flag; ///< older spelling still accepted, or empty
   ArgKind kind;
-  std::string_view synopsis;    ///< as in VirtualBox's usage: "[--memory=size-in-MB]"
+  std::string_view synopsis; ///< as in VirtualBox's usage: "[--memory=size-in-MB]"
   std::string_view description;
   /// Runs VirtualBox's checks for the option and applies it. Throws ApiError.
   void (*apply)(VmSettings&, const OptItem&, const SetterContext&);

@@ -2,8 +2,9 @@
 
 #include "cli/errors.hpp"
 
-#include <ctime>
 #include <fmt/format.h>
+
+#include <ctime>
 
 namespace vbm::cli {
 
@@ -55,8 +56,9 @@ backend::VmRef find_machine(backend::Hypervisor& hv, std::string_view arg, std::
     return *vm;
   }
   auto uuid = backend::parse_uuid(arg);
-  std::string text = uuid ? fmt::format("Could not find a registered machine with UUID {{{}}}", *uuid)
-                          : fmt::format("Could not find a registered machine named '{}'", arg);
+  std::string text =
+      uuid ? fmt::format("Could not find a registered machine with UUID {{{}}}", *uuid)
+           : fmt::format("Could not find a registered machine named '{}'", arg);
   throw ApiError(text, k_object_not_found, "VirtualBoxWrap", "IVirtualBox", std::string(context),
                  std::string(file), line);
 }

@@ -1,8 +1,9 @@
 #include "metrics/catalog.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstring>
-#include <fmt/format.h>
 #include <limits>
 
 namespace vbm::metrics {
@@ -11,16 +12,20 @@ namespace {
 // spec §4.4, in VirtualBox's registration order (HostImpl.cpp, MachineImpl.cpp). Host Disk/*
 // and Net/* and VM Disk/Usage and Net/Rate are not offered: vboxkvm has no source for them.
 constexpr MetricDef k_host[] = {
-    {"CPU/Load/User", "CPU/Load", Unit::Percent, "Percentage of processor time spent in user mode."},
-    {"CPU/Load/Kernel", "CPU/Load", Unit::Percent, "Percentage of processor time spent in kernel mode."},
+    {"CPU/Load/User", "CPU/Load", Unit::Percent,
+     "Percentage of processor time spent in user mode."},
+    {"CPU/Load/Kernel", "CPU/Load", Unit::Percent,
+     "Percentage of processor time spent in kernel mode."},
     {"CPU/Load/Idle", "CPU/Load", Unit::Percent, "Percentage of processor time spent idling."},
     {"CPU/MHz", "CPU/MHz", Unit::MHz, "Average of current frequency of all processors."},
     {"RAM/Usage/Total", "RAM/Usage", Unit::KB, "Total physical memory installed."},
     {"RAM/Usage/Used", "RAM/Usage", Unit::KB, "Physical memory currently occupied."},
-    {"RAM/Usage/Free", "RAM/Usage", Unit::KB, "Physical memory currently available to applications."},
+    {"RAM/Usage/Free", "RAM/Usage", Unit::KB,
+     "Physical memory currently available to applications."},
     {"RAM/VMM/Used", "RAM/VMM", Unit::KB, "Total physical memory used by the hypervisor."},
     {"RAM/VMM/Free", "RAM/VMM", Unit::KB, "Total physical memory free inside the hypervisor."},
-    {"RAM/VMM/Ballooned", "RAM/VMM", Unit::KB, "Total physical memory ballooned by the hypervisor."},
+    {"RAM/VMM/Ballooned", "RAM/VMM", Unit::KB,
+     "Total physical memory ballooned by the hypervisor."},
     {"RAM/VMM/Shared", "RAM/VMM", Unit::KB, "Total physical memory shared between VMs."},
     {"FS/{/}/Usage/Total", "FS/{/}/Usage", Unit::MB, "Root file system size."},
     {"FS/{/}/Usage/Used", "FS/{/}/Usage", Unit::MB, "Root file system space currently occupied."},
@@ -40,11 +45,14 @@ constexpr MetricDef k_vm[] = {
      "Percentage of processor time spent idling as seen by the guest."},
     {"Guest/RAM/Usage/Total", "Guest/RAM/Usage", Unit::KB, "Total amount of physical guest RAM."},
     {"Guest/RAM/Usage/Free", "Guest/RAM/Usage", Unit::KB, "Free amount of physical guest RAM."},
-    {"Guest/RAM/Usage/Balloon", "Guest/RAM/Usage", Unit::KB, "Amount of ballooned physical guest RAM."},
+    {"Guest/RAM/Usage/Balloon", "Guest/RAM/Usage", Unit::KB,
+     "Amount of ballooned physical guest RAM."},
     {"Guest/RAM/Usage/Shared", "Guest/RAM/Usage", Unit::KB, "Amount of shared physical guest RAM."},
-    {"Guest/RAM/Usage/Cache", "Guest/RAM/Usage", Unit::KB, "Total amount of guest (disk) cache memory."},
+    {"Guest/RAM/Usage/Cache", "Guest/RAM/Usage", Unit::KB,
+     "Total amount of guest (disk) cache memory."},
     // Registered under the Guest/RAM/Usage base although its name suggests another (spec §4.4).
-    {"Guest/Pagefile/Usage/Total", "Guest/RAM/Usage", Unit::KB, "Total amount of space in the page file."},
+    {"Guest/Pagefile/Usage/Total", "Guest/RAM/Usage", Unit::KB,
+     "Total amount of space in the page file."},
 };
 
 constexpr Aggregate k_aggregates[] = {Aggregate::Avg, Aggregate::Min, Aggregate::Max};
@@ -171,7 +179,8 @@ bool match_from(std::string_view pat, std::string_view name, bool seen_colon) {
       for (;;) {
         char ch = n < name.size() ? name[n] : '\0';
         ++n;
-        if (ch == next && (next == '\0' || match_from(pat.substr(p + 1), name.substr(n), seen_colon))) {
+        if (ch == next &&
+            (next == '\0' || match_from(pat.substr(p + 1), name.substr(n), seen_colon))) {
           return true;
         }
         if (ch == '\0') {
@@ -217,7 +226,8 @@ MetricFilter::MetricFilter(std::string_view list) {
   size_t start = 0;
   for (;;) {
     size_t comma = list.find(',', start);
-    m_patterns.emplace_back(list.substr(start, comma == std::string_view::npos ? comma : comma - start));
+    m_patterns.emplace_back(
+        list.substr(start, comma == std::string_view::npos ? comma : comma - start));
     if (comma == std::string_view::npos) {
       break;
     }

@@ -2,9 +2,10 @@
 
 #include "metrics/catalog.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
-#include <fmt/format.h>
 #include <optional>
 
 namespace vbm::metrics {
@@ -58,8 +59,8 @@ struct Collector::Snapshot {
 Collector::Collector(store::SettingsStore& store, Connect connect, const backend::LocalHost& local,
                      std::function<void(const std::string&)> log,
                      std::function<void(const std::string&)> failed)
-    : m_metrics(store), m_connect(std::move(connect)), m_local(local),
-      m_log(std::move(log)), m_failed(std::move(failed)) {}
+    : m_metrics(store), m_connect(std::move(connect)), m_local(local), m_log(std::move(log)),
+      m_failed(std::move(failed)) {}
 
 bool Collector::beat(std::int64_t now_ms) {
   auto uris = m_metrics.collecting_uris();
@@ -151,7 +152,8 @@ Values Collector::sample(Snapshot& snap, const store::MetricSetup& s, std::int64
       }
       if (mem) {
         // Linux "available" as VirtualBox counts it: MemFree + Buffers + Cached.
-        std::uint64_t avail = std::min(mem->total_kib, mem->free_kib + mem->buffers_kib + mem->cached_kib);
+        std::uint64_t avail =
+            std::min(mem->total_kib, mem->free_kib + mem->buffers_kib + mem->cached_kib);
         put(v, "RAM/Usage/Total", mem->total_kib);
         put(v, "RAM/Usage/Used", mem->total_kib - avail);
         put(v, "RAM/Usage/Free", avail);
@@ -292,7 +294,8 @@ Values Collector::vm_cpu(Snapshot& snap, const backend::DomainStats& d, const st
   if (it != m_prev.end() && now_ms > it->second.time_ms) {
     const auto& p = it->second;
     unsigned cpus = snap.local ? m_local.cpus() : snap.node_stats().cpus;
-    auto capacity = static_cast<std::uint64_t>(now_ms - p.time_ms) * 1'000'000ULL * std::max(cpus, 1U);
+    auto capacity =
+        static_cast<std::uint64_t>(now_ms - p.time_ms) * 1'000'000ULL * std::max(cpus, 1U);
     v.emplace_back("CPU/Load/User", percent_milli(cur.a - std::min(cur.a, p.a), capacity));
     v.emplace_back("CPU/Load/Kernel", percent_milli(cur.b - std::min(cur.b, p.b), capacity));
   }

@@ -57,8 +57,8 @@ private:
   const backend::LocalHost& m_local;
   std::function<void(const std::string&)> m_log;
   std::function<void(const std::string&)> m_failed;
-  std::map<std::string, Prev> m_prev;          ///< CPU counters at the last sample, per uri|object
-  std::set<std::string> m_stats_period_set;    ///< uri|uuid|run whose guest statistics we enabled
+  std::map<std::string, Prev> m_prev;       ///< CPU counters at the last sample, per uri|object
+  std::set<std::string> m_stats_period_set; ///< uri|uuid|run whose guest statistics we enabled
   std::map<std::string, std::map<std::string, std::string>> m_names; ///< uri → uuid → VM name
   std::map<std::string, std::optional<int>> m_pids; ///< QEMU PID per "uuid|domain ID" (local)
   std::optional<int> qemu_pid(const backend::VmRef& vm);

@@ -3,8 +3,9 @@
 #include "backend/local_host.hpp"
 #include "pagefusion/host.hpp"
 
-#include <algorithm>
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace vbm::pagefusion {
 
@@ -16,7 +17,8 @@ constexpr std::int64_t k_window_without_scans_ms = 2000;
 constexpr std::int64_t k_longest_window_ms = 5000;
 
 std::string pages_and_mb(std::int64_t pages, std::uint64_t page_size) {
-  return fmt::format("{} pages ({} MB)", pages, pages * static_cast<std::int64_t>(page_size) / (1024 * 1024));
+  return fmt::format("{} pages ({} MB)", pages,
+                     pages * static_cast<std::int64_t>(page_size) / (1024 * 1024));
 }
 } // namespace
 
@@ -30,7 +32,9 @@ std::string_view mode_name(Mode mode) {
 }
 
 double Rate::pages_per_second() const {
-  return sleep_millisecs == 0 ? 0.0 : static_cast<double>(pages_to_scan) * 1000.0 / static_cast<double>(sleep_millisecs);
+  return sleep_millisecs == 0
+             ? 0.0
+             : static_cast<double>(pages_to_scan) * 1000.0 / static_cast<double>(sleep_millisecs);
 }
 
 std::optional<backend::KsmKnobs> restore_prior(const backend::Ksm& ksm,
@@ -60,7 +64,8 @@ std::optional<Controller::Reading> Controller::read(std::int64_t now_ms) const {
 Gain Controller::gain_between(const Reading& from, const Reading& to) const {
   Gain g;
   g.ms = to.at_ms - from.at_ms;
-  g.pages_sharing = static_cast<std::int64_t>(to.c.pages_sharing) - static_cast<std::int64_t>(from.c.pages_sharing);
+  g.pages_sharing = static_cast<std::int64_t>(to.c.pages_sharing) -
+                    static_cast<std::int64_t>(from.c.pages_sharing);
   if (from.c.pages_scanned && to.c.pages_scanned) {
     g.pages_scanned = *to.c.pages_scanned - *from.c.pages_scanned;
   }
@@ -140,13 +145,15 @@ void Controller::burst(std::int64_t now_ms, const std::string& reason) {
 void Controller::set_guests(std::vector<Guest> guests, std::int64_t now_ms) {
   std::vector<std::string> fresh;
   for (const auto& g : guests) {
-    if (std::none_of(m_guests.begin(), m_guests.end(), [&](const Guest& o) { return o.uuid == g.uuid; })) {
+    if (std::none_of(m_guests.begin(), m_guests.end(),
+                     [&](const Guest& o) { return o.uuid == g.uuid; })) {
       fresh.push_back(fmt::format("'{}'", g.name));
     }
   }
   m_guests = std::move(guests);
   std::erase_if(m_balloons, [&](const auto& b) {
-    return std::none_of(m_guests.begin(), m_guests.end(), [&](const Guest& g) { return g.uuid == b.first; });
+    return std::none_of(m_guests.begin(), m_guests.end(),
+                        [&](const Guest& g) { return g.uuid == b.first; });
   });
   if (m_guests.empty()) {
     m_empty_since = m_empty_since.value_or(now_ms);
@@ -164,7 +171,8 @@ void Controller::set_guests(std::vector<Guest> guests, std::int64_t now_ms) {
 }
 
 void Controller::guest_started(const Guest& guest, std::int64_t now_ms) {
-  if (std::any_of(m_guests.begin(), m_guests.end(), [&](const Guest& g) { return g.uuid == guest.uuid; })) {
+  if (std::any_of(m_guests.begin(), m_guests.end(),
+                  [&](const Guest& g) { return g.uuid == guest.uuid; })) {
     return;
   }
   m_guests.push_back(guest);
@@ -180,14 +188,17 @@ void Controller::guest_stopped(const std::string& uuid, std::int64_t now_ms) {
   }
 }
 
-void Controller::balloon_changed(const std::string& uuid, std::uint64_t actual_kib, std::int64_t now_ms) {
-  if (std::none_of(m_guests.begin(), m_guests.end(), [&](const Guest& g) { return g.uuid == uuid; })) {
+void Controller::balloon_changed(const std::string& uuid, std::uint64_t actual_kib,
+                                 std::int64_t now_ms) {
+  if (std::none_of(m_guests.begin(), m_guests.end(),
+                   [&](const Guest& g) { return g.uuid == uuid; })) {
     return;
   }
   // Against the lowest size seen since the last burst for it: QEMU reports balloon changes at
   // most once a second (the latest size only), so a deflation may arrive in steps that add
   // up. (An inflation undone within that second is never seen: nothing new to merge then.)
-  auto it = std::find_if(m_balloons.begin(), m_balloons.end(), [&](const auto& b) { return b.first == uuid; });
+  auto it = std::find_if(m_balloons.begin(), m_balloons.end(),
+                         [&](const auto& b) { return b.first == uuid; });
   if (it == m_balloons.end()) {
     m_balloons.emplace_back(uuid, actual_kib);
     return;
@@ -235,12 +246,14 @@ int Controller::tick(std::int64_t now_ms) {
       if (left > 0) {
         return static_cast<int>(std::min<std::int64_t>(left, m_t.idle_tick_ms));
       }
-      release(now_ms, fmt::format("no page-fusion guest has run for {} s", m_t.release_after_ms / 1000));
+      release(now_ms,
+              fmt::format("no page-fusion guest has run for {} s", m_t.release_after_ms / 1000));
     }
     return m_t.idle_tick_ms;
   }
   if (m_mode == Mode::Unmanaged) {
-    burst(now_ms, fmt::format("{} page-fusion guest{} running", m_guests.size(), m_guests.size() > 1 ? "s" : ""));
+    burst(now_ms, fmt::format("{} page-fusion guest{} running", m_guests.size(),
+                              m_guests.size() > 1 ? "s" : ""));
     return m_t.burst_tick_ms;
   }
 
@@ -249,16 +262,21 @@ int Controller::tick(std::int64_t now_ms) {
       m_trigger = m_scan_mark = r; // KSM's counters could not be read when the burst began
     }
     // Judged over a whole second at the current rate, so one high reading is not cut twice.
-    if (auto cpu = now_ms - m_rate_since >= k_cap_window_ms ? ksmd_cpu_percent(k_cap_window_ms) : std::nullopt;
+    if (auto cpu = now_ms - m_rate_since >= k_cap_window_ms ? ksmd_cpu_percent(k_cap_window_ms)
+                                                            : std::nullopt;
         cpu && *cpu > m_t.burst_cpu_cap && m_rate.pages_to_scan > m_t.burst_min_pages) {
       auto pages = std::max<std::uint64_t>(
-          m_t.burst_min_pages, static_cast<std::uint64_t>(static_cast<double>(m_rate.pages_to_scan) * m_t.burst_cpu_cap / *cpu));
+          m_t.burst_min_pages,
+          static_cast<std::uint64_t>(static_cast<double>(m_rate.pages_to_scan) * m_t.burst_cpu_cap /
+                                     *cpu));
       decide(Mode::Burst, {pages, m_rate.sleep_millisecs}, now_ms,
-             fmt::format("ksmd used {:.0f}% of a core, over the {:.0f}% a burst may use", *cpu, m_t.burst_cpu_cap));
+             fmt::format("ksmd used {:.0f}% of a core, over the {:.0f}% a burst may use", *cpu,
+                         m_t.burst_cpu_cap));
     }
     // A measurement window ends with a full scan; without full_scans (old kernels) every 2 s,
     // and at the latest after 5 s (a scan that long, or a KSM with nothing registered to scan).
-    bool scanned_all = r->c.full_scans && m_scan_mark->c.full_scans && *r->c.full_scans > *m_scan_mark->c.full_scans;
+    bool scanned_all = r->c.full_scans && m_scan_mark->c.full_scans &&
+                       *r->c.full_scans > *m_scan_mark->c.full_scans;
     auto window = r->c.full_scans ? k_longest_window_ms : k_window_without_scans_ms;
     if (scanned_all || now_ms - m_scan_mark->at_ms >= window) {
       ++m_windows;
@@ -279,7 +297,8 @@ int Controller::tick(std::int64_t now_ms) {
       m_scan_mark = r;
     }
     // The first window after a trigger is a partial scan: it does not count as a quiet one.
-    if (now_ms - m_trigger->at_ms >= m_t.min_burst_ms && m_quiet >= m_t.quiet_scans && m_windows > m_t.quiet_scans) {
+    if (now_ms - m_trigger->at_ms >= m_t.min_burst_ms && m_quiet >= m_t.quiet_scans &&
+        m_windows > m_t.quiet_scans) {
       auto g = gain_between(*m_streak_start, *r);
       std::string scanned = g.pages_scanned ? fmt::format(" of {} scanned", *g.pages_scanned) : "";
       if (g.general_profit) {
@@ -289,7 +308,8 @@ int Controller::tick(std::int64_t now_ms) {
                              ? fmt::format("the last {} full scans", m_quiet)
                              : fmt::format("the last {} s of scanning", g.ms / 1000);
       decide(Mode::Idle, m_t.idle, now_ms,
-             fmt::format("merging stopped paying: {} merged {} pages{}", what, g.pages_sharing, scanned));
+             fmt::format("merging stopped paying: {} merged {} pages{}", what, g.pages_sharing,
+                         scanned));
       m_idle_mark = r;
     }
     return m_t.burst_tick_ms;
@@ -303,8 +323,9 @@ int Controller::tick(std::int64_t now_ms) {
   auto g = gain_between(*m_idle_mark, *r);
   m_last_gain = g;
   m_idle_mark = r;
-  auto threshold = std::max<double>(static_cast<double>(m_t.wake_pages),
-                                    static_cast<double>(g.pages_scanned.value_or(0)) * m_t.wake_ratio);
+  auto threshold =
+      std::max<double>(static_cast<double>(m_t.wake_pages),
+                       static_cast<double>(g.pages_scanned.value_or(0)) * m_t.wake_ratio);
   if (static_cast<double>(g.pages_sharing) >= threshold) {
     burst(now_ms, fmt::format("idle scanning merged {} in {} s: there is more to merge",
                               pages_and_mb(g.pages_sharing, m_ksm.page_size()), g.ms / 1000));
@@ -328,8 +349,9 @@ void Controller::release(std::int64_t now_ms, const std::string& reason) {
     rate = {restored->pages_to_scan.value_or(0), restored->sleep_millisecs.value_or(0)};
   }
   m_prior.reset();
-  decide(Mode::Unmanaged, rate, now_ms,
-         fmt::format("{}: KSM given back as found ({})", reason, restored ? restored->to_line() : ""));
+  decide(
+      Mode::Unmanaged, rate, now_ms,
+      fmt::format("{}: KSM given back as found ({})", reason, restored ? restored->to_line() : ""));
 }
 
 } // namespace vbm::pagefusion

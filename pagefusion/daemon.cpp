@@ -2,9 +2,10 @@
 
 #include "backend/local_host.hpp"
 
-#include <algorithm>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include <algorithm>
 #include <unistd.h>
 
 namespace vbm::pagefusion {
@@ -62,9 +63,10 @@ void Daemon::connect() {
     m_uri = m_hv->uri();
     if (!is_local_qemu(*m_hv)) {
       m_hv.reset();
-      throw std::runtime_error(fmt::format("'{}' is not this host's QEMU: the page-fusion controller "
-                                           "steers the KSM of the host it runs on, for QEMU guests",
-                                           m_uri));
+      throw std::runtime_error(
+          fmt::format("'{}' is not this host's QEMU: the page-fusion controller "
+                      "steers the KSM of the host it runs on, for QEMU guests",
+                      m_uri));
     }
     resync();
     m_hooks.log(fmt::format("watching {} ({} page-fusion guest{} running)", m_uri,
@@ -88,9 +90,7 @@ void Daemon::on_event(const backend::DomainEvent& ev) {
       m_ctl.guest_started({ev.vm.uuid, ev.vm.name}, now);
     }
     break;
-  case backend::DomainEvent::Kind::Stopped:
-    m_ctl.guest_stopped(ev.vm.uuid, now);
-    break;
+  case backend::DomainEvent::Kind::Stopped: m_ctl.guest_stopped(ev.vm.uuid, now); break;
   case backend::DomainEvent::Kind::BalloonChanged:
     m_ctl.balloon_changed(ev.vm.uuid, ev.actual_kib, now);
     break;
@@ -109,11 +109,13 @@ bool Daemon::turn() {
       m_settings = read_settings(m_paths.settings());
       m_hooks.log(fmt::format("settings: manage-ksm = {}", m_settings.manage_ksm ? "yes" : "no"));
     } catch (const SettingsError& e) {
-      m_hooks.log(fmt::format("{} (keeping manage-ksm = {})", e.what(), m_settings.manage_ksm ? "yes" : "no"));
+      m_hooks.log(fmt::format("{} (keeping manage-ksm = {})", e.what(),
+                              m_settings.manage_ksm ? "yes" : "no"));
     }
   }
   if (!m_settings.manage_ksm) {
-    m_ctl.release(m_hooks.now_ms(), fmt::format("manage-ksm = no in {}", m_paths.settings().string()));
+    m_ctl.release(m_hooks.now_ms(),
+                  fmt::format("manage-ksm = no in {}", m_paths.settings().string()));
     write_state();
     if (!m_permanent) {
       return false;
@@ -180,7 +182,8 @@ void Daemon::write_state() {
     j["guests"].push_back({{"name", g.name}, {"uuid", g.uuid}});
   }
   if (const auto& g = m_ctl.last_gain()) {
-    nlohmann::json gain{{"ms", g->ms}, {"pages_sharing", g->pages_sharing}, {"full_scans", g->full_scans}};
+    nlohmann::json gain{
+        {"ms", g->ms}, {"pages_sharing", g->pages_sharing}, {"full_scans", g->full_scans}};
     if (g->pages_scanned) {
       gain["pages_scanned"] = *g->pages_scanned;
     }
@@ -194,7 +197,9 @@ void Daemon::write_state() {
   }
   j["decisions"] = nlohmann::json::array();
   for (const auto& d : m_ctl.decisions()) {
-    j["decisions"].push_back({{"at_ms", d.at_ms}, {"mode", mode_name(d.mode)}, {"rate", rate_json(d.rate)},
+    j["decisions"].push_back({{"at_ms", d.at_ms},
+                              {"mode", mode_name(d.mode)},
+                              {"rate", rate_json(d.rate)},
                               {"reason", d.reason}});
   }
   try {

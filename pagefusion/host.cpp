@@ -2,12 +2,13 @@
 
 #include "backend/local_host.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
-#include <fmt/format.h>
 #include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -45,7 +46,9 @@ bool is_local_qemu(backend::Hypervisor& hv) {
   return uri.substr(0, std::min(uri.find("://"), uri.find('+'))) == "qemu";
 }
 
-bool is_page_fusion_guest(const backend::DomainMemory& live) { return !live.nosharepages && !live.hugepages; }
+bool is_page_fusion_guest(const backend::DomainMemory& live) {
+  return !live.nosharepages && !live.hugepages;
+}
 
 Settings read_settings(const std::filesystem::path& file) {
   Settings s;

@@ -10,19 +10,21 @@ MetricsStore::MetricsStore(SettingsStore& store)
       m_collecting_uris(store.connection(),
                         "SELECT DISTINCT uri FROM metric_setup WHERE enabled AND period_s > 0 "
                         "AND samples > 0 ORDER BY uri"),
-      m_upsert_setup(store.connection(),
-                     "INSERT INTO metric_setup (uri, object, base, run, period_s, samples, enabled, "
-                     "next_seq, last_ms) VALUES (?, ?, ?, ?, ?, ?, 1, 0, NULL) "
-                     "ON CONFLICT (uri, object, base) DO UPDATE SET run = excluded.run, "
-                     "period_s = excluded.period_s, samples = excluded.samples, enabled = 1, "
-                     "next_seq = 0, last_ms = NULL"),
+      m_upsert_setup(
+          store.connection(),
+          "INSERT INTO metric_setup (uri, object, base, run, period_s, samples, enabled, "
+          "next_seq, last_ms) VALUES (?, ?, ?, ?, ?, ?, 1, 0, NULL) "
+          "ON CONFLICT (uri, object, base) DO UPDATE SET run = excluded.run, "
+          "period_s = excluded.period_s, samples = excluded.samples, enabled = 1, "
+          "next_seq = 0, last_ms = NULL"),
       m_delete_samples(store.connection(),
                        "DELETE FROM metric_sample WHERE uri = ? AND object = ? AND base = ?"),
       m_insert_disabled(store.connection(),
                         "INSERT INTO metric_setup (uri, object, base, run, period_s, samples, "
                         "enabled) VALUES (?, ?, ?, ?, 0, 0, 0) ON CONFLICT DO NOTHING"),
-      m_set_enabled(store.connection(),
-                    "UPDATE metric_setup SET enabled = ? WHERE uri = ? AND object = ? AND base = ?"),
+      m_set_enabled(
+          store.connection(),
+          "UPDATE metric_setup SET enabled = ? WHERE uri = ? AND object = ? AND base = ?"),
       m_put_sample(store.connection(),
                    "INSERT OR REPLACE INTO metric_sample (uri, object, base, slot, seq, time_ms, "
                    "sample) VALUES (?, ?, ?, ?, ?, ?, ?)"),
@@ -30,9 +32,10 @@ MetricsStore::MetricsStore(SettingsStore& store)
                 "UPDATE metric_setup SET next_seq = ?, last_ms = ? WHERE uri = ? AND object = ? "
                 "AND base = ? AND run = ? AND period_s = ? AND samples = ? AND enabled "
                 "AND next_seq = ?"),
-      m_select_samples(store.connection(),
-                       "SELECT seq, time_ms, sample FROM metric_sample WHERE uri = ? AND object = ? "
-                       "AND base = ? AND seq >= ? ORDER BY seq"),
+      m_select_samples(
+          store.connection(),
+          "SELECT seq, time_ms, sample FROM metric_sample WHERE uri = ? AND object = ? "
+          "AND base = ? AND seq >= ? ORDER BY seq"),
       m_drop(store.connection(),
              "DELETE FROM metric_setup WHERE uri = ? AND object = ? AND base = ?") {}
 

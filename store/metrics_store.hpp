@@ -16,9 +16,9 @@ namespace vbm::store {
 
 /// One base metric of one object on one connection.
 struct MetricSetup {
-  std::string object;       ///< "host", or the VM's UUID
-  std::string base;         ///< e.g. "RAM/Usage"
-  std::int64_t run = 0;     ///< the VM's domain ID when it was set up (0 for the host)
+  std::string object;   ///< "host", or the VM's UUID
+  std::string base;     ///< e.g. "RAM/Usage"
+  std::int64_t run = 0; ///< the VM's domain ID when it was set up (0 for the host)
   std::int64_t period_s = 0;
   std::int64_t samples = 0; ///< ring-buffer length
   bool enabled = false;

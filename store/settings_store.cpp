@@ -2,15 +2,16 @@
 
 #include "store/migrations.hpp"
 
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
-#include <fmt/format.h>
 #include <pwd.h>
 #include <sys/file.h>
-#include <thread>
 #include <sys/stat.h>
+#include <thread>
 #include <unistd.h>
 
 namespace vbm::store {
@@ -66,8 +67,8 @@ std::string SettingsStore::prepare_path(const std::filesystem::path& dir) {
   for (const auto& part : dir) {
     partial /= part;
     if (mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
-      throw StoreError(0, fmt::format("cannot create settings directory '{}': {}",
-                                      partial.string(), std::strerror(errno)));
+      throw StoreError(0, fmt::format("cannot create settings directory '{}': {}", partial.string(),
+                                      std::strerror(errno)));
     }
   }
   auto file = (dir / "vboxkvm.db").string();
@@ -75,8 +76,8 @@ std::string SettingsStore::prepare_path(const std::filesystem::path& dir) {
   // -shm files the same mode.
   int fd = open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {
-    throw StoreError(0, fmt::format("cannot open settings store '{}': {}", file,
-                                    std::strerror(errno)));
+    throw StoreError(
+        0, fmt::format("cannot open settings store '{}': {}", file, std::strerror(errno)));
   }
   close(fd);
   return file;
@@ -116,7 +117,12 @@ std::optional<StateRecord> SettingsStore::state(const VmKey& key) {
 
 void SettingsStore::put_state(const VmKey& key, const std::string& name, const StateRecord& rec) {
   upsert_vm(key, name);
-  Statement::Use(m_put_state).bind(rec.state).bind(rec.since_ms).bind(key.host).bind(key.uuid).run();
+  Statement::Use(m_put_state)
+      .bind(rec.state)
+      .bind(rec.since_ms)
+      .bind(key.host)
+      .bind(key.uuid)
+      .run();
 }
 
 std::optional<std::int64_t> SettingsStore::live_balloon(const VmKey& key, int domain_id) {
@@ -142,8 +148,10 @@ void SettingsStore::put_live_balloon(const VmKey& key, const std::string& name, 
 
 namespace {
 void bind_record(Statement::Use& use, const MemoryRecord& r) {
-  use.bind(r.memory_kib).bind(r.current_kib).bind(std::int64_t{r.nosharepages}).bind(
-      std::int64_t{r.hugepages});
+  use.bind(r.memory_kib)
+      .bind(r.current_kib)
+      .bind(std::int64_t{r.nosharepages})
+      .bind(std::int64_t{r.hugepages});
 }
 MemoryRecord read_record(const Statement::Use& use, int col) {
   return {use.get_int(col), use.get_int(col + 1), use.get_int(col + 2) != 0,

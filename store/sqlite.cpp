@@ -1,8 +1,9 @@
 #include "store/sqlite.hpp"
 
-#include <cerrno>
 #include <fmt/format.h>
 #include <sqlite3.h>
+
+#include <cerrno>
 
 namespace vbm::store {
 
@@ -55,10 +56,11 @@ void Connection::throw_error(std::string_view context) const {
   int code = sqlite3_extended_errcode(m_db);
   int sys = sqlite3_system_errno(m_db);
   // A full disk often shows as an I/O error (creating the -shm or -wal file); say what it is.
-  auto words = sys == ENOSPC || sys == EDQUOT ? std::string_view("the disk is full") : plain_words(code);
+  auto words =
+      sys == ENOSPC || sys == EDQUOT ? std::string_view("the disk is full") : plain_words(code);
   if (words.empty()) {
-    throw StoreError(code, fmt::format("settings store '{}': {}: {}", m_path, context,
-                                       sqlite3_errmsg(m_db)));
+    throw StoreError(
+        code, fmt::format("settings store '{}': {}: {}", m_path, context, sqlite3_errmsg(m_db)));
   }
   throw StoreError(code, fmt::format("settings store '{}': {} ({}, {})", m_path, words,
                                      sqlite3_errmsg(m_db), context));
@@ -136,7 +138,9 @@ void Statement::Use::run() {
   }
 }
 
-std::int64_t Statement::Use::get_int(int col) const { return sqlite3_column_int64(m_st.m_stmt, col); }
+std::int64_t Statement::Use::get_int(int col) const {
+  return sqlite3_column_int64(m_st.m_stmt, col);
+}
 
 std::string Statement::Use::get_text(int col) const {
   const unsigned char* p = sqlite3_column_text(m_st.m_stmt, col);

@@ -1,5 +1,6 @@
 #pragma once
-// Thin RAII layer over SQLite, shaped like nix's sqlite.hh. <sqlite3.h> is included only in sqlite.cpp.
+// Thin RAII layer over SQLite, shaped like nix's sqlite.hh. <sqlite3.h> is included only in
+// sqlite.cpp.
 
 #include <cstdint>
 #include <optional>
@@ -56,7 +57,8 @@ public:
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
-  /// Binds parameters and steps; resets and clears bindings when destroyed, even after an exception.
+  /// Binds parameters and steps; resets and clears bindings when destroyed, even after an
+  /// exception.
   class Use {
   public:
     explicit Use(Statement& st);

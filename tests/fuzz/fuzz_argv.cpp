@@ -2,8 +2,8 @@
 // few VMs in every state (and awkward names), an in-memory store, a fake clock and StringOutput.
 //
 // Input: argv words separated by NUL bytes — exactly what main() can receive (a word holds any
-// byte but NUL); the empty input is no words. At most k_max_words words and k_max_commands commands per input. A word that
-// starts with \x01 is a harness directive, not an argv word:
+// byte but NUL); the empty input is no words. At most k_max_words words and k_max_commands commands
+// per input. A word that starts with \x01 is a harness directive, not an argv word:
 //   \x01              end of this command line; the next words are another command, run on the
 //                     same host, store and clock (so modifyvm → showvminfo sequences are reached)
 //   \x01fail=METHOD   the fake's next call of METHOD (start, power, list_vms, host_info,
@@ -33,11 +33,12 @@
 #include "support/fake_hypervisor.hpp"
 #include "support/fake_ksm.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -110,7 +111,8 @@ void populate(Host& hv) {
   hv.add("paused1", "aaaaaaaa-1111-4111-8111-000000000004", 256);
   hv.run("paused1").state = VmState::Paused;
   auto& nofusion = hv.add("nofusion with space", "aaaaaaaa-1111-4111-8111-000000000005");
-  nofusion.memory = {1048576, 943718, true, false, false}; // not whole MB; <memballoon model='none'>
+  nofusion.memory = {1048576, 943718, true, false,
+                     false}; // not whole MB; <memballoon model='none'>
   // Running without a balloon driver: controlvm --wait runs into its deadline.
   hv.add("nodriver", "aaaaaaaa-1111-4111-8111-000000000006", 1024).driver = false;
   hv.run("nodriver");
@@ -276,7 +278,8 @@ void check_output(const Command& cmd, int rc, const cli::StringOutput& out, bool
 }
 
 /// Sets a Services member that a later version of cli::Services may have, if it has it.
-template <class S, class F> void set_stop_requested(S& services, F&& stop) {
+template <class S, class F>
+void set_stop_requested(S& services, F&& stop) {
   if constexpr (requires { services.stop_requested = stop; }) {
     services.stop_requested = std::forward<F>(stop);
   }
@@ -285,9 +288,9 @@ template <class S, class F> void set_stop_requested(S& services, F&& stop) {
 } // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  all_uuids(); // warm the static before leak checking starts
+  all_uuids();                              // warm the static before leak checking starts
   unsetenv("VBOXKVM_METRICS_TEXTFILE_DIR"); // see --textfile-dir below
-  g_ksm = new vbm::test::FakeKsmTree; // lives as long as the process
+  g_ksm = new vbm::test::FakeKsmTree;       // lives as long as the process
   setenv("VBOXKVM_ETC_DIR", (g_ksm->root() / "etc").c_str(), 1);
   setenv("VBOXKVM_RUN_DIR", (g_ksm->root() / "run").c_str(), 1);
   const char* verbose = std::getenv("VBM_FUZZ_VERBOSE");

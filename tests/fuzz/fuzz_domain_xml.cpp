@@ -19,13 +19,14 @@
 
 #include "backend/domain_xml.hpp"
 
+#include <fuzzer/FuzzedDataProvider.h>
+#include <pugixml.hpp>
+
 #include <cstdint>
-#include <iterator>
 #include <cstdio>
 #include <cstdlib>
-#include <fuzzer/FuzzedDataProvider.h>
+#include <iterator>
 #include <optional>
-#include <pugixml.hpp>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -36,14 +37,14 @@ using vbm::backend::BackendError;
 using vbm::backend::DomainMemory;
 
 [[noreturn]] void fail(const char* what, std::string_view xml, std::string_view out = {}) {
-  std::fprintf(stderr, "fuzz_domain_xml invariant violated: %s\n--- input\n%.*s\n--- output\n%.*s\n",
-               what, static_cast<int>(xml.size()), xml.data(), static_cast<int>(out.size()),
-               out.data());
+  std::fprintf(stderr,
+               "fuzz_domain_xml invariant violated: %s\n--- input\n%.*s\n--- output\n%.*s\n", what,
+               static_cast<int>(xml.size()), xml.data(), static_cast<int>(out.size()), out.data());
   std::abort();
 }
 
-template <class F> auto no_throw_but_backend(F&& f, std::string_view xml)
-    -> std::optional<decltype(f())> {
+template <class F>
+auto no_throw_but_backend(F&& f, std::string_view xml) -> std::optional<decltype(f())> {
   try {
     return f();
   } catch (const BackendError&) {
@@ -71,7 +72,8 @@ void drop_blank_text(pugi::xml_node node) {
 /// Serialized raw for comparison.
 std::string without_memory(std::string_view xml) {
   pugi::xml_document doc;
-  if (!doc.load_buffer(xml.data(), xml.size(), pugi::parse_default | pugi::parse_ws_pcdata_single)) {
+  if (!doc.load_buffer(xml.data(), xml.size(),
+                       pugi::parse_default | pugi::parse_ws_pcdata_single)) {
     return "<unparsable>";
   }
   auto domain = doc.child("domain");
@@ -104,7 +106,8 @@ size_t memory_backings(std::string_view xml) {
 
 void check_edit(std::string_view xml, const std::optional<DomainMemory>& read,
                 const DomainMemory& want) {
-  auto out = no_throw_but_backend([&] { return vbm::backend::apply_domain_memory(xml, want); }, xml);
+  auto out =
+      no_throw_but_backend([&] { return vbm::backend::apply_domain_memory(xml, want); }, xml);
   if (!out) {
     if (read) {
       fail("apply refused XML that parse read", xml);
@@ -126,11 +129,13 @@ void check_edit(std::string_view xml, const std::optional<DomainMemory>& read,
   // Applying the same values again changes nothing, up to indentation: where apply added
   // elements beside a text of white space only (kept as the single child by
   // parse_ws_pcdata_single), its first output keeps that text, which the next read drops.
-  auto again = no_throw_but_backend([&] { return vbm::backend::apply_domain_memory(*out, want); }, xml);
+  auto again =
+      no_throw_but_backend([&] { return vbm::backend::apply_domain_memory(*out, want); }, xml);
   if (!again || without_memory(*again) != without_memory(*out)) {
     fail("applying the same values again changed the XML", *out, again ? *again : "<refused>");
   }
-  auto third = no_throw_but_backend([&] { return vbm::backend::apply_domain_memory(*again, want); }, xml);
+  auto third =
+      no_throw_but_backend([&] { return vbm::backend::apply_domain_memory(*again, want); }, xml);
   if (!third || *third != *again) {
     fail("apply is not idempotent", *again, third ? *third : "<refused>");
   }

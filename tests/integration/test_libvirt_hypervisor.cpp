@@ -78,7 +78,8 @@ TEST(LibvirtErrors, BadUriIsABackendError) {
     backend::open_hypervisor("nosuchdriver:///x", true);
     FAIL();
   } catch (const backend::BackendError& e) {
-    EXPECT_THAT(e.what(), testing::HasSubstr("failed to connect to the hypervisor at 'nosuchdriver:///x'"));
+    EXPECT_THAT(e.what(),
+                testing::HasSubstr("failed to connect to the hypervisor at 'nosuchdriver:///x'"));
   }
 }
 

@@ -6,6 +6,7 @@
 #include "fake_hypervisor.hpp"
 
 #include <gtest/gtest.h>
+
 #include <sstream>
 
 namespace vbm::test {
@@ -45,7 +46,9 @@ struct CliTest : testing::Test {
       ++collector_starts;
       return std::string("collector pid 4242");
     };
-    services.stop_requested = [this] { return stop_after_sleeps >= 0 && sleeps >= stop_after_sleeps; };
+    services.stop_requested = [this] {
+      return stop_after_sleeps >= 0 && sleeps >= stop_after_sleeps;
+    };
   }
 
   /// Runs a command line (split on spaces) and returns the exit code.
@@ -62,7 +65,9 @@ struct CliTest : testing::Test {
     out.stderr_text.clear();
     return cli::run_app(args, out, services);
   }
-  std::string first_err_line() const { return out.stderr_text.substr(0, out.stderr_text.find('\n')); }
+  std::string first_err_line() const {
+    return out.stderr_text.substr(0, out.stderr_text.find('\n'));
+  }
 };
 
 } // namespace vbm::test

@@ -32,7 +32,7 @@ public:
     std::uint64_t rss_kib = 0;     ///< QEMU's resident set (reported by running_domain_stats)
     std::uint64_t cpu_user_ns = 0; ///< the domain's accumulated CPU time
     std::uint64_t cpu_system_ns = 0;
-    int stats_period = 0;          ///< set_memory_stats_period's last value
+    int stats_period = 0; ///< set_memory_stats_period's last value
   };
 
   /// Adds a powered-off VM with `memory_mb` of RAM and no balloon; returns it for tweaking.
@@ -43,7 +43,8 @@ public:
     return m_vms.back();
   }
   Vm& vm(const std::string& name) {
-    return *std::find_if(m_vms.begin(), m_vms.end(), [&](const Vm& v) { return v.ref.name == name; });
+    return *std::find_if(m_vms.begin(), m_vms.end(),
+                         [&](const Vm& v) { return v.ref.name == name; });
   }
   /// The next call named `method` throws BackendError with `message`.
   void fail_next(const std::string& method, const std::string& message) {
@@ -155,7 +156,8 @@ public:
         continue;
       }
       auto& v = get(ref);
-      backend::DomainStats st{ref, v.live.memory_kib, balloon_stats(ref), v.cpu_user_ns, v.cpu_system_ns};
+      backend::DomainStats st{ref, v.live.memory_kib, balloon_stats(ref), v.cpu_user_ns,
+                              v.cpu_system_ns};
       st.balloon.rss_kib = v.rss_kib;
       if (v.driver && v.stats_period > 0) {
         st.balloon.available_kib = v.actual_kib;
@@ -193,8 +195,8 @@ public:
   bool connection_lost = false;
   std::vector<backend::DomainEvent> events; ///< what the next wait_domain_events returns
   std::vector<int> waits;                   ///< the timeouts wait_domain_events was given
-  std::string uri_value = "test:///fake"; ///< what uri() returns
-  bool local = false; ///< is_local(): whether the collector reads LocalHost
+  std::string uri_value = "test:///fake";   ///< what uri() returns
+  bool local = false;                       ///< is_local(): whether the collector reads LocalHost
   backend::HostInfo host{"x86_64", true};
   std::uint64_t balloon_step_kib = 64 * 1024;
   std::function<void()> after_define;

@@ -27,9 +27,15 @@ public:
     put_proc("1/comm", "init\n");
     put_proc("37/comm", "ksmd\n");
     set_ksmd_ns(0);
-    for (auto [name, value] : {std::pair{"run", "0"}, {"pages_to_scan", "100"}, {"sleep_millisecs", "20"},
-                               {"smart_scan", "1"}, {"pages_shared", "0"}, {"pages_sharing", "0"},
-                               {"pages_scanned", "0"}, {"full_scans", "0"}, {"general_profit", "0"}}) {
+    for (auto [name, value] : {std::pair{"run", "0"},
+                               {"pages_to_scan", "100"},
+                               {"sleep_millisecs", "20"},
+                               {"smart_scan", "1"},
+                               {"pages_shared", "0"},
+                               {"pages_sharing", "0"},
+                               {"pages_scanned", "0"},
+                               {"full_scans", "0"},
+                               {"general_profit", "0"}}) {
       set(name, value);
     }
     set("advisor_mode", "[none] scan-time");
@@ -62,7 +68,8 @@ public:
   void scan(std::uint64_t scanned, std::int64_t merged) {
     set("full_scans", num("full_scans") + 1);
     set("pages_scanned", num("pages_scanned") + scanned);
-    set("pages_sharing", static_cast<std::uint64_t>(static_cast<std::int64_t>(num("pages_sharing")) + merged));
+    set("pages_sharing",
+        static_cast<std::uint64_t>(static_cast<std::int64_t>(num("pages_sharing")) + merged));
   }
   void set_ksmd_ns(std::uint64_t ns) { put_proc("37/schedstat", std::to_string(ns) + " 0 0\n"); }
   std::uint64_t ksmd_ns() const {
@@ -73,7 +80,9 @@ public:
   }
 
 private:
-  void put_proc(const std::string& rel, const std::string& text) { std::ofstream(m_root / "proc" / rel) << text; }
+  void put_proc(const std::string& rel, const std::string& text) {
+    std::ofstream(m_root / "proc" / rel) << text;
+  }
   std::filesystem::path m_root;
 };
 

@@ -21,7 +21,8 @@ TEST_F(CliTest, HelpAsLastWordIsExit0ToStdout) {
 
 TEST_F(CliTest, HelpForACommandIsExit1) {
   EXPECT_EQ(run("help modifyvm"), 1);
-  EXPECT_THAT(out.stdout_text, HasSubstr("Usage - Change settings for a virtual machine that is stopped:"));
+  EXPECT_THAT(out.stdout_text,
+              HasSubstr("Usage - Change settings for a virtual machine that is stopped:"));
   EXPECT_THAT(out.stdout_text, HasSubstr("--guest-memory-balloon, --guestmemoryballoon"));
   EXPECT_EQ(run("-q --help list"), 1);
   EXPECT_THAT(out.stdout_text, HasSubstr("Usage - View system information"));
@@ -42,7 +43,8 @@ TEST_F(CliTest, CommandWithoutArgumentsPrintsBriefUsageExit1) {
 
 TEST_F(CliTest, InvalidCommandIsSyntaxExit2) {
   EXPECT_EQ(run("list2"), 2);
-  EXPECT_THAT(out.stderr_text, HasSubstr("\nVBoxManage: error: Invalid command 'list2'\n\nUsage - "));
+  EXPECT_THAT(out.stderr_text,
+              HasSubstr("\nVBoxManage: error: Invalid command 'list2'\n\nUsage - "));
   EXPECT_EQ(run("--bogus list vms"), 2);
   EXPECT_THAT(out.stderr_text, HasSubstr("error: Invalid command '--bogus'"));
 }

@@ -4,6 +4,7 @@
 #include "support/cli_fixture.hpp"
 
 #include <gmock/gmock.h>
+
 #include <regex>
 #include <set>
 
@@ -107,7 +108,8 @@ TEST_F(CompleteTest, ConnectUriOnTheLineIsUsedReadOnly) {
 
 TEST_F(CompleteTest, ReadOnlyAccess) {
   std::vector<cli::Access> seen;
-  services.hypervisor = [&](const std::optional<std::string>&, cli::Access a) -> backend::Hypervisor& {
+  services.hypervisor = [&](const std::optional<std::string>&,
+                            cli::Access a) -> backend::Hypervisor& {
     seen.push_back(a);
     return hv;
   };
@@ -127,7 +129,8 @@ TEST_F(CompleteTest, NoConnectionMeansNoNamesAndNoError) {
 }
 
 TEST_F(CompleteTest, List) {
-  EXPECT_THAT(complete({"list", ""}), UnorderedElementsAre("vms", "runningvms", "--long", "--sorted"));
+  EXPECT_THAT(complete({"list", ""}),
+              UnorderedElementsAre("vms", "runningvms", "--long", "--sorted"));
   EXPECT_THAT(complete({"list", "--long", "r"}), ElementsAre("runningvms"));
   EXPECT_THAT(complete({"list", "-l", ""}), UnorderedElementsAre("vms", "runningvms", "--sorted"));
   EXPECT_THAT(complete({"list", "vms", ""}), UnorderedElementsAre("--long", "--sorted"));
@@ -223,8 +226,10 @@ TEST_F(CompleteTest, ControlvmRunningVmThenSubcommandThenWait) {
               ElementsAre("guestmemoryballoon", "poweroff", "acpipowerbutton", "pause", "resume"));
   EXPECT_THAT(complete({"controlvm", "run1", "p"}), ElementsAre("poweroff", "pause"));
   EXPECT_THAT(complete({"controlvm", "run1", "guestmemoryballoon", ""}), IsEmpty());
-  EXPECT_THAT(complete({"controlvm", "run1", "guestmemoryballoon", "512", ""}), ElementsAre("--wait"));
-  EXPECT_THAT(complete({"controlvm", "run1", "guestmemoryballoon", "512", "--wait", ""}), IsEmpty());
+  EXPECT_THAT(complete({"controlvm", "run1", "guestmemoryballoon", "512", ""}),
+              ElementsAre("--wait"));
+  EXPECT_THAT(complete({"controlvm", "run1", "guestmemoryballoon", "512", "--wait", ""}),
+              IsEmpty());
   EXPECT_THAT(complete({"controlvm", "run1", "poweroff", ""}), IsEmpty());
   EXPECT_THAT(complete({"controlvm", "run1", "pause", "--"}), IsEmpty());
 }

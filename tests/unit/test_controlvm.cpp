@@ -31,8 +31,9 @@ TEST_F(ControlVmTest, NotEnoughParametersIsExit2WithFullUsage) {
   EXPECT_THAT(out.stdout_text, StartsWith("Usage - Change state and settings"));
   for (const char* line : {"controlvm vm", "controlvm --help"}) {
     EXPECT_EQ(run(line), 2) << line;
-    EXPECT_THAT(out.stderr_text, HasSubstr("VBoxManage: error: Not enough parameters.\n\nUsage - "
-                                           "Change state and settings for a running virtual machine:"));
+    EXPECT_THAT(out.stderr_text,
+                HasSubstr("VBoxManage: error: Not enough parameters.\n\nUsage - "
+                          "Change state and settings for a running virtual machine:"));
     EXPECT_THAT(out.stderr_text, HasSubstr("controlvm <uuid | vmname> poweroff"));
   }
   EXPECT_TRUE(hv.calls.empty());
@@ -60,10 +61,12 @@ TEST_F(ControlVmTest, AutoBaseNumbers) {
   EXPECT_EQ(vm().target_kib, (1024u - 8) * 1024);
   for (const char* bad : {"512MB", "-1", "0108", "abc"}) {
     EXPECT_EQ(run_args({"controlvm", "vm", "guestmemoryballoon", bad}), 1) << bad;
-    EXPECT_THAT(out.stderr_text,
-                HasSubstr(std::string("VBoxManage: error: Error parsing guest memory balloon size '") +
-                          bad + "'.\n\nUsage:\n\n  VBoxManage controlvm <uuid | vmname> "
-                                "guestmemoryballoon <balloon-size>"));
+    EXPECT_THAT(
+        out.stderr_text,
+        HasSubstr(std::string("VBoxManage: error: Error parsing guest memory balloon size '") +
+                  bad +
+                  "'.\n\nUsage:\n\n  VBoxManage controlvm <uuid | vmname> "
+                  "guestmemoryballoon <balloon-size>"));
   }
 }
 
@@ -82,12 +85,13 @@ TEST_F(ControlVmTest, ArgumentCountAndUnknownSubcommand) {
 TEST_F(ControlVmTest, LimitAgainstTheRunningRam) {
   hv.run("vm");
   EXPECT_EQ(run("controlvm vm guestmemoryballoon 921"), 1);
-  EXPECT_EQ(out.stderr_text,
-            "VBoxManage: error: Invalid memory balloon size: 921 MB (must be in range [0, 921] MB)\n"
-            "VBoxManage: error: Details: code NS_ERROR_INVALID_ARG (0x80070057), component "
-            "SessionMachine, interface IMachine, callee nsISupports\n"
-            "VBoxManage: error: Context: \"COMSETTER(MemoryBalloonSize)(uVal)\" at line 1666 of file "
-            "VBoxManageControlVM.cpp\n");
+  EXPECT_EQ(
+      out.stderr_text,
+      "VBoxManage: error: Invalid memory balloon size: 921 MB (must be in range [0, 921] MB)\n"
+      "VBoxManage: error: Details: code NS_ERROR_INVALID_ARG (0x80070057), component "
+      "SessionMachine, interface IMachine, callee nsISupports\n"
+      "VBoxManage: error: Context: \"COMSETTER(MemoryBalloonSize)(uVal)\" at line 1666 of file "
+      "VBoxManageControlVM.cpp\n");
   EXPECT_EQ(run("controlvm vm guestmemoryballoon 920"), 0);
 }
 
@@ -103,8 +107,9 @@ TEST_F(ControlVmTest, RefusalsLeaveTheGuestAlone) {
   vm().live.balloon_device = true;
   hv.host = {"i686", false};
   EXPECT_EQ(run("controlvm vm guestmemoryballoon 0"), 1);
-  EXPECT_THAT(out.stderr_text, StartsWith("VBoxManage: error: Memory ballooning is only supported on "
-                                          "64-bit hosts\n"));
+  EXPECT_THAT(out.stderr_text,
+              StartsWith("VBoxManage: error: Memory ballooning is only supported on "
+                         "64-bit hosts\n"));
   EXPECT_EQ(std::count_if(hv.calls.begin(), hv.calls.end(),
                           [](const std::string& c) { return c.starts_with("set_live"); }),
             0);
@@ -150,8 +155,9 @@ TEST_F(ControlVmTest, WaitTimesOutWithoutADriver) {
 TEST_F(ControlVmTest, WarnsWithoutWaitWhenTheGuestNeverReported) {
   hv.run("vm").driver = false;
   EXPECT_EQ(run("controlvm vm guestmemoryballoon 100"), 0);
-  EXPECT_THAT(out.stderr_text, StartsWith("VBoxManage: warning: the guest of 'vm' has never reported "
-                                          "balloon statistics"));
+  EXPECT_THAT(out.stderr_text,
+              StartsWith("VBoxManage: warning: the guest of 'vm' has never reported "
+                         "balloon statistics"));
   EXPECT_EQ(vm().target_kib, (1024u - 100) * 1024);
 }
 
@@ -172,8 +178,9 @@ TEST_F(ControlVmTest, StartVmLinesAndErrors) {
   EXPECT_EQ(out.stdout_text, "Waiting for VM \"vm\" to power on...\n"
                              "VM \"vm\" has been successfully started.\n");
   EXPECT_EQ(run("startvm vm"), 1);
-  EXPECT_THAT(out.stderr_text, StartsWith("VBoxManage: error: The machine 'vm' is already locked by a "
-                                          "session (or being locked or unlocked)\n"));
+  EXPECT_THAT(out.stderr_text,
+              StartsWith("VBoxManage: error: The machine 'vm' is already locked by a "
+                         "session (or being locked or unlocked)\n"));
   EXPECT_EQ(run("startvm --type bogus vm"), 2);
   EXPECT_EQ(out.stderr_text, "VBoxManage: error: Invalid session type 'bogus'\n");
   EXPECT_EQ(run("startvm --type headless"), 2);

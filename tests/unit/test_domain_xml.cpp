@@ -38,8 +38,9 @@ TEST(DomainXml, CurrentDefaultsToMemoryAndBalloonNone) {
       "<domain><memory>2048</memory><devices><memballoon model='none'/></devices></domain>");
   EXPECT_EQ(m.current_kib, 2048u);
   EXPECT_FALSE(m.balloon_device);
-  EXPECT_EQ(backend::parse_domain_memory("<domain><memory unit='b'>1048576</memory></domain>").memory_kib,
-            1024u);
+  EXPECT_EQ(
+      backend::parse_domain_memory("<domain><memory unit='b'>1048576</memory></domain>").memory_kib,
+      1024u);
 }
 
 TEST(DomainXml, ApplyWritesKibAndFlagsAndKeepsTheRest) {

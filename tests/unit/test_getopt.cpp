@@ -15,7 +15,9 @@ using cli::GetOptError;
 using cli::OptDef;
 
 constexpr OptDef k_defs[] = {
-    {"--num", 1, ArgKind::UInt32}, {"--flag", 2, ArgKind::OnOff}, {"--str", 3, ArgKind::String},
+    {"--num", 1, ArgKind::UInt32},
+    {"--flag", 2, ArgKind::OnOff},
+    {"--str", 3, ArgKind::String},
     {"-l", 4, ArgKind::None},
 };
 

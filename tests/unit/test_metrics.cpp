@@ -6,10 +6,11 @@
 #include "metrics/collector.hpp"
 #include "support/cli_fixture.hpp"
 
-#include <filesystem>
-#include <fstream>
 #include <gmock/gmock.h>
 #include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
 
 namespace vbm::test {
 namespace {
@@ -109,14 +110,16 @@ struct FakeRoot {
 struct MetricsTest : CliTest {
   FakeRoot root;
   backend::LocalHost local{root.dir};
-  metrics::Collector collector{st, [this](const std::string&) -> backend::Hypervisor& { return hv; },
-                               local};
+  metrics::Collector collector{
+      st, [this](const std::string&) -> backend::Hypervisor& { return hv; }, local};
   MetricsTest() {
     hv.add("vm1", "11111111-1111-1111-1111-111111111111", 1024);
     hv.add("vm2", "22222222-2222-2222-2222-222222222222", 512);
     hv.add("off", "33333333-3333-3333-3333-333333333333");
   }
-  bool metrics_empty() { return st.connection().query_int("SELECT count(*) FROM metric_setup") == 0; }
+  bool metrics_empty() {
+    return st.connection().query_int("SELECT count(*) FROM metric_setup") == 0;
+  }
   /// One collector beat per simulated second, `n` times.
   void beats(int n) {
     for (int i = 0; i < n; ++i) {
@@ -127,11 +130,14 @@ struct MetricsTest : CliTest {
 };
 
 constexpr const char* k_list_header =
-    "Object          Metric                                   Unit    Minimum    Maximum     Period      Count Description\n"
-    "--------------- ---------------------------------------- ---- ---------- ---------- ---------- ---------- -----------\n";
+    "Object          Metric                                   Unit    Minimum    Maximum     "
+    "Period      Count Description\n"
+    "--------------- ---------------------------------------- ---- ---------- ---------- "
+    "---------- ---------- -----------\n";
 constexpr const char* k_query_header =
     "Object          Metric                                   Values\n"
-    "--------------- ---------------------------------------- --------------------------------------------\n";
+    "--------------- ---------------------------------------- "
+    "--------------------------------------------\n";
 
 TEST_F(MetricsTest, NoSubcommandPrintsUsage) {
   EXPECT_EQ(run("metrics"), 1);
@@ -170,19 +176,25 @@ TEST_F(MetricsTest, ListBeforeSetupShowsZeroPeriodAndCount) {
   EXPECT_EQ(run("metrics list host RAM/Usage/Used,CPU/Load/User:avg"), 0);
   EXPECT_EQ(out.stdout_text,
             std::string(k_list_header) +
-                "host            CPU/Load/User:avg                        %             0     100000          0          1 \n"
-                "host            RAM/Usage/Used                           kB            0 2147483647          0          0 Physical memory currently occupied.\n");
+                "host            CPU/Load/User:avg                        %             0     "
+                "100000          0          1 \n"
+                "host            RAM/Usage/Used                           kB            0 "
+                "2147483647          0          0 Physical memory currently occupied.\n");
 }
 
 TEST_F(MetricsTest, ListAllObjectsHostFirstThenRunningVms) {
   hv.run("vm2");
   hv.run("vm1");
   EXPECT_EQ(run("metrics list * RAM/Usage/Used"), 0);
-  EXPECT_EQ(out.stdout_text,
-            std::string(k_list_header) +
-                "host            RAM/Usage/Used                           kB            0 2147483647          0          0 Physical memory currently occupied.\n"
-                "vm2             RAM/Usage/Used                           kB            0 2147483647          0          0 Size of resident portion of VM process in memory.\n"
-                "vm1             RAM/Usage/Used                           kB            0 2147483647          0          0 Size of resident portion of VM process in memory.\n");
+  EXPECT_EQ(
+      out.stdout_text,
+      std::string(k_list_header) +
+          "host            RAM/Usage/Used                           kB            0 2147483647     "
+          "     0          0 Physical memory currently occupied.\n"
+          "vm2             RAM/Usage/Used                           kB            0 2147483647     "
+          "     0          0 Size of resident portion of VM process in memory.\n"
+          "vm1             RAM/Usage/Used                           kB            0 2147483647     "
+          "     0          0 Size of resident portion of VM process in memory.\n");
 }
 
 TEST_F(MetricsTest, VmThatIsNotRunningHasNoMetrics) {
@@ -204,8 +216,10 @@ TEST_F(MetricsTest, SetupTakesBaseNames) {
                              "host       RAM/Usage           \n\n");
   EXPECT_EQ(collector_starts, 1);
   EXPECT_EQ(run("metrics list host RAM/Usage/Total*"), 0);
-  EXPECT_THAT(out.stdout_text, HasSubstr("RAM/Usage/Total                          kB            0 2147483647          2          3 "));
-  EXPECT_THAT(out.stdout_text, HasSubstr("RAM/Usage/Total:avg                      kB            0 2147483647          2          1 \n"));
+  EXPECT_THAT(out.stdout_text, HasSubstr("RAM/Usage/Total                          kB            0 "
+                                         "2147483647          2          3 "));
+  EXPECT_THAT(out.stdout_text, HasSubstr("RAM/Usage/Total:avg                      kB            0 "
+                                         "2147483647          2          1 \n"));
 }
 
 TEST_F(MetricsTest, WithoutListNothingIsPrinted) {
@@ -227,14 +241,20 @@ TEST_F(MetricsTest, CollectorSamplesHostMemoryIntoRingBuffers) {
   hv.local = true;
   ASSERT_EQ(run("metrics setup --period 1 --samples 3 host RAM/Usage"), 0);
   beats(1);
-  root.write("proc/meminfo", "MemTotal: 1000000 kB\nMemFree: 200000 kB\nBuffers: 0 kB\nCached: 0 kB\n");
+  root.write("proc/meminfo",
+             "MemTotal: 1000000 kB\nMemFree: 200000 kB\nBuffers: 0 kB\nCached: 0 kB\n");
   beats(4); // 5 samples into a buffer of 3
-  EXPECT_EQ(run("metrics query host RAM/Usage/Free,RAM/Usage/Used,RAM/Usage/Used:avg,RAM/Usage/Used:min"), 0);
-  EXPECT_EQ(out.stdout_text, std::string(k_query_header) +
-                                 "host            RAM/Usage/Used                           800000 kB, 800000 kB, 800000 kB\n"
-                                 "host            RAM/Usage/Used:avg                       800000 kB\n"
-                                 "host            RAM/Usage/Used:min                       800000 kB\n"
-                                 "host            RAM/Usage/Free                           200000 kB, 200000 kB, 200000 kB\n");
+  EXPECT_EQ(
+      run("metrics query host RAM/Usage/Free,RAM/Usage/Used,RAM/Usage/Used:avg,RAM/Usage/Used:min"),
+      0);
+  EXPECT_EQ(out.stdout_text,
+            std::string(k_query_header) +
+                "host            RAM/Usage/Used                           800000 kB, 800000 kB, "
+                "800000 kB\n"
+                "host            RAM/Usage/Used:avg                       800000 kB\n"
+                "host            RAM/Usage/Used:min                       800000 kB\n"
+                "host            RAM/Usage/Free                           200000 kB, 200000 kB, "
+                "200000 kB\n");
 }
 
 TEST_F(MetricsTest, AggregatesCoverTheBufferedSamples) {
@@ -245,7 +265,9 @@ TEST_F(MetricsTest, AggregatesCoverTheBufferedSamples) {
     beats(1);
   }
   EXPECT_EQ(run("metrics query host RAM/Usage/Free*"), 0);
-  EXPECT_THAT(out.stdout_text, HasSubstr("RAM/Usage/Free                           100000 kB, 200001 kB, 300000 kB\n"));
+  EXPECT_THAT(
+      out.stdout_text,
+      HasSubstr("RAM/Usage/Free                           100000 kB, 200001 kB, 300000 kB\n"));
   EXPECT_THAT(out.stdout_text, HasSubstr("RAM/Usage/Free:avg                       200000 kB\n"));
   EXPECT_THAT(out.stdout_text, HasSubstr("RAM/Usage/Free:max                       300000 kB\n"));
 }
@@ -266,7 +288,8 @@ TEST_F(MetricsTest, SetupDiscardsSamplesEnableAndDisableKeepThem) {
   EXPECT_EQ(collector_starts, 1); // disable never starts the collector
   beats(3);                       // disabled: nothing sampled
   EXPECT_EQ(run("metrics query host RAM/Usage/Total"), 0);
-  EXPECT_THAT(out.stdout_text, HasSubstr("RAM/Usage/Total                          1000000 kB, 1000000 kB\n"));
+  EXPECT_THAT(out.stdout_text,
+              HasSubstr("RAM/Usage/Total                          1000000 kB, 1000000 kB\n"));
   ASSERT_EQ(run("metrics enable host RAM/Usage"), 0);
   beats(1);
   EXPECT_EQ(run("metrics query host RAM/Usage/Total"), 0);
@@ -298,14 +321,21 @@ TEST_F(MetricsTest, VmAndVmmFigures) {
   // vm1: 946176 actual - 300000 rss; vm2: rss above actual counts 0
   EXPECT_THAT(out.stdout_text, HasSubstr("RAM/VMM/Free                             646176 kB\n"));
   EXPECT_THAT(out.stdout_text, HasSubstr("RAM/VMM/Ballooned                        102400 kB\n"));
-  EXPECT_THAT(out.stdout_text, HasSubstr("RAM/VMM/Shared                           \n")); // not local
+  EXPECT_THAT(out.stdout_text,
+              HasSubstr("RAM/VMM/Shared                           \n")); // not local
   EXPECT_EQ(run("metrics query vm1 *:"), 0);
-  EXPECT_THAT(out.stdout_text, HasSubstr("vm1             RAM/Usage/Used                           300000 kB\n"));
-  EXPECT_THAT(out.stdout_text, HasSubstr("vm1             Guest/RAM/Usage/Balloon                  102400 kB\n"));
-  EXPECT_THAT(out.stdout_text, HasSubstr("vm1             Guest/RAM/Usage/Free                     473088 kB\n"));
-  EXPECT_THAT(out.stdout_text, HasSubstr("vm1             Guest/RAM/Usage/Shared                   \n"));
-  EXPECT_THAT(out.stdout_text, HasSubstr("vm1             Guest/CPU/Load/User                      \n"));
-  EXPECT_THAT(out.stdout_text, HasSubstr("vm1             Guest/Pagefile/Usage/Total               \n"));
+  EXPECT_THAT(out.stdout_text,
+              HasSubstr("vm1             RAM/Usage/Used                           300000 kB\n"));
+  EXPECT_THAT(out.stdout_text,
+              HasSubstr("vm1             Guest/RAM/Usage/Balloon                  102400 kB\n"));
+  EXPECT_THAT(out.stdout_text,
+              HasSubstr("vm1             Guest/RAM/Usage/Free                     473088 kB\n"));
+  EXPECT_THAT(out.stdout_text,
+              HasSubstr("vm1             Guest/RAM/Usage/Shared                   \n"));
+  EXPECT_THAT(out.stdout_text,
+              HasSubstr("vm1             Guest/CPU/Load/User                      \n"));
+  EXPECT_THAT(out.stdout_text,
+              HasSubstr("vm1             Guest/Pagefile/Usage/Total               \n"));
 }
 
 TEST_F(MetricsTest, LocalHostGivesKsmFigures) {
@@ -314,22 +344,24 @@ TEST_F(MetricsTest, LocalHostGivesKsmFigures) {
   ASSERT_EQ(run("metrics setup * RAM/VMM,Guest/RAM/Usage"), 0);
   beats(1);
   EXPECT_EQ(run("metrics query * RAM/VMM/Shared,Guest/RAM/Usage/Shared"), 0);
-  EXPECT_EQ(out.stdout_text, std::string(k_query_header) +
-                                 "host            RAM/VMM/Shared                           1000 kB\n"
-                                 "vm1             Guest/RAM/Usage/Shared                   4000 kB\n");
+  EXPECT_EQ(out.stdout_text,
+            std::string(k_query_header) +
+                "host            RAM/VMM/Shared                           1000 kB\n"
+                "vm1             Guest/RAM/Usage/Shared                   4000 kB\n");
 }
 
 TEST_F(MetricsTest, HostCpuLoadFromTickDeltas) {
   hv.local = true;
   ASSERT_EQ(run("metrics setup --samples 2 host CPU/Load"), 0);
-  beats(1); // primes the counters
+  beats(1);                                                     // primes the counters
   root.write("proc/stat", "cpu  130 10 60 1000 0 0 0 0 0 0\n"); // +40 user, +10 kernel, +150 idle
   beats(1);
   EXPECT_EQ(run("metrics query host CPU/Load/*:"), 0);
-  EXPECT_EQ(out.stdout_text, std::string(k_query_header) +
-                                 "host            CPU/Load/User                            20.00%\n"
-                                 "host            CPU/Load/Kernel                          5.00%\n"
-                                 "host            CPU/Load/Idle                            75.00%\n");
+  EXPECT_EQ(out.stdout_text,
+            std::string(k_query_header) +
+                "host            CPU/Load/User                            20.00%\n"
+                "host            CPU/Load/Kernel                          5.00%\n"
+                "host            CPU/Load/Idle                            75.00%\n");
 }
 
 TEST_F(MetricsTest, VmCpuLoadIsAShareOfTheHost) {
@@ -368,20 +400,24 @@ TEST_F(MetricsTest, RowsOfAnEarlierRunGoOneByOne) {
   ASSERT_EQ(run("metrics enable vm1 Guest/RAM/Usage"), 0);
   EXPECT_TRUE(collector.beat(now)); // drops the earlier run's RAM/Usage only
   EXPECT_EQ(run("metrics list vm1 *:"), 0);
-  EXPECT_THAT(out.stdout_text, HasSubstr("vm1             CPU/Load/User                            %             0     100000          4          1 "));
-  EXPECT_THAT(out.stdout_text, HasSubstr("vm1             RAM/Usage/Used                           kB            0 2147483647          0          0 "));
+  EXPECT_THAT(out.stdout_text, HasSubstr("vm1             CPU/Load/User                            "
+                                         "%             0     100000          4          1 "));
+  EXPECT_THAT(out.stdout_text, HasSubstr("vm1             RAM/Usage/Used                           "
+                                         "kB            0 2147483647          0          0 "));
   ASSERT_EQ(run("metrics enable vm1 RAM/Usage"), 0); // a fresh, never set up row
   EXPECT_EQ(run("metrics list vm1 RAM/Usage/Used"), 0);
   EXPECT_THAT(out.stdout_text, HasSubstr("kB            0 2147483647          0          0 "));
-  EXPECT_EQ(st.connection().query_int("SELECT count(*) FROM metric_setup WHERE object LIKE '1111%'"), 3);
+  EXPECT_EQ(
+      st.connection().query_int("SELECT count(*) FROM metric_setup WHERE object LIKE '1111%'"), 3);
 }
 
 TEST_F(MetricsTest, AConnectionFailureIsLoggedAndRetried) {
   std::vector<std::string> logged;
   std::vector<std::string> failed;
-  metrics::Collector c(st, [this](const std::string&) -> backend::Hypervisor& { return hv; }, local,
-                       [&](const std::string& m) { logged.push_back(m); },
-                       [&](const std::string& u) { failed.push_back(u); });
+  metrics::Collector c(
+      st, [this](const std::string&) -> backend::Hypervisor& { return hv; }, local,
+      [&](const std::string& m) { logged.push_back(m); },
+      [&](const std::string& u) { failed.push_back(u); });
   ASSERT_EQ(run("metrics setup host RAM/VMM"), 0);
   hv.fail_next("running_domain_stats", "libvirtd went away");
   EXPECT_TRUE(c.beat(now));
@@ -460,13 +496,16 @@ TEST_F(MetricsTest, PrometheusExposition) {
   ASSERT_EQ(run("metrics setup * RAM/Usage,CPU/Load"), 0);
   beats(1);
   auto text = collector.exposition();
-  EXPECT_THAT(text, HasSubstr("# HELP vboxkvm_host_ram_usage_total_bytes Total physical memory installed.\n"
-                              "# TYPE vboxkvm_host_ram_usage_total_bytes gauge\n"
-                              "vboxkvm_host_ram_usage_total_bytes{uri=\"test:///fake\"} 1024000000\n"));
-  EXPECT_THAT(text, HasSubstr("vboxkvm_vm_ram_usage_used_bytes{uri=\"test:///fake\",vm=\"we\\\"ird\","
-                              "uuid=\"44444444-4444-4444-4444-444444444444\"} 2048\n"));
+  EXPECT_THAT(
+      text, HasSubstr("# HELP vboxkvm_host_ram_usage_total_bytes Total physical memory installed.\n"
+                      "# TYPE vboxkvm_host_ram_usage_total_bytes gauge\n"
+                      "vboxkvm_host_ram_usage_total_bytes{uri=\"test:///fake\"} 1024000000\n"));
+  EXPECT_THAT(text,
+              HasSubstr("vboxkvm_vm_ram_usage_used_bytes{uri=\"test:///fake\",vm=\"we\\\"ird\","
+                        "uuid=\"44444444-4444-4444-4444-444444444444\"} 2048\n"));
   EXPECT_THAT(text, Not(HasSubstr("cpu_load"))); // no CPU sample yet (first beat primes)
-  EXPECT_EQ(metrics::prometheus_name(true, "FS/{/}/Usage/Free"), "vboxkvm_host_fs_root_usage_free_bytes");
+  EXPECT_EQ(metrics::prometheus_name(true, "FS/{/}/Usage/Free"),
+            "vboxkvm_host_fs_root_usage_free_bytes");
   EXPECT_EQ(metrics::prometheus_name(false, "CPU/Load/User"), "vboxkvm_vm_cpu_load_user_ratio");
 }
 

@@ -44,12 +44,13 @@ TEST_F(ModifyVmTest, DoneWhenExample) {
 
 TEST_F(ModifyVmTest, BalloonAtPrintedBoundIsRejectedWithDetails) {
   EXPECT_EQ(run("modifyvm vm --guestmemoryballoon=921"), 1);
-  EXPECT_EQ(out.stderr_text,
-            "VBoxManage: error: Invalid memory balloon size: 921 MB (must be in range [0, 921] MB)\n"
-            "VBoxManage: error: Details: code NS_ERROR_INVALID_ARG (0x80070057), component "
-            "SessionMachine, interface IMachine, callee nsISupports\n"
-            "VBoxManage: error: Context: \"COMSETTER(MemoryBalloonSize)(ValueUnion.u32)\" at line "
-            "1003 of file VBoxManageModifyVM.cpp\n");
+  EXPECT_EQ(
+      out.stderr_text,
+      "VBoxManage: error: Invalid memory balloon size: 921 MB (must be in range [0, 921] MB)\n"
+      "VBoxManage: error: Details: code NS_ERROR_INVALID_ARG (0x80070057), component "
+      "SessionMachine, interface IMachine, callee nsISupports\n"
+      "VBoxManage: error: Context: \"COMSETTER(MemoryBalloonSize)(ValueUnion.u32)\" at line "
+      "1003 of file VBoxManageModifyVM.cpp\n");
   expect_unchanged();
 }
 
@@ -116,8 +117,8 @@ TEST_F(ModifyVmTest, BadOnOffValueIsUnknownOptionWithUsageExit1) {
   for (const char* v : {"maybe", "true", "1", "yes"}) {
     EXPECT_EQ(run(std::string("modifyvm vm --large-pages ") + v), 1);
     EXPECT_THAT(out.stderr_text, StartsWith("vboxkvm Command Line Management Interface"));
-    EXPECT_THAT(out.stderr_text, HasSubstr(std::string("\nVBoxManage: error: Unknown option: ") + v +
-                                           "\nUsage - Change settings for a virtual machine"));
+    EXPECT_THAT(out.stderr_text, HasSubstr(std::string("\nVBoxManage: error: Unknown option: ") +
+                                           v + "\nUsage - Change settings for a virtual machine"));
   }
   expect_unchanged();
 }
@@ -215,7 +216,8 @@ TEST_F(ModifyVmTest, AbortedVmIsMutable) {
 TEST_F(ModifyVmTest, Non64BitHostRefusesBalloonAndPageFusionAndCapsRam) {
   hv.host = {"i686", false};
   EXPECT_EQ(run("modifyvm vm --guest-memory-balloon 0"), 1);
-  EXPECT_EQ(first_err_line(), "VBoxManage: error: Memory ballooning is only supported on 64-bit hosts");
+  EXPECT_EQ(first_err_line(),
+            "VBoxManage: error: Memory ballooning is only supported on 64-bit hosts");
   EXPECT_THAT(out.stderr_text, HasSubstr("NS_ERROR_NOT_IMPLEMENTED (0x80004001)"));
   EXPECT_EQ(run("modifyvm vm --page-fusion off"), 1);
   EXPECT_EQ(first_err_line(), "VBoxManage: error: Page fusion is only supported on 64-bit hosts");
@@ -288,10 +290,11 @@ TEST_F(ModifyVmTest, KilledBeforeLibvirtChangeIsForgotten) {
   EXPECT_EQ(run("modifyvm vm --memory 2048"), 1);
   EXPECT_FALSE(st.pending({"fakehost", k_uuid}).has_value()) << "a refused change leaves no intent";
   // An intent whose definition never reached libvirt (killed before the call).
-  st.put_pending({"fakehost", k_uuid}, "vm",
-                 {{{"memory", 4096}, {"guestmemoryballoon", 0}, {"pagefusion", 1}, {"largepages", 0}},
-                  cli::to_record(mem()),
-                  cli::to_record(cli::to_domain({4096, 0, true, false}, true))});
+  st.put_pending(
+      {"fakehost", k_uuid}, "vm",
+      {{{"memory", 4096}, {"guestmemoryballoon", 0}, {"pagefusion", 1}, {"largepages", 0}},
+       cli::to_record(mem()),
+       cli::to_record(cli::to_domain({4096, 0, true, false}, true))});
   EXPECT_EQ(run("showvminfo vm --machinereadable"), 0);
   EXPECT_THAT(out.stdout_text, HasSubstr("memory=1024\n"));
   EXPECT_EQ(run("modifyvm vm --large-pages on"), 0);

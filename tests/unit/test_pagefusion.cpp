@@ -30,7 +30,8 @@ struct ControllerTest : testing::Test {
   /// Time passes by `ms` and the controller ticks; ksmd used `cpu_percent` of a core meanwhile.
   void advance(std::int64_t ms, double cpu_percent = 5.0) {
     now += ms;
-    tree.set_ksmd_ns(tree.ksmd_ns() + static_cast<std::uint64_t>(static_cast<double>(ms) * cpu_percent * 1e4));
+    tree.set_ksmd_ns(tree.ksmd_ns() +
+                     static_cast<std::uint64_t>(static_cast<double>(ms) * cpu_percent * 1e4));
     ctl.tick(now);
   }
   /// ksmd does a full scan of 100k pages merging `merged`, taking 500 ms (two ticks).
@@ -81,7 +82,8 @@ TEST_F(ControllerTest, BacksOffToIdleOnceTwoFullScansGainNothing) {
   EXPECT_EQ("1000", tree.get("sleep_millisecs"));
   EXPECT_EQ("1", tree.get("run"));
   EXPECT_EQ("merging stopped paying: the last 2 full scans merged 297 pages of 200000 scanned, "
-            "general profit +0 MB", last_reason());
+            "general profit +0 MB",
+            last_reason());
 }
 
 TEST_F(ControllerTest, AQuietScanIsOneThatGainsUnderAThousandthOfWhatItScanned) {
@@ -156,7 +158,8 @@ TEST_F(ControllerTest, IdleScanningThatFindsNewMergesBurstsAgain) {
   }
   EXPECT_EQ(Mode::Burst, ctl.mode());
   EXPECT_EQ("4000", tree.get("pages_to_scan"));
-  EXPECT_EQ("idle scanning merged 2000 pages (7 MB) in 30 s: there is more to merge", last_reason());
+  EXPECT_EQ("idle scanning merged 2000 pages (7 MB) in 30 s: there is more to merge",
+            last_reason());
 }
 
 TEST_F(ControllerTest, ADeflatingBalloonBurstsAndAnInflatingOneDoesNot) {
@@ -165,20 +168,21 @@ TEST_F(ControllerTest, ADeflatingBalloonBurstsAndAnInflatingOneDoesNot) {
     scan(0);
   }
   ASSERT_EQ(Mode::Idle, ctl.mode());
-  ctl.balloon_changed("u1", 1024 * 1024, now);  // first report: the starting point
-  ctl.balloon_changed("u1", 512 * 1024, now);   // inflated: memory left the guest
+  ctl.balloon_changed("u1", 1024 * 1024, now); // first report: the starting point
+  ctl.balloon_changed("u1", 512 * 1024, now);  // inflated: memory left the guest
   EXPECT_EQ(Mode::Idle, ctl.mode());
-  ctl.balloon_changed("u1", 520 * 1024, now);   // 8 MB back: too little to bother
+  ctl.balloon_changed("u1", 520 * 1024, now); // 8 MB back: too little to bother
   EXPECT_EQ(Mode::Idle, ctl.mode());
-  ctl.balloon_changed("u1", 530 * 1024, now);   // 18 MB back in steps: enough
+  ctl.balloon_changed("u1", 530 * 1024, now); // 18 MB back in steps: enough
   EXPECT_EQ(Mode::Burst, ctl.mode());
   EXPECT_EQ("the balloon of 'web01' gave back 18 MB: new guest memory to merge", last_reason());
-  ctl.balloon_changed("u1", 540 * 1024, now);   // 10 MB more since that burst: not yet
+  ctl.balloon_changed("u1", 540 * 1024, now); // 10 MB more since that burst: not yet
   ctl.balloon_changed("u1", 1024 * 1024, now);
   EXPECT_EQ("the balloon of 'web01' gave back 494 MB: new guest memory to merge", last_reason());
   ctl.balloon_changed("u2", 4096 * 1024, now); // not a page-fusion guest of ours
-  EXPECT_EQ(2u, std::count_if(ctl.decisions().begin(), ctl.decisions().end(),
-                              [](const auto& d) { return d.reason.find("balloon") != std::string::npos; }));
+  EXPECT_EQ(2u, std::count_if(ctl.decisions().begin(), ctl.decisions().end(), [](const auto& d) {
+              return d.reason.find("balloon") != std::string::npos;
+            }));
 }
 
 TEST_F(ControllerTest, GivesKsmBackExactlyAsFoundWhenTheLastGuestHasBeenGoneAFewSeconds) {
@@ -202,9 +206,10 @@ TEST_F(ControllerTest, GivesKsmBackExactlyAsFoundWhenTheLastGuestHasBeenGoneAFew
   EXPECT_EQ("45", tree.get("sleep_millisecs"));
   EXPECT_EQ("0", tree.get("smart_scan"));
   EXPECT_FALSE(std::filesystem::exists(prior));
-  EXPECT_EQ("no page-fusion guest has run for 5 s: KSM given back as found (run=0 pages_to_scan=123 "
-            "sleep_millisecs=45 smart_scan=0 advisor_mode=none)",
-            last_reason());
+  EXPECT_EQ(
+      "no page-fusion guest has run for 5 s: KSM given back as found (run=0 pages_to_scan=123 "
+      "sleep_millisecs=45 smart_scan=0 advisor_mode=none)",
+      last_reason());
   ctl.guest_started({"u1", "web01"}, now);
   EXPECT_EQ(Mode::Burst, ctl.mode()) << "and takes it over again for the next guest";
   EXPECT_EQ(123u, backend::KsmKnobs::parse(backend::read_text_file(prior).value()).pages_to_scan);
@@ -274,7 +279,8 @@ TEST_F(ControllerTest, AKsmWithNothingToScanDoesNotBurstForever) {
   advance(250, 0.0);
   EXPECT_EQ(Mode::Idle, ctl.mode()) << "after three 5-s windows (the first one is partial)";
   EXPECT_EQ("merging stopped paying: the last 15 s of scanning merged 0 pages of 0 scanned, "
-            "general profit +0 MB", last_reason());
+            "general profit +0 MB",
+            last_reason());
 }
 
 TEST_F(ControllerTest, ATunableKsmRefusesIsAnErrorNamingIt) {
@@ -357,7 +363,8 @@ TEST_F(DaemonTest, SteersKsmForTheRunningPageFusionGuestsOnly) {
   EXPECT_EQ(4000, s["rate"]["pages_to_scan"]);
   EXPECT_EQ("fusion", s["guests"][0]["name"]);
   EXPECT_EQ("page-fusion guest running: 'fusion'", s["decisions"].back()["reason"]);
-  EXPECT_THAT(log.front(), HasSubstr("burst: 4000 pages / 20 ms: page-fusion guest running: 'fusion'"));
+  EXPECT_THAT(log.front(),
+              HasSubstr("burst: 4000 pages / 20 ms: page-fusion guest running: 'fusion'"));
 }
 
 TEST_F(DaemonTest, FollowsLifecycleEventsAndLeavesWhenTheLastGuestIsGone) {
@@ -442,7 +449,8 @@ TEST_F(DaemonTest, StopGivesKsmBack) {
 }
 
 TEST_F(DaemonTest, ARemoteOrNonQemuConnectionIsRefused) {
-  for (auto [local, uri] : {std::pair{false, "qemu+ssh://host/system"}, {true, "test:///default"}}) {
+  for (auto [local, uri] :
+       {std::pair{false, "qemu+ssh://host/system"}, {true, "test:///default"}}) {
     hv.local = local;
     hv.uri_value = uri;
     make();
@@ -534,13 +542,15 @@ TEST_F(PageFusionCliTest, ManageWritesTheSettingAndKeepsTheFilesOtherLines) {
   hv.run("web01");
   EXPECT_EQ(0, run("pagefusion manage on"));
   EXPECT_EQ(1u, handed.size());
-  EXPECT_EQ("vboxkvm now steers KSM while page-fusion guests run (controller pid 4242).\n", out.stdout_text);
+  EXPECT_EQ("vboxkvm now steers KSM while page-fusion guests run (controller pid 4242).\n",
+            out.stdout_text);
 }
 
 TEST_F(PageFusionCliTest, ManageOffUndoesAControllerThatWasKilled) {
   tree.set("run", "1");
   tree.set("pages_to_scan", "4000");
-  backend::write_file_atomic(tree.root() / "run/ksm-prior", "run=0\npages_to_scan=64\n", 0600, true);
+  backend::write_file_atomic(tree.root() / "run/ksm-prior", "run=0\npages_to_scan=64\n", 0600,
+                             true);
   EXPECT_EQ(0, run("pagefusion manage off"));
   EXPECT_EQ("0", tree.get("run"));
   EXPECT_EQ("64", tree.get("pages_to_scan"));
@@ -562,10 +572,12 @@ TEST_F(PageFusionCliTest, ABadSettingsFileIsNamedWithItsLine) {
   std::filesystem::create_directories(tree.root() / "etc");
   std::ofstream(tree.root() / "etc/pagefusion.conf") << "# x\nmanage-ksm = maybe\n";
   EXPECT_EQ(1, run("pagefusion manage off"));
-  EXPECT_THAT(first_err_line(), HasSubstr("pagefusion.conf:2: manage-ksm must be yes or no, not 'maybe'"));
+  EXPECT_THAT(first_err_line(),
+              HasSubstr("pagefusion.conf:2: manage-ksm must be yes or no, not 'maybe'"));
   EXPECT_EQ(0, run("pagefusion status"));
-  EXPECT_THAT(out.stdout_text, HasSubstr("Management:                  " + (tree.root() / "etc").string() +
-                                         "/pagefusion.conf:2: manage-ksm must be yes or no"));
+  EXPECT_THAT(out.stdout_text,
+              HasSubstr("Management:                  " + (tree.root() / "etc").string() +
+                        "/pagefusion.conf:2: manage-ksm must be yes or no"));
 }
 
 TEST_F(PageFusionCliTest, StatusSaysWhatKsmDoesInPlainWords) {
@@ -579,21 +591,22 @@ TEST_F(PageFusionCliTest, StatusSaysWhatKsmDoesInPlainWords) {
   hv.run("web01");
   hv.run("private");
   EXPECT_EQ(0, run("pagefusion status"));
-  EXPECT_EQ("Page fusion (KSM) on this host\n"
-            "State:                       running, not steered by vboxkvm\n"
-            "Scan rate:                   100 pages every 20 ms (5000 pages/s)\n"
-            "Smart scan:                  on\n"
-            "Pages shared:                7662\n"
-            "Pages sharing:               38095 (148 MB saved)\n"
-            "General profit:              144 MB\n"
-            "Full scans:                  80\n"
-            "ksmd CPU:                    0.20% of one core over the last 500 ms; 4.21 s since boot\n"
-            "Management:                  manage-ksm = yes (" +
-                (tree.root() / "etc/pagefusion.conf").string() +
-                ")\n"
-                "Page-fusion guests:          1\n"
-                "  web01                      merged pages unknown\n",
-            out.stdout_text);
+  EXPECT_EQ(
+      "Page fusion (KSM) on this host\n"
+      "State:                       running, not steered by vboxkvm\n"
+      "Scan rate:                   100 pages every 20 ms (5000 pages/s)\n"
+      "Smart scan:                  on\n"
+      "Pages shared:                7662\n"
+      "Pages sharing:               38095 (148 MB saved)\n"
+      "General profit:              144 MB\n"
+      "Full scans:                  80\n"
+      "ksmd CPU:                    0.20% of one core over the last 500 ms; 4.21 s since boot\n"
+      "Management:                  manage-ksm = yes (" +
+          (tree.root() / "etc/pagefusion.conf").string() +
+          ")\n"
+          "Page-fusion guests:          1\n"
+          "  web01                      merged pages unknown\n",
+      out.stdout_text);
 
   EXPECT_EQ(0, run("pagefusion status --json"));
   auto j = nlohmann::json::parse(out.stdout_text);
@@ -607,15 +620,18 @@ TEST_F(PageFusionCliTest, StatusSaysWhatKsmDoesInPlainWords) {
 }
 
 TEST_F(PageFusionCliTest, StatusShowsTheDecisionsOfTheControllerThatRanLast) {
-  backend::write_file_atomic(tree.root() / "run/pagefusion.json", R"({"updated_ms": 1, "mode": "unmanaged",
+  backend::write_file_atomic(tree.root() / "run/pagefusion.json",
+                             R"({"updated_ms": 1, "mode": "unmanaged",
     "decisions": [{"at_ms": 1700000000000, "mode": "unmanaged", "rate": {"pages_to_scan": 100,
     "sleep_millisecs": 20}, "reason": "no page-fusion guest has run for 5 s"}, {"at_ms": "garbage"}]})",
                              0644, false);
   EXPECT_EQ(0, run("pagefusion status"));
-  EXPECT_THAT(out.stdout_text, HasSubstr("State:                       stopped, not steered by vboxkvm\n"));
-  EXPECT_THAT(out.stdout_text, HasSubstr("Last decisions (of the controller that ran last):\n"
-                                         "  2023-11-14T22:13:20.000  unmanaged   100 pages /   20 ms  no "
-                                         "page-fusion guest has run for 5 s\n"));
+  EXPECT_THAT(out.stdout_text,
+              HasSubstr("State:                       stopped, not steered by vboxkvm\n"));
+  EXPECT_THAT(out.stdout_text,
+              HasSubstr("Last decisions (of the controller that ran last):\n"
+                        "  2023-11-14T22:13:20.000  unmanaged   100 pages /   20 ms  no "
+                        "page-fusion guest has run for 5 s\n"));
   EXPECT_THAT(out.stdout_text, testing::Not(HasSubstr("garbage")));
   EXPECT_EQ(0, run("pagefusion status --json"));
   EXPECT_EQ(2u, nlohmann::json::parse(out.stdout_text)["controller"]["decisions"].size());
@@ -624,16 +640,18 @@ TEST_F(PageFusionCliTest, StatusShowsTheDecisionsOfTheControllerThatRanLast) {
 TEST_F(PageFusionCliTest, StatusRefusesARemoteHost) {
   hv.local = false;
   EXPECT_EQ(1, run("pagefusion status"));
-  EXPECT_THAT(first_err_line(), HasSubstr("pagefusion shows the KSM of this host, and 'qemu:///system' is "
-                                          "another host: run it there"));
+  EXPECT_THAT(first_err_line(),
+              HasSubstr("pagefusion shows the KSM of this host, and 'qemu:///system' is "
+                        "another host: run it there"));
 }
 
 TEST_F(PageFusionCliTest, StatusOnAKernelWithoutKsm) {
   std::filesystem::remove_all(tree.dir());
   EXPECT_EQ(1, run("pagefusion status"));
-  EXPECT_EQ("VBoxManage: error: this kernel has no KSM (/sys/kernel/mm/ksm): page fusion cannot work on "
-            "this host\n",
-            out.stderr_text);
+  EXPECT_EQ(
+      "VBoxManage: error: this kernel has no KSM (/sys/kernel/mm/ksm): page fusion cannot work on "
+      "this host\n",
+      out.stderr_text);
 }
 
 } // namespace

@@ -25,14 +25,15 @@ struct ShowVmInfoTest : CliTest {
 
 TEST_F(ShowVmInfoTest, HumanLabelsPaddingAndUnits) {
   EXPECT_EQ(run_args({"showvminfo", "alpha one"}), 0);
-  EXPECT_EQ(out.stdout_text, "Name:                        alpha one\n"
-                             "UUID:                        bbbbbbbb-0000-0000-0000-000000000002\n"
-                             "Memory size:                 2048MB\n"
-                             "Page Fusion:                 enabled\n"
-                             "Large Pages:                 enabled\n"
-                             "State:                       running (since 2023-11-14T22:13:20.123000000)\n"
-                             "* Guest:\n"
-                             "Configured memory balloon:   512MB\n");
+  EXPECT_EQ(out.stdout_text,
+            "Name:                        alpha one\n"
+            "UUID:                        bbbbbbbb-0000-0000-0000-000000000002\n"
+            "Memory size:                 2048MB\n"
+            "Page Fusion:                 enabled\n"
+            "Large Pages:                 enabled\n"
+            "State:                       running (since 2023-11-14T22:13:20.123000000)\n"
+            "* Guest:\n"
+            "Configured memory balloon:   512MB\n");
   EXPECT_EQ(out.stderr_text, "");
 }
 
@@ -125,16 +126,16 @@ TEST_F(ShowVmInfoTest, ListLongPrintsEachReport) {
 
 TEST_F(ShowVmInfoTest, ListErrors) {
   EXPECT_EQ(run("list bogus"), 2);
-  EXPECT_THAT(out.stderr_text, HasSubstr("VBoxManage: error: Unknown subcommand \"bogus\".\n\nUsage"));
+  EXPECT_THAT(out.stderr_text,
+              HasSubstr("VBoxManage: error: Unknown subcommand \"bogus\".\n\nUsage"));
   EXPECT_EQ(run("list"), 1);
   EXPECT_THAT(out.stdout_text, testing::StartsWith("Usage - View system information"));
 }
 
 TEST_F(ShowVmInfoTest, EmptyHostListsNothing) {
   FakeHypervisor empty;
-  services.hypervisor = [&](const std::optional<std::string>&, cli::Access) -> backend::Hypervisor& {
-    return empty;
-  };
+  services.hypervisor = [&](const std::optional<std::string>&,
+                            cli::Access) -> backend::Hypervisor& { return empty; };
   EXPECT_EQ(run("list vms"), 0);
   EXPECT_EQ(out.stdout_text, "");
 }

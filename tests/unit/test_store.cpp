@@ -4,9 +4,10 @@
 #include "store/settings_store.hpp"
 #include "store/sqlite.hpp"
 
+#include <gmock/gmock.h>
+
 #include <filesystem>
 #include <fstream>
-#include <gmock/gmock.h>
 #include <sys/stat.h>
 
 namespace vbm::test {
@@ -125,9 +126,10 @@ TEST(Store, VersionOneStoreMigratesWithItsData) {
   {
     store::Connection db(file, 1000);
     store::migrate(db, store::migrations().first(1));
-    db.exec("INSERT INTO vm (host, uuid, name, state, state_since_ms) VALUES ('h', 'u', 'vm', "
-            "'poweroff', 42);"
-            "INSERT INTO vm_setting VALUES ('h', 'u', 'memory', 512), ('h', 'u', 'pagefusion', 1);");
+    db.exec(
+        "INSERT INTO vm (host, uuid, name, state, state_since_ms) VALUES ('h', 'u', 'vm', "
+        "'poweroff', 42);"
+        "INSERT INTO vm_setting VALUES ('h', 'u', 'memory', 512), ('h', 'u', 'pagefusion', 1);");
     ASSERT_EQ(db.query_int("PRAGMA user_version"), 1);
   }
   store::SettingsStore st(file);
