@@ -9,17 +9,16 @@
 namespace vbm::backend {
 
 namespace {
-constexpr int k_xml_error = -1; // BackendError code for XML we cannot handle
 
 pugi::xml_document load(std::string_view xml) {
   pugi::xml_document doc;
   auto res =
       doc.load_buffer(xml.data(), xml.size(), pugi::parse_default | pugi::parse_ws_pcdata_single);
   if (!res) {
-    throw BackendError(k_xml_error, fmt::format("cannot parse domain XML: {}", res.description()));
+    throw BackendError(fmt::format("cannot parse domain XML: {}", res.description()));
   }
   if (!doc.child("domain")) {
-    throw BackendError(k_xml_error, "cannot parse domain XML: no <domain> element");
+    throw BackendError("cannot parse domain XML: no <domain> element");
   }
   return doc;
 }
@@ -30,7 +29,7 @@ std::uint64_t read_kib(pugi::xml_node node) {
   std::uint64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size()) {
-    throw BackendError(k_xml_error, fmt::format("cannot read <{}> value '{}'", node.name(), text));
+    throw BackendError(fmt::format("cannot read <{}> value '{}'", node.name(), text));
   }
   std::string_view unit = node.attribute("unit").as_string("KiB");
   struct Scale {
@@ -57,8 +56,7 @@ std::uint64_t read_kib(pugi::xml_node node) {
       return value * s.num / s.den;
     }
   }
-  throw BackendError(k_xml_error,
-                     fmt::format("unknown memory unit '{}' in <{}>", unit, node.name()));
+  throw BackendError(fmt::format("unknown memory unit '{}' in <{}>", unit, node.name()));
 }
 
 void set_kib(pugi::xml_node domain, const char* name, std::uint64_t kib) {
@@ -93,7 +91,7 @@ DomainMemory parse_domain_memory(std::string_view xml) {
   DomainMemory mem;
   auto memory = domain.child("memory");
   if (!memory) {
-    throw BackendError(k_xml_error, "domain XML has no <memory> element");
+    throw BackendError("domain XML has no <memory> element");
   }
   mem.memory_kib = read_kib(memory);
   auto current = domain.child("currentMemory");

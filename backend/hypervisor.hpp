@@ -2,10 +2,11 @@
 // The seam between the VirtualBox-compatible front end and the machine manager.
 // Abstract so tests can use FakeHypervisor; the real one is LibvirtHypervisor.
 
+#include "sys/error.hpp"
+
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,17 +14,15 @@
 namespace vbm::backend {
 
 /// A failure reported by the hypervisor connection (libvirt's error number and text).
-class BackendError : public std::runtime_error {
+class BackendError : public Error {
 public:
-  BackendError(int code, const std::string& what, bool connection_lost = false)
-      : std::runtime_error(what), m_code(code), m_connection_lost(connection_lost) {}
-  int code() const { return m_code; }
+  explicit BackendError(const std::string& what, bool connection_lost = false)
+      : Error(what), m_connection_lost(connection_lost) {}
   /// The connection broke during the call (libvirtd went away): whether the call took effect
   /// is unknown.
   bool connection_lost() const { return m_connection_lost; }
 
 private:
-  int m_code;
   bool m_connection_lost;
 };
 

@@ -1,6 +1,8 @@
 #include "backend/ksm.hpp"
 
 #include "backend/local_host.hpp"
+#include "sys/files.hpp"
+#include "sys/parse.hpp"
 
 #include <fmt/format.h>
 
@@ -12,6 +14,10 @@
 #include <unistd.h>
 
 namespace vbm::backend {
+
+using sys::parse_i64;
+using sys::parse_u64;
+using sys::read_text_file;
 
 namespace {
 constexpr const char* k_u64_knobs[] = {"run", "pages_to_scan", "sleep_millisecs", "smart_scan"};

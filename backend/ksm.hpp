@@ -4,18 +4,19 @@
 // directory is injectable, so tests drive a fake tree. Every file is optional: older kernels
 // lack pages_scanned, general_profit, smart_scan and the advisor; a kernel without KSM has none.
 
+#include "sys/error.hpp"
+
 #include <cstdint>
 #include <filesystem>
 #include <optional>
-#include <stdexcept>
 #include <string>
 
 namespace vbm::backend {
 
 /// A KSM tunable that could not be written (permission, a value the kernel refuses).
-class KsmError : public std::runtime_error {
+class KsmError : public Error {
 public:
-  using std::runtime_error::runtime_error;
+  using Error::Error;
 };
 
 /// The tunables a controller changes, as they were or as they should be; absent = the kernel

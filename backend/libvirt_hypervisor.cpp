@@ -1,6 +1,7 @@
 #include "backend/libvirt_hypervisor.hpp"
 
 #include "backend/domain_xml.hpp"
+#include "sys/signals.hpp"
 
 #include <fmt/format.h>
 #include <libvirt/libvirt.h>
@@ -25,7 +26,7 @@ void on_close(virConnectPtr, int, void* opaque) { *static_cast<bool*>(opaque) = 
   std::string text = err && err->message ? err->message : "unknown libvirt error";
   bool lost = code == VIR_ERR_SYSTEM_ERROR || code == VIR_ERR_RPC || code == VIR_ERR_INVALID_CONN ||
               code == VIR_ERR_NO_CONNECT;
-  throw BackendError(code, fmt::format("{}: {}", context, text), lost);
+  throw BackendError(fmt::format("{}: {}", context, text), lost);
 }
 
 struct DomainDeleter {
@@ -214,15 +215,54 @@ DomainMemory LibvirtHypervisor::persistent_memory(const VmRef& vm) {
 void LibvirtHypervisor::set_persistent_memory(const VmRef& vm, const DomainMemory& mem) {
   auto d = m_impl->open(vm);
   // SECURE keeps secrets such as VNC passwords, which would otherwise be lost on redefinition.
-  Chars xml(virDomainGetXMLDesc(d.get(), VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE));
-  if (!xml) {
-    throw_last(fmt::format("failed to read the configuration of '{}'", vm.name));
+  auto read_xml = [&] {
+    Chars xml(virDomainGetXMLDesc(d.get(), VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE));
+    if (!xml) {
+      throw_last(fmt::format("failed to read the configuration of '{}'", vm.name));
+    }
+    return std::string(xml.get());
+  };
+  std::string xml = read_xml();
+  DomainMemory now = parse_domain_memory(xml);
+  if (now.nosharepages != mem.nosharepages || now.hugepages != mem.hugepages) {
+    // <memoryBacking> has no call of its own: the whole definition is written, everything in
+    // one definition. So that an edit made meanwhile by someone else (virsh edit) is not undone,
+    // the definition is read again just before it is written, and the edit redone on what is
+    // there if anything changed.
+    for (int attempt = 0;; ++attempt) {
+      std::string updated = apply_domain_memory(xml, mem);
+      sys::pause_point("define");
+      std::string again = read_xml();
+      if (again != xml && attempt < 5) {
+        xml = std::move(again);
+        continue;
+      }
+      Domain defined(
+          virDomainDefineXMLFlags(m_impl->conn, updated.c_str(), VIR_DOMAIN_DEFINE_VALIDATE));
+      if (!defined) {
+        throw_last(fmt::format("failed to save the configuration of '{}'", vm.name));
+      }
+      return;
+    }
   }
-  std::string updated = apply_domain_memory(xml.get(), mem);
-  Domain defined(
-      virDomainDefineXMLFlags(m_impl->conn, updated.c_str(), VIR_DOMAIN_DEFINE_VALIDATE));
-  if (!defined) {
-    throw_last(fmt::format("failed to save the configuration of '{}'", vm.name));
+  // <memory> and <currentMemory> have libvirt's own calls, which change only them in whatever
+  // the definition is when they arrive. Order: a current size never above the maximum, so
+  // libvirt never clips it, and a killed process leaves each value as it was or as it is to be.
+  auto set = [&](std::uint64_t kib, unsigned flags, const char* what) {
+    sys::pause_point("define");
+    if (virDomainSetMemoryFlags(d.get(), kib, VIR_DOMAIN_AFFECT_CONFIG | flags) < 0) {
+      throw_last(fmt::format("failed to set the {} of '{}'", what, vm.name));
+    }
+  };
+  bool shrinking = mem.memory_kib < now.memory_kib;
+  if (shrinking && now.current_kib != mem.current_kib) {
+    set(mem.current_kib, 0, "memory");
+  }
+  if (now.memory_kib != mem.memory_kib) {
+    set(mem.memory_kib, VIR_DOMAIN_MEM_MAXIMUM, "maximum memory");
+  }
+  if (!shrinking && now.current_kib != mem.current_kib) {
+    set(mem.current_kib, 0, "memory");
   }
 }
 
@@ -534,8 +574,7 @@ int on_balloon(virConnectPtr, virDomainPtr dom, unsigned long long actual, void*
 void LibvirtHypervisor::watch_domain_events() {
   auto& impl = *m_impl;
   if (!impl.events) {
-    throw BackendError(VIR_ERR_OPERATION_INVALID,
-                       "domain events need a connection opened for them");
+    throw BackendError("domain events need a connection opened for them");
   }
   if (impl.lifecycle_callback >= 0) {
     return;
@@ -577,7 +616,7 @@ std::vector<DomainEvent> LibvirtHypervisor::wait_domain_events(int timeout_ms) {
   }
   virEventRemoveTimeout(timer);
   if (impl.closed && impl.pending.empty()) {
-    throw BackendError(VIR_ERR_NO_CONNECT, "the connection to libvirtd closed", true);
+    throw BackendError("the connection to libvirtd closed", true);
   }
   return std::exchange(impl.pending, {});
 }

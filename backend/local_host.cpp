@@ -1,5 +1,8 @@
 #include "backend/local_host.hpp"
 
+#include "sys/files.hpp"
+#include "sys/parse.hpp"
+
 #include <fmt/format.h>
 
 #include <cerrno>
@@ -15,77 +18,8 @@
 
 namespace vbm::backend {
 
-namespace {
-template <class T>
-std::optional<T> parse_number(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
-    text.remove_prefix(1);
-  }
-  T v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end == text.data()) {
-    return std::nullopt;
-  }
-  return v;
-}
-} // namespace
-
-std::optional<std::uint64_t> parse_u64(std::string_view text) {
-  return parse_number<std::uint64_t>(text);
-}
-std::optional<std::int64_t> parse_i64(std::string_view text) {
-  return parse_number<std::int64_t>(text);
-}
-
-std::optional<std::string> read_text_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) {
-    return std::nullopt;
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-namespace {
-[[noreturn]] void fail(const std::string& what, const std::filesystem::path& path, int err) {
-  throw std::runtime_error(fmt::format("{} '{}': {}", what, path.string(), std::strerror(err)));
-}
-} // namespace
-
-void write_file_atomic(const std::filesystem::path& path, const std::string& text, unsigned mode,
-                       bool durable) {
-  auto tmp = path;
-  tmp += fmt::format(".{}.tmp", getpid());
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) {
-    fail("cannot write", tmp, errno);
-  }
-  fchmod(fd, mode); // whatever the umask
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  int err = ok ? 0 : (errno != 0 ? errno : EIO);
-  if (ok && durable && fsync(fd) != 0) {
-    ok = false;
-    err = errno;
-  }
-  if (close(fd) != 0 && ok) {
-    ok = false;
-    err = errno;
-  }
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    err = ok ? errno : err;
-    unlink(tmp.c_str());
-    fail("cannot write", path, err);
-  }
-  if (durable) {
-    int dir = open(path.parent_path().empty() ? "." : path.parent_path().c_str(),
-                   O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir >= 0) {
-      fsync(dir);
-      close(dir);
-    }
-  }
-}
+using sys::parse_u64;
+using sys::read_text_file;
 
 LocalHost::LocalHost(std::filesystem::path root) : m_root(std::move(root)) {}
 

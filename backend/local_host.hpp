@@ -11,18 +11,6 @@
 
 namespace vbm::backend {
 
-/// The unsigned decimal number at the start of `text` (leading blanks skipped); nullopt if none.
-std::optional<std::uint64_t> parse_u64(std::string_view text);
-/// The same for a signed number ("-12288").
-std::optional<std::int64_t> parse_i64(std::string_view text);
-/// A whole (small) file, e.g. under /proc or /sys; nullopt when it cannot be read.
-std::optional<std::string> read_text_file(const std::filesystem::path& path);
-/// Replaces `path` with `text` so that a reader never sees half of it: a temporary file
-/// beside it, then rename. `durable`: fsync the file and its directory first. Throws
-/// std::runtime_error naming the file.
-void write_file_atomic(const std::filesystem::path& path, const std::string& text, unsigned mode,
-                       bool durable);
-
 struct MemInfo {
   std::uint64_t total_kib = 0;
   std::uint64_t free_kib = 0;

@@ -3,7 +3,8 @@
 #include "backend/hypervisor.hpp"
 #include "cli/errors.hpp"
 #include "cli/exit_codes.hpp"
-#include "store/sqlite.hpp"
+#include "metrics/collector_main.hpp"
+#include "pagefusion/controller_main.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -14,13 +15,49 @@ namespace vbm::cli {
 
 namespace {
 constexpr Command k_commands[] = {
-    {"list", list_help, run_list},
-    {"showvminfo", showvminfo_help, run_showvminfo},
-    {"modifyvm", modifyvm_help, run_modifyvm},
-    {"startvm", startvm_help, run_startvm},
-    {"controlvm", controlvm_help, run_controlvm},
-    {"metrics", metrics_help, run_metrics},
-    {"pagefusion", pagefusion_help, run_pagefusion},
+    {"list", list_help, run_list, list_grammar},
+    {"showvminfo", showvminfo_help, run_showvminfo, showvminfo_grammar},
+    {"modifyvm", modifyvm_help, run_modifyvm, modifyvm_grammar},
+    {"startvm", startvm_help, run_startvm, startvm_grammar},
+    {"controlvm", controlvm_help, run_controlvm, controlvm_grammar},
+    {"metrics", metrics_help, run_metrics, metrics_grammar},
+    {"pagefusion", pagefusion_help, run_pagefusion, pagefusion_grammar},
+};
+
+constexpr OptDef k_global_options[] = {
+    {"-c", k_global_connect, ArgKind::String},
+    {"--connect", k_global_connect, ArgKind::String},
+    {"-q", k_global_nologo, ArgKind::None},
+    {"--nologo", k_global_nologo, ArgKind::None},
+    {"-nologo", k_global_nologo, ArgKind::None},
+    {"-V", k_global_version, ArgKind::None},
+    {"--version", k_global_version, ArgKind::None},
+    {"-v", k_global_version, ArgKind::None},
+    {"-version", k_global_version, ArgKind::None},
+    {"-Version", k_global_version, ArgKind::None},
+    {"-h", k_global_help, ArgKind::None},
+    {"--help", k_global_help, ArgKind::None},
+    {"-?", k_global_help, ArgKind::None},
+    {"-help", k_global_help, ArgKind::None},
+};
+
+// The hidden commands: not in help or usage. The background processes' loops are their
+// libraries' (metrics/, pagefusion/); here they are only dispatched.
+struct Hidden {
+  std::string_view name;
+  int (*run)(std::span<const std::string> args, Output& out, Services& services);
+};
+constexpr Hidden k_hidden[] = {
+    {"__complete", run_complete},
+    {"__dump-cli", run_dump_cli},
+    {"__collector",
+     [](std::span<const std::string> args, Output&, Services& s) {
+       return metrics::collector_main(args, s.store(), s.daemon_hooks());
+     }},
+    {"__pagefusiond",
+     [](std::span<const std::string> args, Output&, Services& s) {
+       return pagefusion::controller_main(args, s.daemon_hooks());
+     }},
 };
 
 CommandHelp global_help() {
@@ -89,14 +126,10 @@ std::string normalize_global(const std::string& arg) {
 }
 
 int dispatch(const std::vector<std::string>& args, Output& out, Services& services, int width) {
-  if (!args.empty() && args[0] == "__complete") {
-    return run_complete(std::span<const std::string>(args).subspan(1), out, services);
-  }
-  if (!args.empty() && args[0] == "__collector") {
-    return run_collector(std::span<const std::string>(args).subspan(1), out, services);
-  }
-  if (!args.empty() && args[0] == "__pagefusiond") {
-    return run_pagefusiond(std::span<const std::string>(args).subspan(1), out, services);
+  for (const auto& hidden : k_hidden) {
+    if (!args.empty() && args[0] == hidden.name) {
+      return hidden.run(std::span<const std::string>(args).subspan(1), out, services);
+    }
   }
   // Global options, left to right, up to the first word that is not one (VBoxManage.cpp main).
   CLI::App app;
@@ -163,12 +196,13 @@ int dispatch(const std::vector<std::string>& args, Output& out, Services& servic
 
 std::span<const Command> commands() { return k_commands; }
 
-void print_api_error(const ApiError& e, Output& out) {
+std::span<const OptDef> global_options() { return k_global_options; }
+
+void print_error(const Error& e, Output& out) {
   out.error(e.what());
-  out.error(
-      fmt::format("Details: code {} (0x{:08x}), component {}, interface {}, callee nsISupports",
-                  e.code.name, e.code.value, e.component, e.interface_name));
-  out.error(fmt::format("Context: \"{}\" at line {} of file {}", e.context, e.line, e.file));
+  for (const auto& line : e.detail_lines()) {
+    out.error(line);
+  }
 }
 
 const Command* find_command(std::string_view name) {
@@ -186,19 +220,10 @@ int run_app(const std::vector<std::string>& args, Output& out, Services& service
     return dispatch(args, out, services, width);
   } catch (const UsageError& e) {
     print_usage_error(e, out, width);
-    return e.exit_code;
-  } catch (const ApiError& e) {
-    print_api_error(e, out);
-    return k_exit_failure;
-  } catch (const CommandError& e) {
-    out.error(e.what());
-    return e.exit_code;
-  } catch (const backend::BackendError& e) {
-    out.error(e.what());
-    return k_exit_failure;
-  } catch (const store::StoreError& e) {
-    out.error(e.what());
-    return k_exit_failure;
+    return e.exit_code();
+  } catch (const Error& e) {
+    print_error(e, out);
+    return e.exit_code();
   } catch (const std::exception& e) {
     out.error(fmt::format("internal error: {}", e.what()));
     return k_exit_failure;

@@ -3,9 +3,11 @@
 // turns every error into VirtualBox's message frame and exit code.
 
 #include "backend/hypervisor.hpp"
+#include "cli/getopt.hpp"
 #include "cli/output.hpp"
 #include "cli/usage.hpp"
 #include "store/settings_store.hpp"
+#include "sys/daemon.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -42,8 +44,12 @@ struct Services {
   std::function<std::string(const std::string& uri)> ensure_pagefusiond = [](const std::string&) {
     return std::string();
   };
-  /// True once SIGINT or SIGTERM asked a long-running command (metrics collect) to stop.
+  /// True once SIGINT, SIGTERM or SIGHUP asked a long-running command (metrics collect) to
+  /// stop (sys/signals.hpp).
   std::function<bool()> stop_requested = [] { return false; };
+
+  /// The clock and the stop signal, for a background process's frame (sys::Daemon).
+  sys::Daemon::Hooks daemon_hooks() const { return {now_ms, sleep_ms, stop_requested}; }
 };
 
 /// What one command invocation sees.
@@ -58,18 +64,42 @@ struct Env {
   void sleep_ms(int ms) { services.sleep_ms(ms); }
 };
 
+/// A subcommand and what it takes (controlvm VM guestmemoryballoon, metrics setup, …).
+struct Subcommand {
+  std::string_view name;
+  std::span<const OptDef> options;
+  std::span<const std::string_view> words = {}; ///< keywords it takes (manage on|off)
+};
+
+/// What a command's words may be: the one description its parser, completion, `__dump-cli`
+/// and the man-page check all read.
+struct Grammar {
+  std::span<const OptDef> options; ///< the command's options (after its VM, if any)
+  std::span<const Subcommand> subcommands;
+  std::span<const std::string_view> words = {}; ///< keywords it takes (list vms|runningvms)
+  /// The first word is a VM; which ones completion offers.
+  enum class Vm { None, Any, Running, Startable } vm = Vm::None;
+};
+
 struct Command {
   std::string_view name;
   CommandHelp (*help)();
   int (*run)(std::span<const std::string> args, Env& env);
+  Grammar (*grammar)();
 };
+
+/// The global options (before the command), each spelling VBoxManage.cpp accepts; the first
+/// of each kind is the one completion offers.
+enum GlobalOption { k_global_connect, k_global_nologo, k_global_version, k_global_help };
+std::span<const OptDef> global_options();
 
 /// THE command table, in help order.
 std::span<const Command> commands();
 const Command* find_command(std::string_view name);
 
-/// Prints an API error's three lines (text, Details, Context), as CHECK_ERROR does.
-void print_api_error(const class ApiError& e, Output& out);
+/// Prints an error's lines: the message, then those its frame adds (an API error's Details and
+/// Context, as CHECK_ERROR prints them).
+void print_error(const Error& e, Output& out);
 
 /// Runs `args` (without argv[0]); returns the exit code. Never throws.
 int run_app(const std::vector<std::string>& args, Output& out, Services& services);
@@ -78,17 +108,18 @@ int run_app(const std::vector<std::string>& args, Output& out, Services& service
 /// (cli/complete.cpp). Not in the command table, so help and usage never show it.
 int run_complete(std::span<const std::string> args, Output& out, Services& services);
 
-/// The hidden `__collector [--permanent] [--textfile-dir DIR]`: the store's background metrics
-/// collector (cli/collector_main.cpp). Runs until nothing is being collected (or, with
-/// --permanent, until SIGTERM).
-int run_collector(std::span<const std::string> args, Output& out, Services& services);
-
-/// The hidden `__pagefusiond [--permanent] [--connect URI]`: the host's page-fusion controller
-/// (cli/pagefusiond_main.cpp). Runs while page-fusion guests run (or, with --permanent, until
-/// SIGTERM) and gives KSM back as found when it stops.
-int run_pagefusiond(std::span<const std::string> args, Output& out, Services& services);
+/// The hidden `__dump-cli`: the command table as JSON (commands, options, value kinds,
+/// subcommands), for the man-page check and completion tests (cli/dump_cli.cpp).
+int run_dump_cli(std::span<const std::string> args, Output& out, Services& services);
 
 // The commands (one file each).
+Grammar list_grammar();
+Grammar showvminfo_grammar();
+Grammar modifyvm_grammar();
+Grammar startvm_grammar();
+Grammar controlvm_grammar();
+Grammar metrics_grammar();
+Grammar pagefusion_grammar();
 CommandHelp list_help();
 int run_list(std::span<const std::string> args, Env& env);
 CommandHelp showvminfo_help();

@@ -12,9 +12,8 @@
 // candidates: nothing goes to stderr, and the exit code is 0.
 
 #include "cli/app.hpp"
-#include "cli/vm_settings.hpp"
-#include "cli/vm_state.hpp"
 #include "metrics/catalog.hpp"
+#include "vm/state.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -63,10 +62,10 @@ void add_vms(Line& line, Which which, const std::vector<std::string>& skip = {})
   try {
     auto& hv = line.services.hypervisor(line.uri, Access::ReadOnly);
     for (const auto& vm : hv.list_vms()) {
-      if (which == Which::Startable && is_locked(hv.state(vm))) {
+      if (which == Which::Startable && vm::is_locked(hv.state(vm))) {
         continue;
       }
-      if (which == Which::Running && !is_running_for_list(hv.state(vm))) {
+      if (which == Which::Running && !vm::is_running_for_list(hv.state(vm))) {
         continue;
       }
       if (std::find(skip.begin(), skip.end(), vm.name) == skip.end()) {
@@ -102,23 +101,18 @@ Scan scan(std::span<const std::string> args, std::span<const OptDef> defs) {
       options_done = true;
       continue;
     }
-    for (const auto& def : defs) {
-      if (a == def.name) {
-        s.used.insert(def.id);
-        if (def.kind != ArgKind::None) {
-          // GetOpt takes the next word as the value, even one that starts with '-'.
-          if (i + 1 == args.size()) {
-            s.value_of = &def;
-          }
-          ++i;
-        }
-        break;
+    std::optional<std::string_view> inline_value;
+    const OptDef* def = match_option(a, defs, &inline_value);
+    if (def == nullptr) {
+      continue;
+    }
+    s.used.insert(def->id);
+    if (def->kind != ArgKind::None && !inline_value) {
+      // GetOpt takes the next word as the value, even one that starts with '-'.
+      if (i + 1 == args.size()) {
+        s.value_of = def;
       }
-      if (def.kind != ArgKind::None && a.size() > def.name.size() && a.starts_with(def.name) &&
-          (a[def.name.size()] == '=' || a[def.name.size()] == ':')) {
-        s.used.insert(def.id);
-        break;
-      }
+      ++i;
     }
   }
   return s;
@@ -131,174 +125,143 @@ const OptDef* value_option(Line& line, const Scan& s, std::span<const OptDef> de
     return s.value_of;
   }
   const std::string& cur = line.out.cur();
-  for (const auto& def : defs) {
-    if (def.kind != ArgKind::None && cur.size() > def.name.size() && cur.starts_with(def.name) &&
-        (cur[def.name.size()] == '=' || cur[def.name.size()] == ':')) {
-      line.out.set_lead(cur.substr(0, def.name.size() + 1));
-      return &def;
-    }
+  std::optional<std::string_view> inline_value;
+  const OptDef* def = match_option(cur, defs, &inline_value);
+  if (def && inline_value) {
+    line.out.set_lead(cur.substr(0, def->name.size() + 1));
+    return def;
   }
   return nullptr;
 }
 
-/// The dashed spellings of `defs` ("--x"; VirtualBox's legacy "-x" ones are not offered).
-/// Options already given are left out: repeating them changes nothing or overrides.
+/// The id of the option spelled `name` in `defs` (-1 if none).
+int id_of(std::span<const OptDef> defs, std::string_view name) {
+  const OptDef* def = match_option(name, defs);
+  return def ? def->id : -1;
+}
+
+/// The 7.x spelling of each option of `defs`: the first "--x" one of each id (VirtualBox's
+/// legacy "-x" and older "--x" spellings are understood on the line, not offered). Options
+/// already given are left out: repeating them changes nothing or overrides.
 void add_options(Line& line, std::span<const OptDef> defs, const Scan& s,
                  std::initializer_list<int> also_skip = {}) {
+  std::set<int> offered;
   for (const auto& def : defs) {
     bool skip = std::find(also_skip.begin(), also_skip.end(), def.id) != also_skip.end() ||
-                s.used.contains(def.id);
+                s.used.contains(def.id) || offered.contains(def.id);
     if (def.name.starts_with("--") && !skip) {
       line.out.add(def.name);
+      offered.insert(def.id);
     }
   }
 }
 
-/// The values of an option: on/off for the on/off ones, else `words`.
-void add_values(Line& line, const OptDef& def, std::initializer_list<std::string_view> words = {}) {
+/// The values of an option: on/off for the on/off ones, else the words it lists.
+void add_values(Line& line, const OptDef& def) {
   if (def.kind == ArgKind::OnOff) {
     line.out.add("on");
     line.out.add("off");
   }
+  for (auto w : def.values) {
+    line.out.add(w);
+  }
+}
+
+void add_words(Line& line, std::span<const std::string_view> words) {
   for (auto w : words) {
     line.out.add(w);
   }
 }
 
-// The per-command completers. Their option tables mirror the command files' (list.cpp, …);
-// tests/unit/test_complete.cpp checks them against each command's help synopsis.
+const Subcommand* find_sub(const Grammar& g, std::string_view name) {
+  for (const auto& sub : g.subcommands) {
+    if (sub.name == name) {
+      return &sub;
+    }
+  }
+  return nullptr;
+}
 
-void complete_list(Line& line) {
-  enum { k_long, k_sorted };
-  static constexpr OptDef defs[] = {{"--long", k_long, ArgKind::None},
-                                    {"-l", k_long, ArgKind::None},
-                                    {"--sorted", k_sorted, ArgKind::None},
-                                    {"-s", k_sorted, ArgKind::None}};
-  auto s = scan(line.args, defs);
+// The per-command completers: the options, subcommands and keywords come from the command's
+// Grammar (the command table); what is here is only where on the line each may go.
+
+void complete_list(Line& line, const Grammar& g) {
+  auto s = scan(line.args, g.options);
   if (!line.cur_is_option() && s.positional.empty()) {
-    line.out.add("vms");
-    line.out.add("runningvms");
+    add_words(line, g.words);
   }
   if (line.cur_is_option() || line.out.cur().empty()) {
-    add_options(line, defs, s);
+    add_options(line, g.options, s);
   }
 }
 
-void complete_showvminfo(Line& line) {
-  enum { k_details, k_machinereadable, k_json };
-  static constexpr OptDef defs[] = {{"--details", k_details, ArgKind::None},
-                                    {"-details", k_details, ArgKind::None},
-                                    {"--machinereadable", k_machinereadable, ArgKind::None},
-                                    {"-machinereadable", k_machinereadable, ArgKind::None},
-                                    {"--json", k_json, ArgKind::None}};
-  auto s = scan(line.args, defs);
+void complete_showvminfo(Line& line, const Grammar& g) {
+  auto s = scan(line.args, g.options);
   if (!line.cur_is_option() && s.positional.empty()) {
     add_vms(line, Which::All);
-  } else if (s.positional.empty() || s.positional.size() == 1) {
+  } else if (s.positional.size() <= 1) {
     // --machinereadable and --json are exclusive.
-    if (s.used.contains(k_json)) {
-      add_options(line, defs, s, {k_machinereadable});
-    } else if (s.used.contains(k_machinereadable)) {
-      add_options(line, defs, s, {k_json});
+    int machine = id_of(g.options, "--machinereadable");
+    int json = id_of(g.options, "--json");
+    if (s.used.contains(json)) {
+      add_options(line, g.options, s, {machine});
+    } else if (s.used.contains(machine)) {
+      add_options(line, g.options, s, {json});
     } else {
-      add_options(line, defs, s);
+      add_options(line, g.options, s);
     }
   }
 }
 
-void complete_modifyvm(Line& line) {
+void complete_modifyvm(Line& line, const Grammar& g) {
   // modifyvm VM OPTION…: the VM comes first.
   if (line.args.empty()) {
     add_vms(line, Which::All);
     return;
   }
-  auto defs = setting_option_defs();
-  auto s = scan(line.args.subspan(1), defs);
-  if (const OptDef* def = value_option(line, s, defs)) {
+  auto s = scan(line.args.subspan(1), g.options);
+  if (const OptDef* def = value_option(line, s, g.options)) {
     add_values(line, *def);
     return;
   }
   // Every option may be repeated (they apply in order), so all are offered every time.
-  for (const auto& def : setting_table()) {
-    line.out.add(def.flag);
-  }
+  add_options(line, g.options, Scan{});
 }
 
-void complete_startvm(Line& line) {
-  enum { k_type };
-  static constexpr OptDef defs[] = {{"--type", k_type, ArgKind::String},
-                                    {"-type", k_type, ArgKind::String}};
-  auto s = scan(line.args, defs);
-  if (const OptDef* def = value_option(line, s, defs)) {
-    add_values(line, *def, {"headless", "gui", "sdl", "separate"});
+void complete_startvm(Line& line, const Grammar& g) {
+  auto s = scan(line.args, g.options);
+  if (const OptDef* def = value_option(line, s, g.options)) {
+    add_values(line, *def);
   } else if (line.cur_is_option()) {
-    add_options(line, defs, s);
+    add_options(line, g.options, s);
   } else {
     add_vms(line, Which::Startable, s.positional);
   }
 }
 
-void complete_controlvm(Line& line) {
+void complete_controlvm(Line& line, const Grammar& g) {
   // controlvm VM SUBCOMMAND …: a running (or paused) VM, then what to do with it.
   switch (line.args.size()) {
   case 0: add_vms(line, Which::Running); break;
   case 1:
-    for (auto sub : {"guestmemoryballoon", "poweroff", "acpipowerbutton", "pause", "resume"}) {
-      line.out.add(sub);
+    for (const auto& sub : g.subcommands) {
+      line.out.add(sub.name);
     }
     break;
   case 3:
-    if (line.args[1] == "guestmemoryballoon") {
-      line.out.add("--wait"); // our extension, after the size
+    // guestmemoryballoon N [--wait]: our option comes after the size.
+    if (const Subcommand* sub = find_sub(g, line.args[1])) {
+      add_options(line, sub->options, Scan{});
     }
     break;
   default: break;
   }
 }
 
-void complete_metrics(Line& line) {
-  // metrics SUB [options] [* | host | VM [metric-list]]: options only before the object.
-  constexpr std::string_view k_subs[] = {"collect", "disable", "enable", "list", "query", "setup"};
-  if (line.args.empty()) {
-    for (auto sub : k_subs) {
-      line.out.add(sub);
-    }
-    return;
-  }
-  const std::string& sub = line.args[0];
-  std::vector<std::string_view> opts;
-  if (sub == "setup" || sub == "collect") {
-    opts = {"--list", "--period", "--samples"};
-  } else if (sub == "enable" || sub == "disable") {
-    opts = {"--list"};
-  }
-  if (sub == "collect") {
-    opts.push_back("--detach");
-  }
-  auto rest = line.args.subspan(1);
-  size_t i = 0;
-  bool json = sub == "query" && !rest.empty() && rest[0] == "--json";
-  i = json ? 1 : 0;
-  for (; i < rest.size(); ++i) {
-    if (rest[i] == "--period" || rest[i] == "--samples") {
-      if (++i == rest.size()) {
-        return; // a number comes next
-      }
-    } else if (std::find(opts.begin(), opts.end(), rest[i]) == opts.end()) {
-      break;
-    }
-  }
-  auto filter = rest.subspan(i);
+/// metrics' filter: `* | host | VM`, then a comma-separated metric list (base names for setup,
+/// enable and disable; full names for list, query and collect).
+void complete_metric_filter(Line& line, std::string_view sub, std::span<const std::string> filter) {
   if (filter.empty()) {
-    if (line.cur_is_option()) {
-      for (auto o : opts) {
-        line.out.add(o);
-      }
-      if (sub == "query" && rest.empty()) {
-        line.out.add("--json");
-      }
-      return;
-    }
     line.out.add("*");
     line.out.add("host");
     add_vms(line, Which::Running);
@@ -307,8 +270,6 @@ void complete_metrics(Line& line) {
   if (filter.size() > 1) {
     return; // later words are ignored by VBoxManage
   }
-  // A metric list: complete the pattern after the last comma. setup/enable/disable take base
-  // names; list, query and collect full names.
   bool base = sub == "setup" || sub == "enable" || sub == "disable";
   const std::string& cur = line.out.cur();
   line.out.set_lead(cur.substr(0, cur.rfind(',') == std::string::npos ? 0 : cur.rfind(',') + 1));
@@ -332,22 +293,62 @@ void complete_metrics(Line& line) {
   }
 }
 
-void complete_pagefusion(Line& line) {
+void complete_metrics(Line& line, const Grammar& g) {
+  // metrics SUB [options] [* | host | VM [metric-list]]: options only before the object.
+  if (line.args.empty()) {
+    for (const auto& sub : g.subcommands) {
+      line.out.add(sub.name);
+    }
+    return;
+  }
+  const Subcommand* sub = find_sub(g, line.args[0]);
+  if (sub == nullptr) {
+    return;
+  }
+  auto rest = line.args.subspan(1);
+  size_t i = 0;
+  for (; i < rest.size(); ++i) {
+    // Options before the object, each value a word of its own ("--period=5" is an object).
+    std::optional<std::string_view> inline_value;
+    const OptDef* def = match_option(rest[i], sub->options, &inline_value);
+    if (def == nullptr || inline_value || (def->name == "--json" && i != 0)) {
+      break;
+    }
+    if (def->kind != ArgKind::None && ++i == rest.size()) {
+      return; // a number comes next
+    }
+  }
+  auto filter = rest.subspan(i);
+  if (filter.empty() && line.cur_is_option()) {
+    // --json (query) only as the first word.
+    Scan used;
+    if (!rest.empty()) {
+      used.used.insert(id_of(sub->options, "--json"));
+    }
+    add_options(line, sub->options, used);
+    return;
+  }
+  complete_metric_filter(line, sub->name, filter);
+}
+
+void complete_pagefusion(Line& line, const Grammar& g) {
   // pagefusion status [--json] | pagefusion manage on|off
   if (line.args.empty()) {
-    line.out.add("manage");
-    line.out.add("status");
-  } else if (line.args.size() == 1 && line.args[0] == "status") {
-    line.out.add("--json");
-  } else if (line.args.size() == 1 && line.args[0] == "manage") {
-    line.out.add("on");
-    line.out.add("off");
+    std::vector<std::string_view> names;
+    for (const auto& sub : g.subcommands) {
+      names.push_back(sub.name);
+    }
+    std::sort(names.begin(), names.end());
+    add_words(line, names);
+  } else if (const Subcommand* sub = find_sub(g, line.args[0]); sub && line.args.size() == 1) {
+    add_options(line, sub->options, Scan{});
+    add_words(line, sub->words);
   }
 }
 
 struct Completer {
   std::string_view command;
-  void (*complete)(Line&);
+  void (*complete)(Line&, const Grammar&);
 };
 /// One per entry of the command table (a test checks that none is missing).
 constexpr Completer k_completers[] = {
@@ -360,43 +361,42 @@ constexpr Completer k_completers[] = {
     {"pagefusion", complete_pagefusion},
 };
 
-// The global options (app.cpp dispatch): those that take no value, and the help words.
-constexpr std::string_view k_global_flags[] = {"-q",        "--nologo", "-nologo",  "-V",
-                                               "--version", "-v",       "-version", "-Version"};
-constexpr std::string_view k_help_words[] = {"-h", "--help", "-?", "-help", "help"};
-
-template <size_t N>
-bool one_of(std::string_view w, const std::string_view (&set)[N]) {
-  return std::find(std::begin(set), std::end(set), w) != std::end(set);
-}
-
 void complete(std::span<const std::string> words, Candidates& out, Services& services) {
   std::optional<std::string> uri;
   bool help = false;
   size_t i = 1;
+  auto globals = global_options();
   for (; i < words.size(); ++i) {
     const std::string& a = words[i];
-    if (a == "-c" || a == "--connect") {
+    std::optional<std::string_view> inline_value;
+    const OptDef* def = match_option(a, globals, &inline_value);
+    if (def && def->id == k_global_connect && !inline_value) {
       if (++i == words.size()) {
         return; // the current word is a URI
       }
       uri = words[i];
-    } else if (a.starts_with("--connect=")) {
-      uri = a.substr(10);
+    } else if (def && def->id == k_global_connect) {
+      uri = std::string(*inline_value);
     } else if (a.starts_with("-c") && a.size() > 2 && a[2] != '-') {
       uri = a.substr(2);
-    } else if (one_of(a, k_help_words)) {
+    } else if (a == "help" || (def && def->id == k_global_help)) {
       help = true;
-    } else if (!one_of(a, k_global_flags)) {
+    } else if (def == nullptr) {
       break;
     }
   }
   if (i == words.size()) {
-    // The command word (or a global option before it).
+    // The command word (or a global option before it): the long spellings, then the short.
     if (out.cur().starts_with("-")) {
       if (!help) {
-        for (auto o : {"--connect", "--nologo", "--version", "-c", "-q", "-V"}) {
-          out.add(o);
+        for (bool long_form : {true, false}) {
+          std::set<int> offered;
+          for (const auto& def : globals) {
+            bool shape = long_form ? def.name.starts_with("--") : def.name.size() == 2;
+            if (shape && def.id != k_global_help && offered.insert(def.id).second) {
+              out.add(def.name);
+            }
+          }
         }
       }
       return;
@@ -412,10 +412,11 @@ void complete(std::span<const std::string> words, Candidates& out, Services& ser
   if (help) {
     return; // help takes one command name
   }
+  const Command* cmd = find_command(words[i]);
   for (const auto& c : k_completers) {
-    if (c.command == words[i]) {
+    if (cmd && c.command == cmd->name) {
       Line line{words.subspan(i + 1), out, services, uri};
-      c.complete(line);
+      c.complete(line, cmd->grammar());
     }
   }
 }

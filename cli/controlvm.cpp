@@ -4,15 +4,15 @@
 #include "cli/app.hpp"
 #include "cli/errors.hpp"
 #include "cli/getopt.hpp"
-#include "cli/vm_settings.hpp"
-#include "cli/vm_state.hpp"
+#include "vm/settings.hpp"
+#include "vm/state.hpp"
 
 #include <fmt/format.h>
 
 namespace vbm::cli {
 
 namespace {
-constexpr const char* k_file = "VBoxManageControlVM.cpp";
+constexpr std::string_view k_file = "VBoxManageControlVM.cpp";
 constexpr int k_default_wait_s = 60;
 constexpr int k_poll_ms = 100;
 // The guest frees memory in 4 KiB pages; within 1 MiB of the target counts as arrived.
@@ -27,6 +27,16 @@ constexpr PowerVerb k_power_verbs[] = {
     {"acpipowerbutton", backend::PowerAction::AcpiPowerButton},
     {"pause", backend::PowerAction::Pause},
     {"resume", backend::PowerAction::Resume},
+};
+
+// guestmemoryballoon's --wait is ours and comes after the size (VirtualBox takes no option).
+constexpr OptDef k_balloon_opts[] = {{"--wait", 0, ArgKind::None}};
+constexpr Subcommand k_subcommands[] = {
+    {"guestmemoryballoon", k_balloon_opts},
+    {"poweroff", {}},
+    {"acpipowerbutton", {}},
+    {"pause", {}},
+    {"resume", {}},
 };
 
 // controlvm reports its syntax errors through errorSyntax but returns RTEXITCODE_FAILURE.
@@ -88,7 +98,7 @@ void wait_for_balloon(Env& env, backend::Hypervisor& hv, const backend::VmRef& v
     env.sleep_ms(k_poll_ms);
   }
   progress.finish(false);
-  throw CommandError(fmt::format(
+  throw Error(fmt::format(
       "the guest of '{}' did not move its balloon to {} MB within {} s (it has {} MB); usually its "
       "virtio-balloon driver is not loaded (virtio_balloon), or it cannot free that much memory",
       vm.name, target_kib / 1024, timeout_s, actual / 1024));
@@ -120,18 +130,18 @@ int guest_memory_balloon(std::span<const std::string> args, Env& env, backend::H
 
   auto live = hv.live_memory(vm);
   auto ram_mb = static_cast<std::uint32_t>(live.memory_kib / 1024);
-  SetterContext ctx{state, [&] { return hv.host_info().is_64bit; }};
-  check_balloon_size(*mb, ram_mb, ctx, "COMSETTER(MemoryBalloonSize)(uVal)", k_file, 1666);
+  vm::SetterContext ctx{state, [&] { return hv.host_info().is_64bit; }};
+  vm::check_balloon_size(*mb, ram_mb, ctx, {"COMSETTER(MemoryBalloonSize)(uVal)", k_file, 1666});
   if (live.hugepages) {
-    throw CommandError(fmt::format("Memory ballooning does not work with large pages enabled: "
-                                   "the RAM of '{}' is backed by huge pages (turn --large-pages "
-                                   "off while it is powered off)",
-                                   vm.name));
+    throw Error(fmt::format("Memory ballooning does not work with large pages enabled: "
+                            "the RAM of '{}' is backed by huge pages (turn --large-pages "
+                            "off while it is powered off)",
+                            vm.name));
   }
   if (!live.balloon_device) {
-    throw CommandError(fmt::format("'{}' has no memory balloon device (<memballoon model='none'>), "
-                                   "so its balloon cannot be changed",
-                                   vm.name));
+    throw Error(fmt::format("'{}' has no memory balloon device (<memballoon model='none'>), "
+                            "so its balloon cannot be changed",
+                            vm.name));
   }
 
   auto before = hv.balloon_stats(vm);
@@ -152,6 +162,8 @@ int guest_memory_balloon(std::span<const std::string> args, Env& env, backend::H
   return k_exit_success;
 }
 } // namespace
+
+Grammar controlvm_grammar() { return {{}, k_subcommands, {}, Grammar::Vm::Running}; }
 
 CommandHelp controlvm_help() {
   CommandHelp help{"controlvm", "change state and settings for a running virtual machine", {}, {}};
@@ -177,11 +189,11 @@ int run_controlvm(std::span<const std::string> args, Env& env) {
     throw UsageError(UsageStyle::Syntax, "controlvm", "Not enough parameters.", k_exit_syntax);
   }
   auto& hv = env.hypervisor(Access::ReadWrite);
-  auto vm = find_machine(hv, args[0], "FindMachine(Bstr(a->argv[0]).raw(), machine.asOutParam())",
-                         k_file, 1421);
+  auto vm = vm::find_machine(
+      hv, args[0], {"FindMachine(Bstr(a->argv[0]).raw(), machine.asOutParam())", k_file, 1421});
   auto state = hv.state(vm);
-  if (!is_locked(state)) {
-    throw CommandError(fmt::format("Machine '{}' is not currently running.", args[0]));
+  if (!vm::is_locked(state)) {
+    throw Error(fmt::format("Machine '{}' is not currently running.", args[0]));
   }
   if (args[1] == "guestmemoryballoon") {
     return guest_memory_balloon(args, env, hv, vm, state);

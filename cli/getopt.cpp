@@ -81,6 +81,23 @@ std::optional<bool> parse_on_off(std::string_view text) {
   return std::nullopt;
 }
 
+const OptDef* match_option(std::string_view arg, std::span<const OptDef> defs,
+                           std::optional<std::string_view>* inline_value) {
+  for (const auto& d : defs) {
+    if (arg == d.name) {
+      return &d;
+    }
+    if (d.kind != ArgKind::None && arg.size() > d.name.size() && arg.starts_with(d.name) &&
+        (arg[d.name.size()] == '=' || arg[d.name.size()] == ':')) {
+      if (inline_value) {
+        *inline_value = arg.substr(d.name.size() + 1);
+      }
+      return &d;
+    }
+  }
+  return nullptr;
+}
+
 std::optional<OptItem> GetOpt::next() {
   while (m_pos < m_args.size()) {
     const std::string& arg = m_args[m_pos++];
@@ -91,19 +108,11 @@ std::optional<OptItem> GetOpt::next() {
       m_options_done = true;
       continue;
     }
-    const OptDef* def = nullptr;
+    std::optional<std::string_view> inline_value;
+    const OptDef* def = match_option(arg, m_defs, &inline_value);
     std::optional<std::string> value;
-    for (const auto& d : m_defs) {
-      if (arg == d.name) {
-        def = &d;
-        break;
-      }
-      if (d.kind != ArgKind::None && arg.size() > d.name.size() && arg.starts_with(d.name) &&
-          (arg[d.name.size()] == '=' || arg[d.name.size()] == ':')) {
-        def = &d;
-        value = arg.substr(d.name.size() + 1);
-        break;
-      }
+    if (inline_value) {
+      value = std::string(*inline_value);
     }
     if (!def) {
       throw GetOptError(fmt::format("Unknown option: {}", arg));

@@ -20,6 +20,8 @@ struct OptDef {
   std::string_view name; ///< as typed, dashes included: "--memory", "-l", "-details"
   int id;                ///< what next() reports for it
   ArgKind kind;
+  /// The words its value may be (completion, __dump-cli); on/off ones need none.
+  std::span<const std::string_view> values = {};
 };
 
 /// One parsed argument. `def` is null for a non-option word (text holds the word).
@@ -49,6 +51,11 @@ private:
   size_t m_pos = 0;
   bool m_options_done = false;
 };
+
+/// The option `arg` names: "--opt", or "--opt=VALUE" / "--opt:VALUE" for one that takes a value
+/// (then `inline_value` is set to VALUE). Null when `arg` is no option of `defs`.
+const OptDef* match_option(std::string_view arg, std::span<const OptDef> defs,
+                           std::optional<std::string_view>* inline_value = nullptr);
 
 /// RTStrToUInt32Full(…, 10) with RTGetOpt's 0x fallback: "512", "0512", "+512", "0x200".
 std::optional<std::uint32_t> parse_uint32_getopt(std::string_view text);

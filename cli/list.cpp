@@ -4,7 +4,7 @@
 #include "cli/errors.hpp"
 #include "cli/getopt.hpp"
 #include "cli/vm_info.hpp"
-#include "cli/vm_state.hpp"
+#include "vm/state.hpp"
 
 #include <fmt/format.h>
 
@@ -20,11 +20,14 @@ constexpr OptDef k_opts[] = {
     {"--sorted", k_sorted, ArgKind::None},
     {"-s", k_sorted, ArgKind::None},
 };
+constexpr std::string_view k_lists[] = {"vms", "runningvms"};
 
 [[noreturn]] void syntax(const std::string& msg, UsageStyle style = UsageStyle::Syntax) {
   throw UsageError(style, "list", msg, k_exit_syntax);
 }
 } // namespace
+
+Grammar list_grammar() { return {k_opts, {}, k_lists}; }
 
 CommandHelp list_help() {
   return {"list",
@@ -45,7 +48,8 @@ int run_list(std::span<const std::string> args, Env& env) {
     while (auto item = opts.next()) {
       if (item->def) {
         (item->def->id == k_long ? long_form : sorted) = true;
-      } else if (item->text != "vms" && item->text != "runningvms") {
+      } else if (std::find(std::begin(k_lists), std::end(k_lists), item->text) ==
+                 std::end(k_lists)) {
         syntax(fmt::format("Unknown subcommand \"{}\".", item->text));
       } else if (kind) {
         syntax("Too many subcommands for \"list\" command.");
@@ -63,7 +67,7 @@ int run_list(std::span<const std::string> args, Env& env) {
   auto vms = hv.list_vms();
   if (*kind == "runningvms") {
     std::erase_if(vms,
-                  [&](const backend::VmRef& vm) { return !is_running_for_list(hv.state(vm)); });
+                  [&](const backend::VmRef& vm) { return !vm::is_running_for_list(hv.state(vm)); });
   }
   if (sorted) {
     std::sort(vms.begin(), vms.end(), [](const auto& a, const auto& b) { return a.name < b.name; });

@@ -2,13 +2,13 @@
 
 #include "backend/hypervisor.hpp"
 #include "cli/app.hpp"
-#include "cli/lock_file.hpp"
-#include "pagefusion/host.hpp"
+#include "metrics/collector_main.hpp"
+#include "pagefusion/status.hpp"
 #include "store/settings_store.hpp"
+#include "sys/signals.hpp"
 
 #include <fmt/format.h>
 
-#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -17,56 +17,11 @@
 #include <thread>
 #include <unistd.h>
 
-namespace {
-
-std::atomic<bool> g_stop{false};
-
-extern "C" void on_stop_signal(int) { g_stop = true; }
-
-// Installed only when a long-running command first asks, so every other command still dies
-// on Ctrl-C the ordinary way.
-bool stop_requested() {
-  static bool installed = [] {
-    struct sigaction sa {};
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, nullptr);
-    sigaction(SIGTERM, &sa, nullptr);
-    return true;
-  }();
-  (void)installed;
-  return g_stop;
-}
-
-// Makes sure the store's metrics collector runs (`vboxmanage __collector`, one per store).
-std::string ensure_collector(const std::string& store_path) {
-  auto dir = std::filesystem::path(store_path).parent_path();
-  auto pid = vbm::cli::spawn_locked((dir / "vboxkvm-collector.lock").string(),
-                                    (dir / "vboxkvm-collector.log").string(), {"__collector"});
-  return pid.empty() ? "collector starting" : fmt::format("collector pid {}", pid);
-}
-
-// Makes sure the host's page-fusion controller runs (`vboxmanage __pagefusiond`, one per host),
-// watching the connection `uri`. Returns its PID ("" while it starts).
-std::string ensure_pagefusiond(const std::string& uri) {
-  if (geteuid() != 0) {
-    return {}; // only root can steer KSM; a root-run vboxkvm-pagefusion.service covers others
-  }
-  auto paths = vbm::pagefusion::host_paths();
-  std::error_code ec;
-  std::filesystem::create_directories(paths.run_dir, ec);
-  if (ec) {
-    throw std::runtime_error(
-        fmt::format("cannot create '{}': {}", paths.run_dir.string(), ec.message()));
-  }
-  return vbm::cli::spawn_locked(paths.lock().string(), paths.log().string(),
-                                {"__pagefusiond", "--connect", uri});
-}
-
-} // namespace
-
 int main(int argc, char** argv) {
   using namespace vbm;
+  // A closed stdin, stdout or stderr is reopened on /dev/null, so that the libvirt socket or
+  // the store never becomes fd 1; what we then write to a closed stdout is an error (below).
+  bool stdout_closed = sys::ensure_standard_fds().stdout_was_closed;
   // A libvirtd that goes away must be an error we report, not a silent death by SIGPIPE on its
   // socket (virsh does the same); a closed stdout shows as a failed write instead.
   std::signal(SIGPIPE, SIG_IGN);
@@ -98,9 +53,24 @@ int main(int argc, char** argv) {
       [](int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); },
       [] { return isatty(STDERR_FILENO) == 1; },
   };
-  services.ensure_collector = [&] { return ensure_collector(services.store().path()); };
-  services.ensure_pagefusiond = ensure_pagefusiond;
-  services.stop_requested = stop_requested;
+  services.ensure_collector = [&] { return metrics::ensure_collector(services.store().path()); };
+  services.ensure_pagefusiond = pagefusion::ensure_controller;
+  // Caught only once a long-running command first asks, so every other command still dies on
+  // Ctrl-C the ordinary way (sys/signals.hpp).
+  services.stop_requested = [] {
+    sys::catch_stop_signals();
+    return sys::stop_signal() != 0;
+  };
   std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
-  return cli::run_app(args, out, services);
+  bool background = !args.empty() && args[0].starts_with("__");
+  int rc = cli::run_app(args, out, services);
+  if (!background) {
+    pagefusion::settle_abandoned_ksm();
+  }
+  if (auto err = out.finish(stdout_closed); !err.empty()) {
+    out.error(fmt::format("error writing to standard output: {}", err));
+    rc = rc == 0 ? 1 : rc;
+  }
+  sys::end_by_stop_signal();
+  return rc;
 }

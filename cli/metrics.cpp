@@ -4,7 +4,7 @@
 #include "cli/app.hpp"
 #include "cli/errors.hpp"
 #include "metrics/catalog.hpp"
-#include "store/metrics_store.hpp"
+#include "metrics/setups.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -17,24 +17,43 @@ namespace vbm::cli {
 
 namespace {
 using metrics::Aggregate;
+using metrics::Filter;
+using metrics::Object;
 using metrics::ObjectKind;
+using metrics::Setups;
 
-constexpr std::string_view k_host = "host";
 constexpr int k_poll_ms = 100;
 
-/// A metrics object: the host, or a running VM (its metrics exist only while it runs).
-struct Object {
-  ObjectKind kind;
-  std::string key;  ///< "host" or the VM's UUID (the store's object)
-  std::string name; ///< what the Object column shows
-  std::int64_t run = 0;
-  bool operator<(const Object& o) const { return key < o.key; }
+enum Opt { k_period, k_samples, k_list, k_detach, k_json };
+constexpr OptDef k_collect_opts[] = {
+    {"--list", k_list, ArgKind::None},         {"-list", k_list, ArgKind::None},
+    {"--period", k_period, ArgKind::UInt32},   {"-period", k_period, ArgKind::UInt32},
+    {"--samples", k_samples, ArgKind::UInt32}, {"-samples", k_samples, ArgKind::UInt32},
+    {"--detach", k_detach, ArgKind::None},     {"-detach", k_detach, ArgKind::None},
+};
+constexpr OptDef k_setup_opts[] = {
+    {"--list", k_list, ArgKind::None},         {"-list", k_list, ArgKind::None},
+    {"--period", k_period, ArgKind::UInt32},   {"-period", k_period, ArgKind::UInt32},
+    {"--samples", k_samples, ArgKind::UInt32}, {"-samples", k_samples, ArgKind::UInt32},
+};
+constexpr OptDef k_list_opts[] = {
+    {"--list", k_list, ArgKind::None},
+    {"-list", k_list, ArgKind::None},
+};
+constexpr OptDef k_query_opts[] = {{"--json", k_json, ArgKind::None}};
+constexpr Subcommand k_subcommands[] = {
+    {"collect", k_collect_opts}, {"disable", k_list_opts}, {"enable", k_list_opts}, {"list", {}},
+    {"query", k_query_opts},     {"setup", k_setup_opts},
 };
 
-struct Filter {
-  std::vector<Object> objects;
-  metrics::MetricFilter metric_list;
-};
+const Subcommand* find_subcommand(std::string_view name) {
+  for (const auto& sub : k_subcommands) {
+    if (sub.name == name) {
+      return &sub;
+    }
+  }
+  return nullptr;
+}
 
 /// RTStrToUInt32Full(value, 10) == VINF_SUCCESS: '+' signs, then decimal digits only.
 std::optional<std::uint32_t> parse_decimal(std::string_view text) {
@@ -54,19 +73,24 @@ struct Options {
   std::uint32_t samples = 1;
   bool list = false;
   bool detach = false;
+  bool json = false;
   size_t filter_start = 0;
 };
 
 /// The hand-made option loop of VBoxManageMetrics.cpp: options first, exact spellings only,
 /// values as separate words; the first other word starts the filter.
-Options parse_options(std::span<const std::string> args, bool counts, bool detach) {
+Options parse_options(std::span<const std::string> args, const Subcommand& sub) {
   Options o;
   size_t i = 0;
   for (; i < args.size(); ++i) {
     const auto& a = args[i];
-    bool is_period = a == "--period" || a == "-period";
-    bool is_samples = a == "--samples" || a == "-samples";
-    if (counts && (is_period || is_samples)) {
+    auto def = std::find_if(sub.options.begin(), sub.options.end(),
+                            [&](const OptDef& d) { return d.name == a; });
+    if (def == sub.options.end() || (def->id == k_json && i != 0)) {
+      break;
+    }
+    if (def->kind == ArgKind::UInt32) {
+      bool is_period = def->id == k_period;
       if (i + 1 >= args.size()) {
         throw UsageError(UsageStyle::Argument, "metrics",
                          fmt::format("Missing argument to '{}'", a), k_exit_syntax);
@@ -80,180 +104,46 @@ Options parse_options(std::span<const std::string> args, bool counts, bool detac
                          k_exit_syntax);
       }
       (is_period ? o.period : o.samples) = *v;
-    } else if (a == "--list" || a == "-list") {
-      o.list = true;
-    } else if (detach && (a == "--detach" || a == "-detach")) {
-      o.detach = true;
     } else {
-      break;
+      (def->id == k_list ? o.list : def->id == k_detach ? o.detach : o.json) = true;
     }
   }
   o.filter_start = i;
   return o;
 }
 
-class Metrics {
-public:
-  explicit Metrics(Env& env)
-      : m_env(env), m_hv(env.hypervisor(Access::ReadOnly)), m_uri(m_hv.uri()), m_store(env.store()),
-        m_ms(m_store) {}
-
-  /// The objects that have metrics now: the host, then running VMs in start order.
-  std::vector<Object> all_objects() {
-    std::vector<Object> out{{ObjectKind::Host, std::string(k_host), std::string(k_host), 0}};
-    auto vms = m_hv.list_vms();
-    std::erase_if(vms, [](const backend::VmRef& vm) { return vm.id < 0; });
-    std::sort(vms.begin(), vms.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
-    for (const auto& vm : vms) {
-      out.push_back({ObjectKind::Vm, vm.uuid, vm.name, vm.id});
-    }
-    return out;
+Filter parse_filter(Setups& m, std::span<const std::string> words) {
+  auto f = m.parse_filter(words);
+  if (!f) {
+    throw Error(fmt::format("Invalid machine name: '{}'", words[0]));
   }
+  return std::move(*f);
+}
 
-  /// parseFilterParameters: `[* | host | vm [metric-list]]`; later words are ignored.
-  Filter parse_filter(std::span<const std::string> words) {
-    Filter f{{}, metrics::MetricFilter(words.size() > 1 ? std::string_view(words[1]) : "*")};
-    if (words.empty() || words[0] == "*") {
-      f.objects = all_objects();
-    } else if (words[0] == k_host) {
-      f.objects.push_back({ObjectKind::Host, std::string(k_host), std::string(k_host), 0});
-    } else {
-      auto vm = m_hv.find_vm(words[0]);
-      if (!vm) {
-        throw CommandError(fmt::format("Invalid machine name: '{}'", words[0]));
-      }
-      if (vm->id >= 0) {
-        f.objects.push_back({ObjectKind::Vm, vm->uuid, vm->name, vm->id});
-      }
-    }
-    return f;
+void print_affected(Env& env, const metrics::Affected& affected) {
+  if (affected.empty()) {
+    env.out.error("No metrics match the specified filter!");
+    return;
   }
-
-  /// The setup of an object's base metric, if it was set up for this run of the object.
-  std::optional<store::MetricSetup> setup_of(const Object& o, std::string_view base) {
-    load_setups();
-    for (const auto& s : *m_setups) {
-      if (s.object == o.key && s.base == base && s.run == o.run) {
-        return s;
-      }
-    }
-    return std::nullopt;
+  std::string text = "The following metrics were modified:\n\n"
+                     "Object     Metric\n"
+                     "---------- --------------------\n";
+  for (const auto& [o, base] : affected) {
+    text += fmt::format("{:<10} {:<20}\n", o.name, base);
   }
+  env.out.out(text + "\n");
+}
 
-  std::vector<std::int64_t> values(const Object& o, const metrics::FullMetric& m) {
-    auto s = setup_of(o, m.def->base);
-    std::vector<std::int64_t> out;
-    if (!s) {
-      return out;
-    }
-    for (const auto& sample : m_ms.samples(m_uri, *s, std::string(m.def->name))) {
-      out.push_back(sample.value);
-    }
-    if (m.aggregate != Aggregate::None) {
-      auto a = metrics::aggregate(m.aggregate, out);
-      out.clear();
-      if (a) {
-        out.push_back(*a);
-      }
-    }
-    return out;
+std::string format_values(const metrics::FullMetric& m, const std::vector<std::int64_t>& vals) {
+  std::string out;
+  for (size_t i = 0; i < vals.size(); ++i) {
+    out += (i ? ", " : "") + metrics::format_value(m.def->unit, vals[i]);
   }
+  return out;
+}
 
-  /// Full metric names matching the filter, object by object (GetMetrics / QueryMetricsData).
-  template <typename F>
-  void each_full(const Filter& f, F&& fn) {
-    for (const auto& o : f.objects) {
-      for (const auto& m : metrics::full_metrics(o.kind)) {
-        if (f.metric_list.matches(m.name())) {
-          fn(o, m);
-        }
-      }
-    }
-  }
-
-  using Affected = std::vector<std::pair<Object, std::string>>;
-
-  /// Applies `fn` to each (object, base metric) whose base name matches; returns them.
-  template <typename F>
-  Affected each_base(const Filter& f, F&& fn) {
-    Affected out;
-    auto txn = m_ms.begin_write();
-    for (const auto& o : f.objects) {
-      for (auto base : metrics::base_metrics(o.kind)) {
-        if (f.metric_list.matches(base)) {
-          fn(o, std::string(base));
-          out.emplace_back(o, std::string(base));
-        }
-      }
-    }
-    txn.commit();
-    m_setups.reset();
-    return out;
-  }
-
-  void setup(const Object& o, const std::string& base, const Options& opt) {
-    store::MetricSetup s;
-    s.object = o.key;
-    s.base = base;
-    s.run = o.run;
-    s.period_s = opt.period;
-    s.samples = opt.samples;
-    m_ms.setup(m_uri, s);
-  }
-  void set_enabled(const Object& o, const std::string& base, bool on) {
-    load_setups();
-    for (const auto& old : *m_setups) {
-      if (old.object == o.key && old.base == base && old.run != o.run) {
-        m_ms.drop(m_uri, o.key, base); // from an earlier run of this VM: start as never set up
-      }
-    }
-    m_ms.set_enabled(m_uri, o.key, base, o.run, on);
-  }
-
-  void print_affected(const Affected& affected) {
-    if (affected.empty()) {
-      m_env.out.error("No metrics match the specified filter!");
-      return;
-    }
-    std::string text = "The following metrics were modified:\n\n"
-                       "Object     Metric\n"
-                       "---------- --------------------\n";
-    for (const auto& [o, base] : affected) {
-      text += fmt::format("{:<10} {:<20}\n", o.name, base);
-    }
-    m_env.out.out(text + "\n");
-  }
-
-  std::string format_values(const metrics::FullMetric& m, const std::vector<std::int64_t>& vals) {
-    std::string out;
-    for (size_t i = 0; i < vals.size(); ++i) {
-      out += (i ? ", " : "") + metrics::format_value(m.def->unit, vals[i]);
-    }
-    return out;
-  }
-
-  Env& env() { return m_env; }
-  const std::string& uri() const { return m_uri; }
-  store::MetricsStore& store() { return m_ms; }
-  void forget_cache() { m_setups.reset(); }
-
-private:
-  void load_setups() {
-    if (!m_setups) {
-      m_setups = m_ms.setups(m_uri);
-    }
-  }
-
-  Env& m_env;
-  backend::Hypervisor& m_hv;
-  std::string m_uri;
-  store::SettingsStore& m_store;
-  store::MetricsStore m_ms;
-  std::optional<std::vector<store::MetricSetup>> m_setups;
-};
-
-int run_list(Metrics& m, std::span<const std::string> args) {
-  auto f = m.parse_filter(args);
+int run_list(Env& env, Setups& m, std::span<const std::string> args) {
+  auto f = parse_filter(m, args);
   std::string text = "Object          Metric                                   Unit    Minimum    "
                      "Maximum     Period      Count Description\n"
                      "--------------- ---------------------------------------- ---- ---------- "
@@ -266,22 +156,22 @@ int run_list(Metrics& m, std::span<const std::string> args) {
                         metrics::unit_max(fm.def->unit), s ? s->period_s : 0,
                         agg ? 1 : (s ? s->samples : 0), agg ? "" : fm.def->description);
   });
-  m.env().out.out(text);
+  env.out.out(text);
   return k_exit_success;
 }
 
-std::string query_text(Metrics& m, const Filter& f) {
+std::string query_text(Setups& m, const Filter& f) {
   std::string text = "Object          Metric                                   Values\n"
                      "--------------- ---------------------------------------- "
                      "--------------------------------------------\n";
   m.each_full(f, [&](const Object& o, const metrics::FullMetric& fm) {
     text +=
-        fmt::format("{:<15} {:<40} {}\n", o.name, fm.name(), m.format_values(fm, m.values(o, fm)));
+        fmt::format("{:<15} {:<40} {}\n", o.name, fm.name(), format_values(fm, m.values(o, fm)));
   });
   return text;
 }
 
-std::string query_json(Metrics& m, const Filter& f) {
+std::string query_json(Setups& m, const Filter& f) {
   auto rows = nlohmann::ordered_json::array();
   m.each_full(f, [&](const Object& o, const metrics::FullMetric& fm) {
     nlohmann::ordered_json row;
@@ -304,7 +194,7 @@ std::string query_json(Metrics& m, const Filter& f) {
     row["values"] = values;
     if (s && fm.aggregate == Aggregate::None) {
       auto times = nlohmann::ordered_json::array();
-      for (const auto& sample : m.store().samples(m.uri(), *s, std::string(fm.def->name))) {
+      for (const auto& sample : m.samples(o, *fm.def)) {
         times.push_back(sample.time_ms);
       }
       row["times_ms"] = times;
@@ -314,29 +204,22 @@ std::string query_json(Metrics& m, const Filter& f) {
   return rows.dump(2) + "\n";
 }
 
-int run_query(Metrics& m, std::span<const std::string> args) {
-  bool json = !args.empty() && args[0] == "--json";
-  auto f = m.parse_filter(json ? args.subspan(1) : args);
-  m.env().out.out(json ? query_json(m, f) : query_text(m, f));
+int run_query(Env& env, Setups& m, std::span<const std::string> args, const Options& opt) {
+  auto f = parse_filter(m, args.subspan(opt.filter_start));
+  env.out.out(opt.json ? query_json(m, f) : query_text(m, f));
   return k_exit_success;
 }
 
-int run_setup_like(Metrics& m, std::string_view sub, std::span<const std::string> args) {
-  bool is_setup = sub == "setup";
-  auto opt = parse_options(args, is_setup, false);
-  auto f = m.parse_filter(args.subspan(opt.filter_start));
-  auto affected = m.each_base(f, [&](const Object& o, const std::string& base) {
-    if (is_setup) {
-      m.setup(o, base, opt);
-    } else {
-      m.set_enabled(o, base, sub == "enable");
-    }
-  });
+int run_setup_like(Env& env, Setups& m, std::string_view sub, std::span<const std::string> args,
+                   const Options& opt) {
+  auto f = parse_filter(m, args.subspan(opt.filter_start));
+  auto affected =
+      sub == "setup" ? m.setup(f, opt.period, opt.samples) : m.set_enabled(f, sub == "enable");
   if (!affected.empty() && sub != "disable") {
-    m.env().services.ensure_collector();
+    env.services.ensure_collector();
   }
   if (opt.list) {
-    m.print_affected(affected);
+    print_affected(env, affected);
   }
   return k_exit_success;
 }
@@ -347,16 +230,14 @@ std::string timestamp(std::int64_t ms) {
                      day_ms / 1000 % 60, day_ms % 1000);
 }
 
-int run_collect(Metrics& m, std::span<const std::string> args) {
-  auto opt = parse_options(args, true, true);
-  auto f = m.parse_filter(args.subspan(opt.filter_start));
-  // Set up the base metrics of every full name the filter matches (toBaseName); if none
-  // matches, VirtualBox's empty arrays mean "everything".
+/// collect's set-up: the base metrics of every full name the filter matches (toBaseName); if
+/// none matches, VirtualBox's empty arrays mean "everything".
+metrics::Affected collect_targets(Setups& m, const Filter& f) {
   std::set<std::pair<std::string, std::string>> wanted;
   m.each_full(f, [&](const Object& o, const metrics::FullMetric& fm) {
     wanted.emplace(o.key, metrics::base_of(fm.name()));
   });
-  Metrics::Affected affected;
+  metrics::Affected affected;
   for (const auto& o : wanted.empty() ? m.all_objects() : f.objects) {
     for (auto base : metrics::base_metrics(o.kind)) {
       if (wanted.empty() || wanted.contains({o.key, std::string(base)})) {
@@ -364,64 +245,64 @@ int run_collect(Metrics& m, std::span<const std::string> args) {
       }
     }
   }
-  {
-    auto txn = m.store().begin_write();
-    for (const auto& [o, base] : affected) {
-      m.setup(o, base, opt);
-    }
-    txn.commit();
-    m.forget_cache();
-  }
+  return affected;
+}
+
+/// One round of collect's table: the values of every metric the filter matches.
+std::string collect_round(Env& env, Setups& m, const Filter& f) {
+  std::string ts = timestamp(env.now_ms());
+  std::string text;
+  m.forget_cache();
+  m.each_full(f, [&](const Object& o, const metrics::FullMetric& fm) {
+    text += fmt::format("{:<12} {:<10} {:<20} {}\n", ts, o.name, fm.name(),
+                        format_values(fm, m.values(o, fm)));
+  });
+  return text;
+}
+
+int run_collect(Env& env, Setups& m, std::span<const std::string> args, const Options& opt) {
+  auto f = parse_filter(m, args.subspan(opt.filter_start));
+  auto affected = collect_targets(m, f);
+  m.setup(affected, opt.period, opt.samples);
   if (opt.list) {
-    m.print_affected(affected);
+    print_affected(env, affected);
   }
   if (affected.empty()) {
     return k_exit_failure;
   }
-  std::string collector = m.env().services.ensure_collector();
+  std::string collector = env.services.ensure_collector();
   if (opt.detach) {
-    m.env().out.err(fmt::format(
+    env.out.err(fmt::format(
         "{}: Collection continues in the background ({}); the samples are kept in the settings "
         "store. Stop it with '{} metrics disable'.\n",
-        m.env().out.prog(), collector, m.env().out.prog()));
+        env.out.prog(), collector, env.out.prog()));
     return k_exit_success;
   }
-  auto& services = m.env().services;
-  m.env().out.out("Time stamp   Object     Metric               Value\n");
-  while (!services.stop_requested()) {
-    m.env().out.out("------------ ---------- -------------------- --------------------\n");
-    if (!m.env().out.flush()) {
+  auto& services = env.services;
+  env.out.out("Time stamp   Object     Metric               Value\n");
+  bool stdout_gone = false;
+  while (!services.stop_requested() && !stdout_gone) {
+    env.out.out("------------ ---------- -------------------- --------------------\n");
+    if (!env.out.flush()) {
       break; // stdout is gone (`| head`): stop as if interrupted
     }
     for (std::uint32_t waited = 0; waited < opt.period * 1000 && !services.stop_requested();
          waited += k_poll_ms) {
-      m.env().sleep_ms(k_poll_ms);
+      env.sleep_ms(k_poll_ms);
     }
-    if (services.stop_requested()) {
-      break;
-    }
-    std::string ts = timestamp(m.env().now_ms());
-    std::string text;
-    m.forget_cache();
-    m.each_full(f, [&](const Object& o, const metrics::FullMetric& fm) {
-      text += fmt::format("{:<12} {:<10} {:<20} {}\n", ts, o.name, fm.name(),
-                          m.format_values(fm, m.values(o, fm)));
-    });
-    m.env().out.out(text);
-    if (!m.env().out.flush()) {
-      break;
+    if (!services.stop_requested()) {
+      env.out.out(collect_round(env, m, f));
+      stdout_gone = !env.out.flush();
     }
   }
-  // Interrupted: what this collect set up stops being collected, as when VirtualBox's
-  // VBoxSVC loses its last client; the samples stay in the store.
-  auto txn = m.store().begin_write();
-  for (const auto& [o, base] : affected) {
-    m.store().set_enabled(m.uri(), o.key, base, o.run, false);
-  }
-  txn.commit();
-  return k_exit_success;
+  // Ended: what this collect set up stops being collected, as when VirtualBox's VBoxSVC loses
+  // its last client; the samples stay in the store. Ctrl-C then ends vboxmanage by the signal.
+  m.disable(affected);
+  return services.stop_requested() ? k_exit_interrupted : k_exit_success;
 }
 } // namespace
+
+Grammar metrics_grammar() { return {{}, k_subcommands}; }
 
 CommandHelp metrics_help() {
   return {
@@ -447,27 +328,25 @@ CommandHelp metrics_help() {
 }
 
 int run_metrics(std::span<const std::string> args, Env& env) {
-  const std::string& sub = args[0];
-  if (sub != "list" && sub != "setup" && sub != "query" && sub != "collect" && sub != "enable" &&
-      sub != "disable") {
-    throw UsageError(UsageStyle::Syntax, "metrics", fmt::format("Invalid subcommand '{}'", sub),
+  const std::string& name = args[0];
+  const Subcommand* sub = find_subcommand(name);
+  if (sub == nullptr) {
+    throw UsageError(UsageStyle::Syntax, "metrics", fmt::format("Invalid subcommand '{}'", name),
                      k_exit_syntax);
   }
   auto rest = args.subspan(1);
-  if (sub == "setup" || sub == "collect") {
-    parse_options(rest, true, sub == "collect"); // syntax errors before any connection
+  auto opt = parse_options(rest, *sub); // syntax errors before any connection
+  Setups m(env.hypervisor(Access::ReadOnly), env.store());
+  if (name == "list") {
+    return run_list(env, m, rest);
   }
-  Metrics m(env);
-  if (sub == "list") {
-    return run_list(m, rest);
+  if (name == "query") {
+    return run_query(env, m, rest, opt);
   }
-  if (sub == "query") {
-    return run_query(m, rest);
+  if (name == "collect") {
+    return run_collect(env, m, rest, opt);
   }
-  if (sub == "collect") {
-    return run_collect(m, rest);
-  }
-  return run_setup_like(m, sub, rest);
+  return run_setup_like(env, m, name, rest, opt);
 }
 
 } // namespace vbm::cli

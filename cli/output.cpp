@@ -1,7 +1,8 @@
 #include "cli/output.hpp"
 
+#include <cerrno>
 #include <cstdio>
-#include <unistd.h>
+#include <cstring>
 
 namespace vbm::cli {
 
@@ -27,7 +28,13 @@ void Output::prefixed(std::string_view kind, std::string_view msg) {
 void Output::error(std::string_view msg) { prefixed("error", msg); }
 void Output::warning(std::string_view msg) { prefixed("warning", msg); }
 
-void StdOutput::out(std::string_view text) { std::fwrite(text.data(), 1, text.size(), stdout); }
+void StdOutput::out(std::string_view text) {
+  m_wrote |= !text.empty();
+  errno = 0;
+  if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() && m_errno == 0) {
+    m_errno = errno != 0 ? errno : EIO;
+  }
+}
 
 void StdOutput::err(std::string_view text) {
   // Keep stdout and stderr in order when both go to one file or terminal.
@@ -35,8 +42,22 @@ void StdOutput::err(std::string_view text) {
   std::fwrite(text.data(), 1, text.size(), stderr);
 }
 
-bool StdOutput::flush() { return std::fflush(stdout) == 0 && !std::ferror(stdout); }
+bool StdOutput::flush() {
+  errno = 0;
+  if (std::fflush(stdout) != 0 && m_errno == 0) {
+    m_errno = errno != 0 ? errno : EIO;
+  }
+  return !std::ferror(stdout);
+}
 
-bool StdOutput::is_terminal() const { return isatty(STDOUT_FILENO) == 1; }
+std::string StdOutput::finish(bool stdout_was_closed) {
+  if (!flush() && m_errno != EPIPE) {
+    return std::strerror(m_errno != 0 ? m_errno : EIO);
+  }
+  if (stdout_was_closed && m_wrote) {
+    return std::strerror(EBADF);
+  }
+  return {};
+}
 
 } // namespace vbm::cli

@@ -13,8 +13,6 @@ public:
   virtual ~Output() = default;
   virtual void out(std::string_view text) = 0;
   virtual void err(std::string_view text) = 0;
-  /// True when stdout is a terminal (progress bars, usage width).
-  virtual bool is_terminal() const { return false; }
   /// Pushes stdout's text out now; false once it cannot be written (a closed pipe).
   virtual bool flush() { return true; }
 
@@ -35,8 +33,15 @@ public:
   using Output::Output;
   void out(std::string_view text) override;
   void err(std::string_view text) override;
-  bool is_terminal() const override;
   bool flush() override;
+  /// At exit: flushes stdout and returns why what was written to it was lost ("" if it was
+  /// not): a write error, or a stdout that was closed when the program started. A reader that
+  /// went away (EPIPE: `| head`) is not an error.
+  std::string finish(bool stdout_was_closed);
+
+private:
+  bool m_wrote = false;
+  int m_errno = 0; ///< the first write error
 };
 
 /// Captures both streams in strings (tests).

@@ -4,7 +4,7 @@
 #include "cli/errors.hpp"
 #include "cli/getopt.hpp"
 #include "cli/vm_info.hpp"
-#include "cli/vm_state.hpp"
+#include "vm/state.hpp"
 
 #include <fmt/format.h>
 
@@ -24,6 +24,8 @@ constexpr OptDef k_opts[] = {
   throw UsageError(style, "showvminfo", msg, k_exit_syntax);
 }
 } // namespace
+
+Grammar showvminfo_grammar() { return {k_opts, {}, {}, Grammar::Vm::Any}; }
 
 CommandHelp showvminfo_help() {
   return {"showvminfo",
@@ -63,8 +65,9 @@ int run_showvminfo(std::span<const std::string> args, Env& env) {
     syntax("Options --machinereadable and --json are exclusive");
   }
   auto& hv = env.hypervisor(Access::ReadOnly);
-  auto vm = find_machine(hv, *name, "FindMachine(Bstr(VMNameOrUuid).raw(), machine.asOutParam())",
-                         "VBoxManageInfo.cpp", 3187);
+  auto vm = vm::find_machine(
+      hv, *name,
+      {"FindMachine(Bstr(VMNameOrUuid).raw(), machine.asOutParam())", "VBoxManageInfo.cpp", 3187});
   auto info = gather_vm_info(env, hv, vm);
   env.out.out(json      ? format_json(info)
               : machine ? format_machine_readable(info)

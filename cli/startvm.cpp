@@ -3,19 +3,23 @@
 #include "cli/app.hpp"
 #include "cli/errors.hpp"
 #include "cli/getopt.hpp"
-#include "cli/vm_state.hpp"
 #include "pagefusion/host.hpp"
+#include "vm/session.hpp"
+#include "vm/state.hpp"
 
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace vbm::cli {
 
 namespace {
-constexpr const char* k_file = "VBoxManageMisc.cpp";
+constexpr std::string_view k_file = "VBoxManageMisc.cpp";
 enum Opt { k_type };
+constexpr std::string_view k_types[] = {"headless", "gui", "sdl", "separate"};
 constexpr OptDef k_opts[] = {
-    {"--type", k_type, ArgKind::String},
-    {"-type", k_type, ArgKind::String},
+    {"--type", k_type, ArgKind::String, k_types},
+    {"-type", k_type, ArgKind::String, k_types},
 };
 // Page fusion on KVM is the host's KSM: a guest whose memory may be merged is handed to the
 // host's page-fusion controller, which runs KSM while such guests run (unless the admin set
@@ -35,19 +39,25 @@ void hand_to_page_fusion(Env& env, backend::Hypervisor& hv, const backend::VmRef
 
 void start_one(Env& env, backend::Hypervisor& hv, const backend::VmRef& vm, const std::string& name,
                const std::string& type) {
-  if (type != "headless") {
-    env.out.warning(fmt::format("no {} window on KVM: starting '{}' headless (virt-viewer shows "
-                                "its display)",
-                                type, vm.name));
-  }
-  env.out.out(fmt::format("Waiting for VM \"{}\" to power on...\n", name));
-  auto started = hv.start(vm);
-  // A new run: forget any live balloon request of an earlier one.
-  env.store().put_live_balloon({hv.hostname(), vm.uuid}, vm.name, started.id, std::nullopt);
+  auto started = vm::start_machine(
+      hv, env.store(), vm,
+      {"LaunchVMProcess(a->session, sessionType.raw(), ComSafeArrayAsInParam(aBstrEnv), "
+       "progress.asOutParam())",
+       k_file, 881},
+      [&] {
+        if (type != "headless") {
+          env.out.warning(fmt::format("no {} window on KVM: starting '{}' headless (virt-viewer "
+                                      "shows its display)",
+                                      type, vm.name));
+        }
+        env.out.out(fmt::format("Waiting for VM \"{}\" to power on...\n", name));
+      });
   env.out.out(fmt::format("VM \"{}\" has been successfully started.\n", name));
   hand_to_page_fusion(env, hv, started);
 }
 } // namespace
+
+Grammar startvm_grammar() { return {k_opts, {}, {}, Grammar::Vm::Startable}; }
 
 CommandHelp startvm_help() {
   return {"startvm",
@@ -78,7 +88,7 @@ int run_startvm(std::span<const std::string> args, Env& env) {
     throw UsageError(UsageStyle::Syntax, "startvm", "at least one VM name or UUID required",
                      k_exit_syntax);
   }
-  if (type != "headless" && type != "gui" && type != "sdl" && type != "separate") {
+  if (std::find(std::begin(k_types), std::end(k_types), type) == std::end(k_types)) {
     throw UsageError(UsageStyle::Argument, "startvm",
                      fmt::format("Invalid session type '{}'", type), k_exit_syntax);
   }
@@ -87,23 +97,14 @@ int run_startvm(std::span<const std::string> args, Env& env) {
   // Like VirtualBox, a VM that cannot be started is reported and the next one is still tried.
   for (const auto& name : names) {
     try {
-      auto vm = find_machine(hv, name, "FindMachine(Bstr(VMName).raw(), machine.asOutParam())",
-                             k_file, 760);
-      if (is_locked(hv.state(vm))) {
-        throw ApiError(fmt::format("The machine '{}' is already locked by a session (or being "
-                                   "locked or unlocked)",
-                                   vm.name),
-                       k_invalid_object_state, "MachineWrap", "IMachine",
-                       "LaunchVMProcess(a->session, sessionType.raw(), "
-                       "ComSafeArrayAsInParam(aBstrEnv), progress.asOutParam())",
-                       k_file, 881);
-      }
+      auto vm = vm::find_machine(
+          hv, name, {"FindMachine(Bstr(VMName).raw(), machine.asOutParam())", k_file, 760});
       start_one(env, hv, vm, name, type);
-    } catch (const ApiError& e) {
-      print_api_error(e, env.out);
+    } catch (const vm::ApiError& e) {
+      print_error(e, env.out);
       rc = k_exit_failure;
     } catch (const backend::BackendError& e) {
-      env.out.error(e.what());
+      print_error(e, env.out);
       rc = k_exit_failure;
     }
   }

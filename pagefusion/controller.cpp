@@ -1,7 +1,7 @@
 #include "pagefusion/controller.hpp"
 
-#include "backend/local_host.hpp"
 #include "pagefusion/host.hpp"
+#include "sys/files.hpp"
 
 #include <fmt/format.h>
 
@@ -39,7 +39,7 @@ double Rate::pages_per_second() const {
 
 std::optional<backend::KsmKnobs> restore_prior(const backend::Ksm& ksm,
                                                const std::filesystem::path& prior_file) {
-  auto text = backend::read_text_file(prior_file);
+  auto text = sys::read_text_file(prior_file);
   if (!text) {
     return std::nullopt;
   }
@@ -90,12 +90,12 @@ std::string Controller::guest_name(const std::string& uuid) const {
 void Controller::take_control() {
   // A prior file left behind means an earlier controller was killed while it managed KSM: the
   // tunables now in sysfs are its, and the file holds what the admin had.
-  if (auto text = backend::read_text_file(m_prior_file)) {
+  if (auto text = sys::read_text_file(m_prior_file)) {
     m_prior = backend::KsmKnobs::parse(*text);
     return;
   }
   m_prior = m_ksm.knobs();
-  backend::write_file_atomic(m_prior_file, m_prior->to_text(), 0600, true);
+  sys::write_file_atomic(m_prior_file, m_prior->to_text(), 0600, true);
 }
 
 void Controller::decide(Mode mode, Rate rate, std::int64_t now_ms, const std::string& reason) {

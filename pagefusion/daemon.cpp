@@ -1,9 +1,8 @@
 #include "pagefusion/daemon.hpp"
 
-#include "backend/local_host.hpp"
+#include "pagefusion/state.hpp"
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <unistd.h>
@@ -15,10 +14,6 @@ constexpr int k_reconnect_ms = 2000;
 // The longest a turn waits for events: how soon a changed setting or SIGTERM is noticed
 // (libvirt's poll loop retries after a signal, so the wait itself is not cut short).
 constexpr std::int64_t k_max_wait_ms = 1000;
-
-nlohmann::json rate_json(const Rate& r) {
-  return {{"pages_to_scan", r.pages_to_scan}, {"sleep_millisecs", r.sleep_millisecs}};
-}
 } // namespace
 
 Daemon::Daemon(const backend::Ksm& ksm, HostPaths paths, Hooks hooks, bool permanent, Tuning tuning)
@@ -63,10 +58,9 @@ void Daemon::connect() {
     m_uri = m_hv->uri();
     if (!is_local_qemu(*m_hv)) {
       m_hv.reset();
-      throw std::runtime_error(
-          fmt::format("'{}' is not this host's QEMU: the page-fusion controller "
-                      "steers the KSM of the host it runs on, for QEMU guests",
-                      m_uri));
+      throw Error(fmt::format("'{}' is not this host's QEMU: the page-fusion controller "
+                              "steers the KSM of the host it runs on, for QEMU guests",
+                              m_uri));
     }
     resync();
     m_hooks.log(fmt::format("watching {} ({} page-fusion guest{} running)", m_uri,
@@ -165,47 +159,25 @@ void Daemon::stop(const std::string& reason) {
 }
 
 void Daemon::write_state() {
-  nlohmann::json j;
-  j["pid"] = getpid();
-  j["updated_ms"] = m_hooks.now_ms();
-  j["manage_ksm"] = m_settings.manage_ksm;
-  j["uri"] = m_uri;
-  j["connected"] = m_hv != nullptr;
-  j["mode"] = mode_name(m_ctl.mode());
-  j["mode_since_ms"] = m_ctl.mode_since_ms();
-  j["rate"] = rate_json(m_ctl.rate());
-  if (auto cpu = m_ctl.ksmd_cpu_percent()) {
-    j["ksmd_cpu_percent"] = *cpu;
-  }
-  j["guests"] = nlohmann::json::array();
-  for (const auto& g : m_ctl.guests()) {
-    j["guests"].push_back({{"name", g.name}, {"uuid", g.uuid}});
-  }
-  if (const auto& g = m_ctl.last_gain()) {
-    nlohmann::json gain{
-        {"ms", g->ms}, {"pages_sharing", g->pages_sharing}, {"full_scans", g->full_scans}};
-    if (g->pages_scanned) {
-      gain["pages_scanned"] = *g->pages_scanned;
-    }
-    if (g->general_profit) {
-      gain["general_profit"] = *g->general_profit;
-    }
-    j["last_gain"] = gain;
-  }
+  StateFile st;
+  st.pid = getpid();
+  st.updated_ms = m_hooks.now_ms();
+  st.manage_ksm = m_settings.manage_ksm;
+  st.uri = m_uri;
+  st.connected = m_hv != nullptr;
+  st.mode = m_ctl.mode();
+  st.mode_since_ms = m_ctl.mode_since_ms();
+  st.rate = m_ctl.rate();
+  st.ksmd_cpu_percent = m_ctl.ksmd_cpu_percent();
+  st.guests = m_ctl.guests();
+  st.last_gain = m_ctl.last_gain();
   if (const auto& p = m_ctl.prior()) {
-    j["prior"] = p->to_text();
+    st.prior = p->to_text();
   }
-  j["decisions"] = nlohmann::json::array();
-  for (const auto& d : m_ctl.decisions()) {
-    j["decisions"].push_back({{"at_ms", d.at_ms},
-                              {"mode", mode_name(d.mode)},
-                              {"rate", rate_json(d.rate)},
-                              {"reason", d.reason}});
-  }
+  st.decisions.assign(m_ctl.decisions().begin(), m_ctl.decisions().end());
   try {
-    // Readable by all, like libvirt's read-only socket shows guest names to all local users.
-    backend::write_file_atomic(m_paths.state(), j.dump(1) + "\n", 0644, false);
-  } catch (const std::runtime_error& e) {
+    pagefusion::write_state(m_paths.state(), st);
+  } catch (const Error& e) {
     m_hooks.log(e.what());
   }
 }

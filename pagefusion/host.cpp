@@ -1,6 +1,6 @@
 #include "pagefusion/host.hpp"
 
-#include "backend/local_host.hpp"
+#include "sys/files.hpp"
 
 #include <fmt/format.h>
 
@@ -34,6 +34,15 @@ std::filesystem::path env_dir(const char* name, const char* fallback) {
 
 } // namespace
 
+void prepare_host_dir(const std::filesystem::path& dir, const std::string& what) {
+  // Root's files: the directory must be root's alone, or whoever else can write it could
+  // plant symlinks that root's controller then writes through. Others cannot write there at
+  // all; their writes fail with EACCES on their own.
+  if (geteuid() == 0) {
+    sys::prepare_dir(dir, 0755, sys::DirRule::Private, what);
+  }
+}
+
 HostPaths host_paths() {
   return {env_dir("VBOXKVM_ETC_DIR", "/etc/vboxkvm"), env_dir("VBOXKVM_RUN_DIR", "/run/vboxkvm")};
 }
@@ -57,7 +66,7 @@ Settings read_settings(const std::filesystem::path& file) {
     return s;
   }
   errno = 0;
-  auto text = backend::read_text_file(file);
+  auto text = sys::read_text_file(file);
   if (!text) {
     throw SettingsError(fmt::format("cannot read '{}': {}", file.string(),
                                     std::strerror(errno != 0 ? errno : EIO)));
@@ -93,7 +102,7 @@ void write_manage_ksm(const std::filesystem::path& file, bool manage) {
   read_settings(file); // refuse to rewrite a file we do not understand
   std::string out;
   bool replaced = false;
-  if (auto text = backend::read_text_file(file)) {
+  if (auto text = sys::read_text_file(file)) {
     std::istringstream in(*text);
     for (std::string line; std::getline(in, line);) {
       if (trim(line.substr(0, line.find('#'))).starts_with(k_manage_key)) {
@@ -114,14 +123,11 @@ void write_manage_ksm(const std::filesystem::path& file, bool manage) {
     out += fmt::format("{} = {}\n", k_manage_key, manage ? "yes" : "no");
   }
   try {
-    std::error_code ec;
-    std::filesystem::create_directories(file.parent_path(), ec);
-    if (ec) {
-      throw std::runtime_error(
-          fmt::format("cannot create '{}': {}", file.parent_path().string(), ec.message()));
-    }
-    backend::write_file_atomic(file, out, 0644, true);
-  } catch (const std::runtime_error& e) {
+    prepare_host_dir(file.parent_path(), "vboxkvm settings directory");
+    sys::write_file_atomic(file, out, 0644, true);
+  } catch (const SettingsError&) {
+    throw;
+  } catch (const Error& e) {
     throw SettingsError(e.what());
   }
 }

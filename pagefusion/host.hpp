@@ -11,18 +11,18 @@
 // VBOXKVM_ETC_DIR and VBOXKVM_RUN_DIR move the two directories (tests, packaging).
 
 #include "backend/hypervisor.hpp"
+#include "sys/error.hpp"
 
 #include <filesystem>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 
 namespace vbm::pagefusion {
 
 /// A setting that cannot be read or written; the message names the file.
-class SettingsError : public std::runtime_error {
+class SettingsError : public Error {
 public:
-  using std::runtime_error::runtime_error;
+  using Error::Error;
 };
 
 struct HostPaths {
@@ -37,6 +37,8 @@ struct HostPaths {
 
 /// /etc/vboxkvm and /run/vboxkvm, or the directories the environment names.
 HostPaths host_paths();
+/// As root: creates `dir` (0755) and refuses one that is not root's alone. Throws vbm::Error.
+void prepare_host_dir(const std::filesystem::path& dir, const std::string& what);
 
 /// Whether the connection is this host's QEMU ("qemu:///system", "qemu+unix:///session"): KSM
 /// merges what QEMU marks mergeable, so only its guests can be page-fusion guests.

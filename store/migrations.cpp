@@ -98,9 +98,9 @@ std::span<const std::string_view> migrations() { return k_migrations; }
 void migrate(Connection& db, std::span<const std::string_view> steps) {
   auto version = db.query_int("PRAGMA user_version");
   if (version > static_cast<std::int64_t>(steps.size())) {
-    throw StoreError(0, fmt::format("settings store schema is version {}, this build of vboxmanage "
-                                    "supports up to {}; use a newer vboxmanage",
-                                    version, steps.size()));
+    throw StoreError(fmt::format("settings store schema is version {}, this build of vboxmanage "
+                                 "supports up to {}; use a newer vboxmanage",
+                                 version, steps.size()));
   }
   for (auto i = static_cast<size_t>(version); i < steps.size(); ++i) {
     Transaction txn(db);

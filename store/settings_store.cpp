@@ -1,6 +1,7 @@
 #include "store/settings_store.hpp"
 
 #include "store/migrations.hpp"
+#include "sys/files.hpp"
 
 #include <fmt/format.h>
 
@@ -62,24 +63,14 @@ std::filesystem::path SettingsStore::default_dir() {
 }
 
 std::string SettingsStore::prepare_path(const std::filesystem::path& dir) {
-  // Create each missing level 0700: the store holds the host's VM inventory.
-  std::filesystem::path partial;
-  for (const auto& part : dir) {
-    partial /= part;
-    if (mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
-      throw StoreError(0, fmt::format("cannot create settings directory '{}': {}", partial.string(),
-                                      std::strerror(errno)));
-    }
-  }
+  // The store holds the host's VM inventory and is written by whoever runs vboxmanage: its
+  // directory is that user's alone (created 0700; an existing one owned by someone else, or
+  // writable by others, is refused), and no file in it is opened through a symlink.
+  sys::prepare_dir(dir, 0700, sys::DirRule::Private, "settings directory");
   auto file = (dir / "vboxkvm.db").string();
   // Create the file ourselves so it is 0600 whatever the umask; SQLite gives its -wal and
   // -shm files the same mode.
-  int fd = open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    throw StoreError(
-        0, fmt::format("cannot open settings store '{}': {}", file, std::strerror(errno)));
-  }
-  close(fd);
+  close(sys::open_private_file(file, O_RDWR, 0600, "settings store"));
   return file;
 }
 
@@ -214,35 +205,23 @@ void SettingsStore::finish_pending(const VmKey& key, const std::string& name,
   txn.commit();
 }
 
-WriterLock::~WriterLock() {
-  if (m_fd >= 0) {
-    close(m_fd); // releases the flock
-  }
-}
-
 WriterLock SettingsStore::lock_writers() {
   if (m_path == ":memory:") {
-    return WriterLock(-1);
+    return WriterLock();
   }
-  auto lock_path = (std::filesystem::path(m_path).parent_path() / "vboxkvm.lock").string();
-  int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    throw StoreError(0, fmt::format("cannot open the settings store's lock '{}': {}", lock_path,
-                                    std::strerror(errno)));
-  }
-  WriterLock lock(fd);
-  // flock, not fcntl locks: it belongs to the open file, so a killed holder releases it.
-  for (int waited_ms = 0; flock(fd, LOCK_EX | LOCK_NB) != 0; waited_ms += 10) {
-    if (errno != EWOULDBLOCK && errno != EINTR) {
-      throw StoreError(0, fmt::format("cannot lock '{}': {}", lock_path, std::strerror(errno)));
+  auto lock_path = std::filesystem::path(m_path).parent_path() / "vboxkvm.lock";
+  try {
+    WriterLock lock(std::make_unique<sys::LockFile>(lock_path, 0600));
+    if (!lock.lock->lock_within(k_busy_timeout_ms)) {
+      throw StoreError(fmt::format("another vboxmanage has held '{}' for {} s; try again",
+                                   lock_path.string(), k_busy_timeout_ms / 1000));
     }
-    if (waited_ms >= k_busy_timeout_ms) {
-      throw StoreError(0, fmt::format("another vboxmanage has held '{}' for {} s; try again",
-                                      lock_path, k_busy_timeout_ms / 1000));
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return lock;
+  } catch (const StoreError&) {
+    throw;
+  } catch (const Error& e) {
+    throw StoreError(fmt::format("settings store's lock: {}", e.what()));
   }
-  return lock;
 }
 
 } // namespace vbm::store

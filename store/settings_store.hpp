@@ -2,6 +2,7 @@
 // The SQLite store of VirtualBox-level settings, keyed by (host, domain UUID).
 
 #include "store/sqlite.hpp"
+#include "sys/lock_file.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -36,18 +37,10 @@ struct PendingChange {
   MemoryRecord after;
 };
 
-/// Holds the store's writer lock (flock on vboxkvm.lock); the kernel drops it if the holder dies.
-class WriterLock {
-public:
-  explicit WriterLock(int fd) : m_fd(fd) {}
-  ~WriterLock();
-  WriterLock(WriterLock&& other) noexcept : m_fd(other.m_fd) { other.m_fd = -1; }
-  WriterLock(const WriterLock&) = delete;
-  WriterLock& operator=(const WriterLock&) = delete;
-  WriterLock& operator=(WriterLock&&) = delete;
-
-private:
-  int m_fd;
+/// Holds the store's writer lock (flock on vboxkvm.lock); the kernel drops it if the holder
+/// dies. Empty for an in-memory store.
+struct WriterLock {
+  std::unique_ptr<sys::LockFile> lock;
 };
 
 struct StateRecord {

@@ -33,9 +33,8 @@ Connection::Connection(const std::string& path, int busy_timeout_ms) : m_path(pa
     sqlite3_close(m_db);
     m_db = nullptr;
     auto words = plain_words(rc);
-    throw StoreError(rc, words.empty()
-                             ? fmt::format("cannot open settings store '{}': {}", path, msg)
-                             : fmt::format("settings store '{}': {} ({})", path, words, msg));
+    throw StoreError(words.empty() ? fmt::format("cannot open settings store '{}': {}", path, msg)
+                                   : fmt::format("settings store '{}': {} ({})", path, words, msg));
   }
   sqlite3_extended_result_codes(m_db, 1);
   sqlite3_busy_timeout(m_db, busy_timeout_ms);
@@ -60,10 +59,10 @@ void Connection::throw_error(std::string_view context) const {
       sys == ENOSPC || sys == EDQUOT ? std::string_view("the disk is full") : plain_words(code);
   if (words.empty()) {
     throw StoreError(
-        code, fmt::format("settings store '{}': {}: {}", m_path, context, sqlite3_errmsg(m_db)));
+        fmt::format("settings store '{}': {}: {}", m_path, context, sqlite3_errmsg(m_db)));
   }
-  throw StoreError(code, fmt::format("settings store '{}': {} ({}, {})", m_path, words,
-                                     sqlite3_errmsg(m_db), context));
+  throw StoreError(fmt::format("settings store '{}': {} ({}, {})", m_path, words,
+                               sqlite3_errmsg(m_db), context));
 }
 
 void Connection::exec(std::string_view sql) {
@@ -79,7 +78,7 @@ std::int64_t Connection::query_int(std::string_view sql) {
   Statement st(*this, sql);
   Statement::Use use(st);
   if (!use.next()) {
-    throw StoreError(SQLITE_ERROR, fmt::format("settings store: '{}' returned no row", sql));
+    throw StoreError(fmt::format("settings store: '{}' returned no row", sql));
   }
   return use.get_int(0);
 }

@@ -2,9 +2,10 @@
 // Thin RAII layer over SQLite, shaped like nix's sqlite.hh. <sqlite3.h> is included only in
 // sqlite.cpp.
 
+#include "sys/error.hpp"
+
 #include <cstdint>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -13,14 +14,10 @@ struct sqlite3_stmt;
 
 namespace vbm::store {
 
-/// Any SQLite failure: the extended result code and SQLite's own message, with what we were doing.
-class StoreError : public std::runtime_error {
+/// Any store failure: SQLite's own message and result code, with what we were doing.
+class StoreError : public Error {
 public:
-  StoreError(int code, const std::string& what) : std::runtime_error(what), m_code(code) {}
-  int code() const { return m_code; }
-
-private:
-  int m_code;
+  using Error::Error;
 };
 
 /// One open database handle. Move-only. Throws StoreError on every failure.

@@ -331,7 +331,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, size_t size) {
     opened = true;
     // A URI no driver knows fails to connect, as virConnectOpen does.
     if (uri && !uri->starts_with("test:") && !uri->starts_with("qemu")) {
-      throw backend::BackendError(38, "failed to connect to the hypervisor");
+      throw backend::BackendError("failed to connect to the hypervisor");
     }
     hv.read_only = access == cli::Access::ReadOnly;
     return hv;

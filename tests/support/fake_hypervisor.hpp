@@ -185,7 +185,7 @@ public:
   std::vector<backend::DomainEvent> wait_domain_events(int timeout_ms) override {
     waits.push_back(timeout_ms);
     if (connection_lost) {
-      throw backend::BackendError(38, "the connection to libvirtd closed", true);
+      throw backend::BackendError("the connection to libvirtd closed", true);
     }
     return std::exchange(events, {});
   }
@@ -227,13 +227,13 @@ private:
         return v;
       }
     }
-    throw backend::BackendError(42, "failed to find domain '" + ref.name + "'");
+    throw backend::BackendError("failed to find domain '" + ref.name + "'");
   }
   void check(const std::string& method) {
     if (auto it = m_failures.find(method); it != m_failures.end()) {
       std::string msg = it->second;
       m_failures.erase(it);
-      throw backend::BackendError(1, msg);
+      throw backend::BackendError(msg);
     }
   }
 

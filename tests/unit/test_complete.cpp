@@ -1,6 +1,6 @@
 // The hidden `__complete CWORD WORDS…` request the shell completion scripts are built on.
 
-#include "cli/vm_settings.hpp"
+#include "cli/modifyvm.hpp"
 #include "support/cli_fixture.hpp"
 
 #include <gmock/gmock.h>
@@ -122,7 +122,7 @@ TEST_F(CompleteTest, NoConnectionMeansNoNamesAndNoError) {
   hv.fail_next("list_vms", "cannot connect");
   EXPECT_THAT(complete({"showvminfo", ""}), IsEmpty());
   services.hypervisor = [](const std::optional<std::string>&, cli::Access) -> backend::Hypervisor& {
-    throw backend::BackendError(38, "no libvirt");
+    throw backend::BackendError("no libvirt");
   };
   EXPECT_THAT(complete({"modifyvm", ""}), IsEmpty());
   EXPECT_THAT(complete({"modifyvm", "x", "--p"}), ElementsAre("--page-fusion"));
@@ -163,7 +163,7 @@ TEST_F(CompleteTest, ModifyvmVmFirstThenTableOptions) {
               ElementsAre("it\"s 'odd'", "my vm", "off1", "paused1", "run1", "saved1"));
   EXPECT_THAT(complete({"modifyvm", "-"}), IsEmpty()); // the VM comes first
   std::vector<std::string> flags;
-  for (const auto& def : cli::setting_table()) {
+  for (const auto& def : cli::modifyvm_rows()) {
     flags.emplace_back(def.flag);
   }
   EXPECT_THAT(complete({"modifyvm", "off1", ""}), ElementsAreArray(flags));
@@ -177,7 +177,7 @@ TEST_F(CompleteTest, ModifyvmVmFirstThenTableOptions) {
 }
 
 TEST_F(CompleteTest, ModifyvmOnOffValuesComeFromTheTable) {
-  for (const auto& def : cli::setting_table()) {
+  for (const auto& def : cli::modifyvm_rows()) {
     for (auto flag : {def.flag, def.legacy_flag}) {
       if (flag.empty()) {
         continue;
@@ -198,7 +198,7 @@ TEST_F(CompleteTest, ModifyvmOnOffValuesComeFromTheTable) {
   EXPECT_THAT(complete({"modifyvm", "off1", "--memory="}), IsEmpty());
   // A value that looks like an option is still the value (GetOpt takes it).
   EXPECT_THAT(complete({"modifyvm", "off1", "--memory", "--x", ""}).size(),
-              cli::setting_table().size());
+              cli::modifyvm_rows().size());
 }
 
 TEST_F(CompleteTest, StartvmOffersVmsThatCanStart) {

@@ -1,7 +1,7 @@
 // modifyvm against VirtualBox's rules (spec §2), on the fake hypervisor and an in-memory store.
 
-#include "cli/vm_settings.hpp"
 #include "support/cli_fixture.hpp"
+#include "vm/settings.hpp"
 
 #include <gmock/gmock.h>
 
@@ -272,7 +272,7 @@ TEST_F(ModifyVmTest, KilledAfterLibvirtChangeIsFinishedByTheNextWriter) {
 
 TEST_F(ModifyVmTest, ConnectionLostDuringTheDefineKeepsTheIntent) {
   // libvirtd applied the definition, then went away before answering.
-  hv.after_define = [] { throw backend::BackendError(38, "End of file while reading data", true); };
+  hv.after_define = [] { throw backend::BackendError("End of file while reading data", true); };
   EXPECT_EQ(run("modifyvm vm --memory 2048"), 1);
   hv.after_define = nullptr;
   EXPECT_EQ(first_err_line(), "VBoxManage: error: End of file while reading data");
@@ -293,8 +293,8 @@ TEST_F(ModifyVmTest, KilledBeforeLibvirtChangeIsForgotten) {
   st.put_pending(
       {"fakehost", k_uuid}, "vm",
       {{{"memory", 4096}, {"guestmemoryballoon", 0}, {"pagefusion", 1}, {"largepages", 0}},
-       cli::to_record(mem()),
-       cli::to_record(cli::to_domain({4096, 0, true, false}, true))});
+       vm::to_record(mem()),
+       vm::to_record(vm::to_domain({4096, 0, true, false}, true))});
   EXPECT_EQ(run("showvminfo vm --machinereadable"), 0);
   EXPECT_THAT(out.stdout_text, HasSubstr("memory=1024\n"));
   EXPECT_EQ(run("modifyvm vm --large-pages on"), 0);
@@ -304,16 +304,16 @@ TEST_F(ModifyVmTest, KilledBeforeLibvirtChangeIsForgotten) {
 }
 
 TEST(VmSettingsMapping, BalloonAboveLimitAfterRamLoweredIsCapped) {
-  cli::VmSettings s{.memory_mb = 100, .balloon_mb = 500, .page_fusion = true, .large_pages = false};
-  auto d = cli::to_domain(s, true);
+  vm::VmSettings s{.memory_mb = 100, .balloon_mb = 500, .page_fusion = true, .large_pages = false};
+  auto d = vm::to_domain(s, true);
   EXPECT_EQ(d.current_kib, (100u - 89) * 1024);
 }
 
 TEST(VmSettingsMapping, RoundTripThroughDomainAndStore) {
-  cli::VmSettings s{.memory_mb = 512, .balloon_mb = 100, .page_fusion = false, .large_pages = true};
-  EXPECT_EQ(cli::from_domain(cli::to_domain(s, true)), s);
-  EXPECT_EQ(cli::from_store(cli::to_store(s)), s);
-  EXPECT_FALSE(cli::from_store({{"memory", 512}}).has_value());
+  vm::VmSettings s{.memory_mb = 512, .balloon_mb = 100, .page_fusion = false, .large_pages = true};
+  EXPECT_EQ(vm::from_domain(vm::to_domain(s, true)), s);
+  EXPECT_EQ(vm::from_store(vm::to_store(s)), s);
+  EXPECT_FALSE(vm::from_store({{"memory", 512}}).has_value());
 }
 
 } // namespace

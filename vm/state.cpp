@@ -1,14 +1,18 @@
-#include "cli/vm_state.hpp"
-
-#include "cli/errors.hpp"
+#include "vm/state.hpp"
 
 #include <fmt/format.h>
 
-#include <ctime>
-
-namespace vbm::cli {
+namespace vbm::vm {
 
 using backend::VmState;
+
+bool is_locked(VmState s) {
+  return s == VmState::Running || s == VmState::Paused || s == VmState::Stopping;
+}
+
+bool is_mutable(VmState s) { return s == VmState::PoweredOff || s == VmState::Aborted; }
+
+bool is_running_for_list(VmState s) { return s == VmState::Running || s == VmState::Paused; }
 
 namespace {
 // One row per state: showvminfo's word, --machinereadable's, and Global::stringifyMachineState's.
@@ -42,16 +46,7 @@ std::string_view human_state(VmState s) { return names_of(s).human; }
 std::string_view machine_state(VmState s) { return names_of(s).machine; }
 std::string_view stringify_state(VmState s) { return names_of(s).api; }
 
-bool is_locked(VmState s) {
-  return s == VmState::Running || s == VmState::Paused || s == VmState::Stopping;
-}
-
-bool is_mutable(VmState s) { return s == VmState::PoweredOff || s == VmState::Aborted; }
-
-bool is_running_for_list(VmState s) { return s == VmState::Running || s == VmState::Paused; }
-
-backend::VmRef find_machine(backend::Hypervisor& hv, std::string_view arg, std::string_view context,
-                            std::string_view file, int line) {
+backend::VmRef find_machine(backend::Hypervisor& hv, std::string_view arg, const CallSite& site) {
   if (auto vm = hv.find_vm(arg)) {
     return *vm;
   }
@@ -59,16 +54,7 @@ backend::VmRef find_machine(backend::Hypervisor& hv, std::string_view arg, std::
   std::string text =
       uuid ? fmt::format("Could not find a registered machine with UUID {{{}}}", *uuid)
            : fmt::format("Could not find a registered machine named '{}'", arg);
-  throw ApiError(text, k_object_not_found, "VirtualBoxWrap", "IVirtualBox", std::string(context),
-                 std::string(file), line);
+  throw ApiError(text, k_object_not_found, "VirtualBoxWrap", "IVirtualBox", site);
 }
 
-std::string format_state_time(std::int64_t ms) {
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}000000", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
-}
-
-} // namespace vbm::cli
+} // namespace vbm::vm

@@ -1,0 +1,92 @@
+#include "vm/session.hpp"
+
+#include "sys/signals.hpp"
+#include "vm/state.hpp"
+
+#include <fmt/format.h>
+
+#include <optional>
+
+namespace vbm::vm {
+
+namespace {
+ApiError locked_for_session(const backend::VmRef& vm, const CallSite& site) {
+  // VirtualBox takes the write lock before it parses options, so this wins over bad options.
+  return ApiError(
+      fmt::format("The machine '{}' is already locked for a session (or being unlocked)", vm.name),
+      k_invalid_object_state, "MachineWrap", "IMachine", site);
+}
+} // namespace
+
+Applied apply_settings(backend::Hypervisor& hv, store::SettingsStore& store,
+                       const backend::VmRef& vm, const CallSite& lock_site, const Edit& edit) {
+  auto lock = store.lock_writers();
+  auto state = hv.state(vm);
+  if (is_locked(state)) {
+    throw locked_for_session(vm, lock_site);
+  }
+  const store::VmKey key{hv.hostname(), vm.uuid};
+  auto actual = recover_pending(hv, store, key, vm, hv.persistent_memory(vm));
+  Applied result{resolve_settings(store, key, actual).settings, {}};
+
+  std::optional<bool> is_64bit;
+  SetterContext ctx{state, [&] {
+                      if (!is_64bit) {
+                        is_64bit = hv.host_info().is_64bit;
+                      }
+                      return *is_64bit;
+                    }};
+  result.after = result.before;
+  edit(result.after, ctx);
+
+  // All options passed. Record the intent, write it to libvirt, then commit the settings and
+  // forget the intent in one transaction. If libvirt refuses, the intent is forgotten and
+  // nothing changed; if the process or the connection dies in between, the next writer finishes
+  // the change (recover_pending), so the store and libvirt never stay apart.
+  auto target = to_domain(result.after, actual.balloon_device);
+  auto new_settings = to_store(result.after);
+  if (target != actual) {
+    store.put_pending(key, vm.name, {new_settings, to_record(actual), to_record(target)});
+    try {
+      sys::pause_point("modifyvm-define");
+      if (is_locked(hv.state(vm))) {
+        throw locked_for_session(vm, lock_site);
+      }
+      hv.set_persistent_memory(vm, target);
+    } catch (const backend::BackendError& e) {
+      // libvirt refused: nothing changed there. But if libvirtd went away mid-call, it may
+      // have written `target`: keep the intent, which the next reader or writer settles
+      // against what libvirt really holds.
+      if (!e.connection_lost()) {
+        store.finish_pending(key, vm.name, nullptr);
+      }
+      throw;
+    } catch (const std::exception&) {
+      store.finish_pending(key, vm.name, nullptr);
+      throw;
+    }
+  }
+  store.finish_pending(key, vm.name, &new_settings);
+  return result;
+}
+
+backend::VmRef start_machine(backend::Hypervisor& hv, store::SettingsStore& store,
+                             const backend::VmRef& vm, const CallSite& site,
+                             const std::function<void()>& starting) {
+  auto lock = store.lock_writers();
+  if (is_locked(hv.state(vm))) {
+    throw ApiError(fmt::format("The machine '{}' is already locked by a session (or being "
+                               "locked or unlocked)",
+                               vm.name),
+                   k_invalid_object_state, "MachineWrap", "IMachine", site);
+  }
+  const store::VmKey key{hv.hostname(), vm.uuid};
+  recover_pending(hv, store, key, vm, hv.persistent_memory(vm));
+  starting();
+  auto started = hv.start(vm);
+  // A new run: forget any live balloon request of an earlier one.
+  store.put_live_balloon(key, vm.name, started.id, std::nullopt);
+  return started;
+}
+
+} // namespace vbm::vm

@@ -1,0 +1,226 @@
+#include "vm/settings.hpp"
+
+#include "vm/state.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <vector>
+
+namespace vbm::vm {
+
+namespace {
+constexpr std::uint32_t k_ram_min_mb = 4;          // MM_RAM_MIN_IN_MB
+constexpr std::uint32_t k_ram_max_mb_64 = 2097152; // MM_RAM_MAX_IN_MB, 64-bit hosts
+constexpr std::uint32_t k_ram_max_mb_32 = 3584;    // 32-bit hosts
+
+ApiError session_error(const std::string& text, ApiError::Code code, const CallSite& site) {
+  return ApiError(text, code, "SessionMachine", "IMachine", site);
+}
+
+// MutableStateDep / MutableOrRunningStateDep (MachineImpl.cpp i_checkStateDependency).
+void require_mutable(const SetterContext& ctx, bool or_running, const CallSite& site) {
+  if (is_mutable(ctx.state) || (or_running && is_locked(ctx.state))) {
+    return;
+  }
+  throw session_error(fmt::format("The machine is not mutable{} (state is {})",
+                                  or_running ? " or running" : "", stringify_state(ctx.state)),
+                      k_invalid_vm_state, site);
+}
+
+void apply_memory(VmSettings& s, std::uint32_t mb, const SetterContext& ctx, const CallSite& site) {
+  std::uint32_t max = ctx.host_is_64bit() ? k_ram_max_mb_64 : k_ram_max_mb_32;
+  if (mb < k_ram_min_mb || mb > max) {
+    throw session_error(fmt::format("Invalid RAM size: {} MB (must be in range [{}, {}] MB)", mb,
+                                    k_ram_min_mb, max),
+                        k_invalid_arg, site);
+  }
+  require_mutable(ctx, false, site);
+  s.memory_mb = mb;
+}
+
+void apply_balloon(VmSettings& s, std::uint32_t mb, const SetterContext& ctx,
+                   const CallSite& site) {
+  // The limit is checked against RAM as of this point in the command (spec §2.4).
+  check_balloon_size(mb, s.memory_mb, ctx, site);
+  require_mutable(ctx, true, site);
+  s.balloon_mb = mb;
+}
+
+void apply_page_fusion(VmSettings& s, std::uint32_t on, const SetterContext& ctx,
+                       const CallSite& site) {
+  if (!ctx.host_is_64bit()) {
+    throw session_error("Page fusion is only supported on 64-bit hosts", k_not_implemented, site);
+  }
+  require_mutable(ctx, false, site);
+  s.page_fusion = on != 0;
+}
+
+void apply_large_pages(VmSettings& s, std::uint32_t on, const SetterContext& ctx,
+                       const CallSite& site) {
+  require_mutable(ctx, false, site);
+  s.large_pages = on != 0;
+}
+
+constexpr Setting k_table[] = {
+    {"memory", apply_memory, [](const VmSettings& s) -> std::int64_t { return s.memory_mb; },
+     [](VmSettings& s, std::int64_t v) { s.memory_mb = static_cast<std::uint32_t>(v); }},
+    {"pagefusion", apply_page_fusion,
+     [](const VmSettings& s) -> std::int64_t { return s.page_fusion; },
+     [](VmSettings& s, std::int64_t v) { s.page_fusion = v != 0; }},
+    {"largepages", apply_large_pages,
+     [](const VmSettings& s) -> std::int64_t { return s.large_pages; },
+     [](VmSettings& s, std::int64_t v) { s.large_pages = v != 0; }},
+    {"guestmemoryballoon", apply_balloon,
+     [](const VmSettings& s) -> std::int64_t { return s.balloon_mb; },
+     [](VmSettings& s, std::int64_t v) { s.balloon_mb = static_cast<std::uint32_t>(v); }},
+};
+
+// Whether `actual` is `change` made in part: every field holds its value from before or after
+// (libvirt is written with more than one call; a killed writer may have made some of them).
+bool partly_applied(const store::PendingChange& change, const store::MemoryRecord& actual) {
+  auto either = [](auto was, auto now, auto is) { return is == was || is == now; };
+  return either(change.before.memory_kib, change.after.memory_kib, actual.memory_kib) &&
+         either(change.before.current_kib, change.after.current_kib, actual.current_kib) &&
+         either(change.before.nosharepages, change.after.nosharepages, actual.nosharepages) &&
+         either(change.before.hugepages, change.after.hugepages, actual.hugepages) &&
+         actual != change.before;
+}
+
+std::string describe_drift(const backend::DomainMemory& expected,
+                           const backend::DomainMemory& actual) {
+  std::vector<std::string> changes;
+  auto kib = [&](const char* tag, std::uint64_t was, std::uint64_t now) {
+    if (was != now) {
+      changes.push_back(fmt::format("<{}> {} KiB, now {} KiB", tag, was, now));
+    }
+  };
+  auto flag = [&](const char* tag, bool was, bool now) {
+    if (was != now) {
+      changes.push_back(fmt::format("<{}/> {}", tag, now ? "added" : "removed"));
+    }
+  };
+  kib("memory", expected.memory_kib, actual.memory_kib);
+  kib("currentMemory", expected.current_kib, actual.current_kib);
+  flag("nosharepages", expected.nosharepages, actual.nosharepages);
+  flag("hugepages", expected.hugepages, actual.hugepages);
+  std::string joined;
+  for (const auto& c : changes) {
+    joined += joined.empty() ? c : "; " + c;
+  }
+  return joined;
+}
+} // namespace
+
+std::span<const Setting> settings_table() { return k_table; }
+
+const Setting* find_setting(std::string_view key) {
+  auto it = std::find_if(std::begin(k_table), std::end(k_table),
+                         [&](const Setting& s) { return s.key == key; });
+  return it == std::end(k_table) ? nullptr : &*it;
+}
+
+void check_balloon_size(std::uint32_t balloon_mb, std::uint32_t ram_mb, const SetterContext& ctx,
+                        const CallSite& site) {
+  if (!ctx.host_is_64bit()) {
+    throw session_error("Memory ballooning is only supported on 64-bit hosts", k_not_implemented,
+                        site);
+  }
+  if (balloon_mb >= balloon_bound(ram_mb)) {
+    throw session_error(
+        fmt::format("Invalid memory balloon size: {} MB (must be in range [0, {}] MB)", balloon_mb,
+                    balloon_bound(ram_mb)),
+        k_invalid_arg, site);
+  }
+}
+
+backend::DomainMemory to_domain(const VmSettings& s, bool balloon_device) {
+  std::uint32_t bound = balloon_bound(s.memory_mb);
+  std::uint32_t balloon = std::min(s.balloon_mb, bound > 0 ? bound - 1 : 0);
+  return backend::DomainMemory{
+      .memory_kib = std::uint64_t{s.memory_mb} * 1024,
+      .current_kib = std::uint64_t{s.memory_mb - balloon} * 1024,
+      .nosharepages = !s.page_fusion,
+      .hugepages = s.large_pages,
+      .balloon_device = balloon_device,
+  };
+}
+
+VmSettings from_domain(const backend::DomainMemory& mem) {
+  std::uint64_t taken = mem.current_kib < mem.memory_kib ? mem.memory_kib - mem.current_kib : 0;
+  return VmSettings{
+      .memory_mb = static_cast<std::uint32_t>(mem.memory_kib / 1024),
+      .balloon_mb = static_cast<std::uint32_t>(taken / 1024),
+      .page_fusion = !mem.nosharepages,
+      .large_pages = mem.hugepages,
+  };
+}
+
+store::Settings to_store(const VmSettings& s) {
+  store::Settings out;
+  for (const auto& def : k_table) {
+    out.emplace(std::string(def.key), def.get(s));
+  }
+  return out;
+}
+
+std::optional<VmSettings> from_store(const store::Settings& stored) {
+  VmSettings s;
+  for (const auto& def : k_table) {
+    auto it = stored.find(def.key);
+    if (it == stored.end()) {
+      return std::nullopt;
+    }
+    def.set(s, it->second);
+  }
+  return s;
+}
+
+store::MemoryRecord to_record(const backend::DomainMemory& mem) {
+  return {static_cast<std::int64_t>(mem.memory_kib), static_cast<std::int64_t>(mem.current_kib),
+          mem.nosharepages, mem.hugepages};
+}
+
+Resolved resolve_settings(store::SettingsStore& store, const store::VmKey& key,
+                          const backend::DomainMemory& actual) {
+  auto pending = store.pending(key);
+  if (pending &&
+      (pending->after == to_record(actual) || partly_applied(*pending, to_record(actual)))) {
+    if (auto settings = from_store(pending->settings)) {
+      return {*settings, std::nullopt};
+    }
+  }
+  auto recorded = from_store(store.settings(key));
+  if (!recorded) {
+    return {from_domain(actual), std::nullopt};
+  }
+  auto expected = to_domain(*recorded, actual.balloon_device);
+  if (expected == actual) {
+    return {*recorded, std::nullopt};
+  }
+  return {from_domain(actual), describe_drift(expected, actual)};
+}
+
+backend::DomainMemory recover_pending(backend::Hypervisor& hv, store::SettingsStore& store,
+                                      const store::VmKey& key, const backend::VmRef& vm,
+                                      const backend::DomainMemory& actual) {
+  auto pending = store.pending(key);
+  if (!pending) {
+    return actual;
+  }
+  // libvirt holds the new definition, or part of it: the process died before its commit;
+  // finish it. Anything else (the old definition, or a later change by someone else): the
+  // change did not happen.
+  auto now = to_record(actual);
+  auto settings = from_store(pending->settings);
+  if (settings && now != pending->after && partly_applied(*pending, now)) {
+    auto after = to_domain(*settings, actual.balloon_device);
+    hv.set_persistent_memory(vm, after);
+    store.finish_pending(key, vm.name, &pending->settings);
+    return after;
+  }
+  store.finish_pending(key, vm.name, now == pending->after ? &pending->settings : nullptr);
+  return actual;
+}
+
+} // namespace vbm::vm
