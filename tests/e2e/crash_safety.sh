@@ -21,7 +21,7 @@ for ((i = 0; i < rounds; i++)); do
   # Somewhere in its ~15 ms: before the store is opened, around the definition, after commit.
   sleep "0.0$((RANDOM % 25))"
   if kill -9 "$pid" 2>/dev/null; then killed=$((killed + 1)); fi
-  wait "$pid" 2>/dev/null && finished=$((finished + 1)) || true
+  if wait "$pid" 2>/dev/null; then finished=$((finished + 1)); fi
   assert_eq ok "$(sql 'PRAGMA integrity_check')" "store integrity after round $i"
   pending=$(sql 'SELECT count(*) FROM pending_change')
   [[ $pending =~ ^[01]$ ]] || fail "round $i: cannot count intents ('$pending')"
