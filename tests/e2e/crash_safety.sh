@@ -19,6 +19,7 @@ for ((i = 0; i < rounds; i++)); do
     >/dev/null 2>&1 &
   pid=$!
   # Somewhere in its ~15 ms: before the store is opened, around the definition, after commit.
+  # (A random moment to kill at, not a wait for anything.)
   sleep "0.0$((RANDOM % 25))"
   if kill -9 "$pid" 2>/dev/null; then killed=$((killed + 1)); fi
   if wait "$pid" 2>/dev/null; then finished=$((finished + 1)); fi
