@@ -34,6 +34,26 @@ trap 'exit 130' INT
 
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # utime + stime of a process
 ms_of_ticks() { echo $(($1 * 1000 / hz)); }
+# until_ok TIMEOUT_S WHAT CMD...: run CMD every 0.2 s until it succeeds; exit 1 after TIMEOUT_S.
+until_ok() {
+  local deadline=$((SECONDS + $1)) what=$2
+  shift 2
+  until "$@"; do
+    ((SECONDS < deadline)) || { echo "bench_metrics: $what: not within $1 s" >&2; exit 1; }
+    sleep 0.2
+  done
+}
+# beats URI N: the collector has sampled the host N times.
+beats() {
+  local n
+  n=$("$vbm" -c "$1" metrics query --json host RAM/Usage/Used |
+    python3 -c 'import json, sys; print(sum(len(r.get("times_ms", [])) for r in json.load(sys.stdin)))')
+  ((${n:-0} >= $2))
+}
+# reporting NAME: the guest's balloon driver reports statistics (it has booted).
+reporting() {
+  [[ $(virsh -q dommemstat "$1" 2>/dev/null | awk '$1 == "last_update" { print $2 }') -gt 0 ]]
+}
 
 # collector_ms STORE_DIR URI: set up '*' in a fresh store, let the collector run $seconds beats;
 # C_MS = its CPU milliseconds over that window, DAEMON_MS = libvirtd's (if $daemon is set).
@@ -41,11 +61,12 @@ collector_ms() {
   local home=$1 uri=$2 pid t0 t1 d0=0 d1=0
   export VBOX_USER_HOME=$home
   "$vbm" -c "$uri" metrics setup --period 1 --samples 60 '*' >/dev/null
+  # Past the first beats (connection, statement preparation).
+  until_ok 30 "the collector's first 2 beats" beats "$uri" 2
   pid=$(cat "$home/vboxkvm-collector.lock")
-  sleep 2 # past the first beats (connection, statement preparation)
   t0=$(ticks "$pid")
   [[ -n ${daemon:-} ]] && d0=$(ticks "$daemon")
-  sleep "$seconds"
+  sleep "$seconds" # the measurement window itself
   t1=$(ticks "$pid")
   [[ -n ${daemon:-} ]] && d1=$(ticks "$daemon")
   "$vbm" -c "$uri" metrics disable >/dev/null
@@ -105,7 +126,7 @@ for ((i = 0; i < guests; i++)); do
   define_tiny_guest "$g"
   virsh -q start "$g" >/dev/null
 done
-sleep 8 # boot
+for g in "${gnames[@]}"; do until_ok 120 "$g booted (balloon statistics)" reporting "$g"; done
 daemon=$(pgrep -xo libvirtd)
 collector_ms "$tmp/b" qemu:///system
 c=$C_MS cd_ms=$DAEMON_MS

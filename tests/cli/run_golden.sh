@@ -14,6 +14,7 @@ while IFS= read -r line || [ -n "$line" ]; do
   [ -z "$line" ] && continue
   case $line in \#*) continue ;; esac
   # The .in lines are shell words written by us; eval splits them with quoting honoured.
+  args=()
   eval "args=($line)"
   printf '$ VBoxManage %s\n' "$line" >>"$actual"
   rc=0

@@ -29,7 +29,8 @@ worker() { # NAME INDEX: writes 1..$writes distinct values in order; logs failur
 }
 export -f worker
 export writes VBM E2E_TMP LIBVIRT_URI
-e2e_on_cleanup '"$VBM" --connect "$LIBVIRT_URI" metrics disable >/dev/null 2>&1'
+stop_metrics() { "$VBM" --connect "$LIBVIRT_URI" metrics disable >/dev/null 2>&1; }
+e2e_on_cleanup stop_metrics
 assert_exit 0 "$VBM" --connect "$LIBVIRT_URI" metrics setup --period 1 --samples 1000 host RAM/Usage,RAM/VMM
 reader() { # metrics query in a loop until the writers are done
   local n=0
@@ -44,6 +45,7 @@ reader() { # metrics query in a loop until the writers are done
 reader &
 reader_pid=$!
 start=$(date +%s%N)
+# shellcheck disable=SC2016 # "$0" "$1" are for the child bash: the words xargs gives it
 for ((i = 0; i < domains; i++)); do echo "${names[i]} $i"; done |
   xargs -P 8 -L 1 bash -c 'worker "$0" "$1"'
 elapsed_ms=$((($(date +%s%N) - start) / 1000000))

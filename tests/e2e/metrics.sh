@@ -17,7 +17,8 @@ remote=0
 # KSM as the test found it comes back at the end; meanwhile it scans fast.
 read -r ksm_run ksm_pages ksm_sleep <<<"$(cat $ksm/run $ksm/pages_to_scan $ksm/sleep_millisecs | tr '\n' ' ')"
 e2e_on_cleanup "echo $ksm_pages >$ksm/pages_to_scan; echo $ksm_sleep >$ksm/sleep_millisecs; echo $ksm_run >$ksm/run"
-e2e_on_cleanup 'vbm metrics disable >/dev/null 2>&1'
+stop_metrics() { vbm metrics disable >/dev/null 2>&1; }
+e2e_on_cleanup stop_metrics
 echo 2 >$ksm/run # unmerge everything: what merges from here on is these guests'
 wait_until 30 bash -c "[ \$(cat $ksm/pages_shared) = 0 ]" || fail "KSM did not unmerge"
 echo 2000 >$ksm/pages_to_scan
@@ -71,17 +72,29 @@ wait_until 5 has_values host RAM/VMM/Used || fail "no RAM/VMM/Used"
 assert_exit 0 vbm controlvm "$g1" guestmemoryballoon 64 --wait 30
 balloon_is() { [[ $(last_kb "$g1" Guest/RAM/Usage/Balloon) == "$1" ]]; }
 wait_until 10 balloon_is 65536 || fail "Guest/RAM/Usage/Balloon: $(values "$g1" Guest/RAM/Usage/Balloon), want 65536 kB last"
-wait_until 10 balloon_is 65536 # the "ballooned" figure also reaches the host's sum
-ballooned=$(last_kb host RAM/VMM/Ballooned)
-((ballooned >= 65536)) || fail "RAM/VMM/Ballooned $ballooned kB < the 64 MB balloon"
+# The "ballooned" figure also reaches the host's sum.
+ballooned_ge() { local v; v=$(last_kb host RAM/VMM/Ballooned); [[ -n $v ]] && ((v >= $1)); }
+wait_until 10 ballooned_ge 65536 ||
+  fail "RAM/VMM/Ballooned $(last_kb host RAM/VMM/Ballooned) kB < the 64 MB balloon"
 
-# Samples outlive the commands and keep coming; the ring holds 5.
-n1=$(values host RAM/VMM/Used | tr ',' '\n' | grep -c kB)
-sleep 2.2
+# Samples outlive the commands and keep coming, one a period; the ring holds 5.
+# times_ms METRIC: the times of the host's samples of METRIC, oldest first (query --json).
+times_ms() {
+  vbm metrics query --json host "$1" |
+    python3 -c 'import json, sys; m = sys.argv[1]; print(*[t for r in json.load(sys.stdin) if r["metric"] == m for t in r.get("times_ms", [])])' "$1"
+}
+newest_ms() { local t; t=$(times_ms "$1"); t=${t##* }; echo "${t:-0}"; }
+t1=$(newest_ms RAM/VMM/Used)
+later_than() { (($(newest_ms RAM/VMM/Used) > $1)); }
+wait_until 5 later_than "$t1" || fail "no sample of RAM/VMM/Used after the one at $t1 ms within 5 s (period 1 s)"
+wait_until 5 later_than "$(newest_ms RAM/VMM/Used)" || fail "no second new sample of RAM/VMM/Used within 5 s"
+read -ra ts <<<"$(times_ms RAM/VMM/Used)"
+assert_eq 5 "${#ts[@]}" "samples of RAM/VMM/Used in a ring of 5: ${ts[*]}"
+for ((i = 1; i < ${#ts[@]}; i++)); do
+  ((ts[i] > ts[i - 1])) || fail "samples are not one per beat, oldest first: ${ts[*]}"
+done
 assert_exit 0 vbm metrics query host RAM/VMM/Used:avg,RAM/VMM/Used
 assert_contains "$OUT" "RAM/VMM/Used:avg"
-n2=$(values host RAM/VMM/Used | tr ',' '\n' | grep -c kB)
-((n2 == 5 || n2 > n1)) || fail "no new samples: $n1 then $n2"
 
 # JSON for scripts.
 assert_exit 0 vbm metrics query --json "$g1" Guest/RAM/Usage/Balloon
@@ -110,18 +123,31 @@ assert samples >= 8
 EOF
 [[ -z $(find "$prom" -name '*.tmp') ]] || fail "temporary textfiles left behind"
 
-# collect: VirtualBox's lines, every period, until SIGINT (exit 0).
-assert_exit 0 timeout --preserve-status -s INT 2.6 "$VBM" --connect "$LIBVIRT_URI" metrics collect host RAM/Usage/Used
+# collect: VirtualBox's lines, every period, until SIGINT (exit 0). timeout passes our SIGINT
+# on, and kills a collect that ignored it after 30 s (exit 137).
+timeout --preserve-status -s KILL 30 "$VBM" --connect "$LIBVIRT_URI" metrics collect host RAM/Usage/Used \
+  >"$E2E_TMP/collect.out" 2>"$E2E_TMP/collect.err" &
+collect_pid=$!
+collect_lines() { # at least $1 sample lines
+  local n
+  n=$(grep -Ec '^[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3} host       RAM/Usage/Used       [0-9]+ kB$' "$E2E_TMP/collect.out" || true)
+  ((n >= $1))
+}
+wait_until 10 collect_lines 2 || fail "collect printed fewer than 2 sample lines in 10 s: $(cat "$E2E_TMP/collect.out")"
+kill -INT "$collect_pid"
+rc=0
+wait "$collect_pid" || rc=$?
+OUT=$(cat "$E2E_TMP/collect.out")
+assert_eq 0 "$rc" "collect's exit status after SIGINT (stderr: $(cat "$E2E_TMP/collect.err"))"
 assert_eq "Time stamp   Object     Metric               Value" "$(head -1 <<<"$OUT")"
 assert_eq "------------ ---------- -------------------- --------------------" "$(sed -n 2p <<<"$OUT")"
-grep -Eq '^[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3} host       RAM/Usage/Used       [0-9]+ kB$' <<<"$OUT" ||
-  fail "collect printed no sample line: $OUT"
 assert_exit 0 vbm metrics collect --detach host CPU/Load/User
 assert_contains "$ERR" "collector pid $collector"
 
 # A VM's metrics end with its run.
 assert_exit 0 vbm controlvm "$g2" poweroff
-sleep 1.5
+no_metrics() { [[ $(vbm metrics list "$g2" | wc -l) == 2 ]]; }
+wait_until 10 no_metrics || fail "a stopped VM still has metrics: $(vbm metrics list "$g2")"
 assert_exit 0 vbm metrics list "$g2"
 assert_eq 2 "$(wc -l <<<"$OUT")" "a stopped VM has no metrics"
 assert_exit 0 vbm metrics query '*' Guest/RAM/Usage/Total
@@ -132,6 +158,8 @@ assert_contains "$OUT" "$g1"
 assert_exit 0 vbm metrics disable
 before=$(values host RAM/VMM/Used)
 wait_until 5 bash -c "! kill -0 $collector 2>/dev/null" || fail "collector $collector still runs after disable"
+# Not a wait for anything: this pause is the check. For longer than a period nothing samples
+# (no collector comes back, no last beat lands) and the samples stay as they were.
 sleep 1.2
 assert_eq "$before" "$(values host RAM/VMM/Used)" "samples after disable"
 [[ -n $before ]] || fail "disable kept no samples"

@@ -115,7 +115,8 @@ EOF
 # The metrics see it.
 assert_exit 0 vbm metrics setup --period 1 --samples 3 host RAM/VMM
 assert_exit 0 vbm metrics setup --period 1 --samples 3 '*' Guest/RAM/Usage
-e2e_on_cleanup 'vbm metrics disable >/dev/null 2>&1'
+stop_metrics() { vbm metrics disable >/dev/null 2>&1; }
+e2e_on_cleanup stop_metrics
 values() {
   vbm metrics query "$1" "$2" | awk -v m="$2" 'NR > 2 && $2 == m { sub(/^[^ ]+ +[^ ]+ +/, ""); print }'
 }
@@ -127,9 +128,16 @@ v=$(last_kb "$g3" Guest/RAM/Usage/Shared)
 assert_eq 0 "$v" "Guest/RAM/Usage/Shared of the page-fusion-off guest"
 assert_exit 0 vbm metrics disable
 
-# A balloon that gives memory back makes it burst.
+# A balloon that gives memory back makes it burst. QEMU reports balloon changes at most once
+# a second, the latest size only: the deflation is measured against the inflated size only if
+# libvirt's event for that size went out (to the controller too) before the deflation began.
+stdbuf -oL virsh -q -c "$LIBVIRT_URI" event --domain "$g1" --event balloon-change --loop --timeout 300 \
+  >"$E2E_TMP/balloon-events" 2>&1 &
+events_pid=$!
+e2e_on_cleanup "kill $events_pid 2>/dev/null"
 assert_exit 0 vbm controlvm "$g1" guestmemoryballoon 128 --wait 60
-sleep 2 # QEMU reports balloon changes at most once a second, the latest one only
+inflated_event() { grep -Eq "balloon-change.*: $(((256 - 128) * 1024)) ?(KiB)?$" "$E2E_TMP/balloon-events"; }
+wait_until 10 inflated_event || fail "no balloon-change event for the inflated balloon: $(cat "$E2E_TMP/balloon-events")"
 assert_exit 0 vbm controlvm "$g1" guestmemoryballoon 0 --wait 60
 reason_seen() { vbm pagefusion status | grep -q "the balloon of '$g1' gave back"; }
 wait_until 10 reason_seen || fail "no burst for the deflated balloon: $(vbm pagefusion status)"
@@ -168,6 +176,8 @@ assert_contains "$OUT" "vboxkvm leaves KSM alone now; KSM is as found: run=0 pag
 assert_eq "$as_set" "$(knobs)" "KSM's tunables after manage off"
 wait_until 5 bash -c "! kill -0 $pid3 2>/dev/null" || fail "controller $pid3 still runs after manage off"
 assert_exit 0 vbm startvm "$g2"
+# Not a wait for anything: this pause is the check (for a second after startvm, no controller
+# takes the lock).
 sleep 1
 assert_eq "" "$(controller_pid)" "a controller started although manage-ksm = no"
 assert_eq "$as_set" "$(knobs)"

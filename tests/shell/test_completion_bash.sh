@@ -9,19 +9,17 @@
 # Exit 77 (skipped) when bash-completion is not installed. tests/shell/test_completion_tmux.sh
 # does the same in real interactive shells.
 set -u
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 here=$(cd "$(dirname "$0")" && pwd)
 script=${1:-$here/../../completions/vboxmanage.bash}
 bin=${2:?usage: test_completion_bash.sh COMPLETION_SCRIPT BIN}
 bash_completion=${BASH_COMPLETION_SCRIPT:-/usr/share/bash-completion/bash_completion}
 
-if [[ ! -r $bash_completion ]]; then
-    echo "SKIP: $bash_completion not found (install bash-completion)"
-    exit 77
-fi
+[[ -r $bash_completion ]] || skip "$bash_completion not found (install bash-completion)"
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+tmp=$T_TMP
 
 # A libvirt test-driver node with awkward names; "my vm" and "busy[x]" are running.
 domain() { # domain NAME STATE (libvirt's runstate: 1 running, 5 shut off)
@@ -107,7 +105,6 @@ complete_line() {
     "$func" "${WORDS[0]}" "${WORDS[COMP_CWORD]}" "${WORDS[COMP_CWORD - 1]}"
 }
 
-failures=0
 sorted() { printf '%s\n' "$@" | LC_ALL=C sort; }
 
 # expect LINE [WORD...]: COMPREPLY must be exactly the given words (in any order).
@@ -123,23 +120,11 @@ expect() {
     got=$(sorted "${words[@]}")
     want=$(sorted "$@")
     if [[ $got == "$want" ]]; then
-        echo "ok: '$line'"
+        ok "'$line'"
     else
-        echo "FAIL: '$line'"
+        fail "'$line'"
         echo "  expected: $(printf '[%s] ' "$@")"
         echo "  got:      $(printf '[%s] ' "${COMPREPLY[@]}")"
-        failures=$((failures + 1))
-    fi
-}
-
-check() { # check DESCRIPTION COMMAND...
-    local what=$1
-    shift
-    if "$@"; then
-        echo "ok: $what"
-    else
-        echo "FAIL: $what"
-        failures=$((failures + 1))
     fi
 }
 
@@ -308,8 +293,4 @@ if true; then
         "${controlvm_subs[@]}"
 fi
 
-if ((failures)); then
-    echo "$failures failure(s)"
-    exit 1
-fi
-echo "all passed"
+finish

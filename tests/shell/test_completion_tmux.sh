@@ -8,47 +8,35 @@
 # DATA_DIR/node.xml (LIBVIRT_DEFAULT_URI), with a temp VBOX_USER_HOME.
 # Exit 77 (skipped) when tmux, the shell or bash-completion is missing.
 set -u
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 shell=${1:?usage: test_completion_tmux.sh bash|zsh (--build DIR|--prefix DIR) DATA_DIR}
 mode=${2:?} where=${3:?} data=${4:?}
 data=$(cd "$data" && pwd)
 bash_completion=${BASH_COMPLETION_SCRIPT:-/usr/share/bash-completion/bash_completion}
 
-skip() {
-    echo "SKIP: $*"
-    exit 77
-}
-command -v tmux >/dev/null || skip "tmux not installed"
-command -v "$shell" >/dev/null || skip "$shell not installed"
+need_cmd tmux "$shell"
 [[ $shell != bash || -r $bash_completion ]] || skip "$bash_completion not found (install bash-completion)"
 
-tmp=$(mktemp -d)
+tmp=$T_TMP
 session=vbm-complete-$shell-$$
 export TMUX_TMPDIR=$tmp # a tmux server of our own, whatever else runs
-cleanup() {
-    tmux kill-server 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+stop_tmux() { tmux kill-server 2>/dev/null; }
+on_exit stop_tmux
 
 case $mode in
     --build)
         prefix=$tmp/prefix
         cmake --install "$where" --prefix "$prefix" >"$tmp/install.log" 2>&1 || {
             cat "$tmp/install.log"
-            exit 1
+            die "cmake --install $where"
         }
         ;;
     --prefix) prefix=$where ;;
-    *)
-        echo "unknown mode $mode" >&2
-        exit 2
-        ;;
+    *) die "unknown mode $mode" ;;
 esac
-[[ -x $prefix/bin/vboxmanage ]] || {
-    echo "FAIL: no $prefix/bin/vboxmanage"
-    exit 1
-}
+[[ -x $prefix/bin/vboxmanage ]] || die "no $prefix/bin/vboxmanage"
 
 # The shell's startup file: a plain prompt, completion from the installed files only. Under
 # a temp prefix the shells are told where those are; under /usr they must find them alone.
@@ -87,30 +75,24 @@ tmux -f /dev/null new-session -d -s "$session" -x 160 -y 50 \
 
 screen() { tmux capture-pane -p -N -t "$session"; }
 
-# wait_for REGEX: the screen shows a line matching REGEX within 10 s.
-wait_for() {
-    local i
-    for ((i = 0; i < 100; i++)); do
-        screen | grep -Eq -- "$1" && return 0
-        sleep 0.1
-    done
-    return 1
-}
+# shows REGEX: the screen shows a line matching REGEX.
+shows() { screen | grep -Eq -- "$1"; }
+# wait_screen REGEX: the screen shows a line matching REGEX within 10 s.
+wait_screen() { wait_for 10 shows "$1"; }
 
-failures=0
-fail() {
-    echo "FAIL: $*"
+# fail_screen MSG: a failed check, with what the screen showed.
+fail_screen() {
+    fail "$*"
     echo "--- screen:"
     screen | sed '/^$/d'
     echo "---"
-    failures=$((failures + 1))
 }
 
 # fresh: an empty screen and an empty prompt.
 fresh() {
     tmux send-keys -t "$session" C-c
     tmux send-keys -t "$session" C-u "clear" Enter
-    wait_for '^READY[$%#] $' || fail "no prompt"
+    wait_screen '^READY[$%#] $' || fail_screen "no prompt"
 }
 
 # tab LINE REGEX [NOT_REGEX]: types LINE, presses Tab; the screen must then show REGEX (and
@@ -120,16 +102,16 @@ tab() {
     fresh
     tmux send-keys -t "$session" -l "$line"
     tmux send-keys -t "$session" Tab
-    if ! wait_for "$want"; then
-        fail "'$line<Tab>' should show /$want/"
-    elif [[ -n $not ]] && screen | grep -Eq -- "$not"; then
-        fail "'$line<Tab>' should not show /$not/"
+    if ! wait_screen "$want"; then
+        fail_screen "'$line<Tab>' should show /$want/"
+    elif [[ -n $not ]] && shows "$not"; then
+        fail_screen "'$line<Tab>' should not show /$not/"
     else
-        echo "ok: '$line<Tab>' shows /$want/"
+        ok "'$line<Tab>' shows /$want/"
     fi
 }
 
-wait_for '^READY[$%#] $' || fail "$shell did not start"
+wait_screen '^READY[$%#] $' || fail_screen "$shell did not start"
 
 # Command names, for both names of the program.
 tab "vboxmanage " 'controlvm +help +list +metrics +modifyvm +pagefusion +showvminfo +startvm' '__complete'
@@ -146,10 +128,10 @@ tab "vboxmanage modifyvm off1 --large-pages=o" '^off +on *$'
 # A VM name with spaces is completed quoted, and the completed line runs.
 tab "vboxmanage showvminfo nof" 'vboxmanage showvminfo nofusion\\ with\\ space $'
 tmux send-keys -t "$session" Enter
-if wait_for '^Name: +nofusion with space$'; then
-    echo "ok: the completed showvminfo line runs"
+if wait_screen '^Name: +nofusion with space$'; then
+    ok "the completed showvminfo line runs"
 else
-    fail "the completed showvminfo line should run"
+    fail_screen "the completed showvminfo line should run"
 fi
 tab 'vboxmanage showvminfo "nof' 'vboxmanage showvminfo "nofusion with space" $'
 
@@ -170,8 +152,4 @@ tab "vboxmanage metrics " 'collect +disable +enable +list +query +setup'
 tab "vboxmanage metrics setup --period 2 " 'host +paused1 +run1' 'off1|saved1'
 tab "vboxmanage metrics setup host RAM/V" 'vboxmanage metrics setup host RAM/VMM $'
 
-if ((failures)); then
-    echo "$failures failure(s)"
-    exit 1
-fi
-echo "all passed ($shell)"
+finish

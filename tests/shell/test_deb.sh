@@ -7,47 +7,29 @@
 # the installed files (test_completion_tmux.sh --prefix /usr). Then removes the package.
 # Meant for CI's throwaway machine: it needs root, and exits 77 (skipped) without it.
 set -u
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 build=${1:?usage: test_deb.sh BUILD_DIR SOURCE_DIR}
 src=${2:?usage: test_deb.sh BUILD_DIR SOURCE_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
 
-skip() {
-    echo "SKIP: $*"
-    exit 77
-}
-[[ $(id -u) == 0 ]] || skip "installs a .deb into the system with dpkg -i: run as root (CI does)"
-for tool in cpack dpkg dpkg-deb dpkg-shlibdeps man; do
-    command -v "$tool" >/dev/null || skip "$tool not found (scripts/install-deps.sh installs it)"
-done
+need_root "installs a .deb into the system with dpkg -i (CI does)"
+need_cmd cpack dpkg dpkg-deb dpkg-shlibdeps man
 
-tmp=$(mktemp -d)
+tmp=$T_TMP
 was_installed=""
 dpkg-query -W -f='${Status}' vboxkvm 2>/dev/null | grep -q "install ok installed" && was_installed=1
-cleanup() {
+remove_package() {
     if [[ -z $was_installed ]] && dpkg-query -W vboxkvm >/dev/null 2>&1; then
-        dpkg -r vboxkvm >/dev/null || echo "FAIL: dpkg -r vboxkvm"
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-failures=0
-check() { # check DESCRIPTION COMMAND...
-    local what=$1
-    shift
-    if "$@"; then
-        echo "ok: $what"
-    else
-        echo "FAIL: $what"
-        failures=$((failures + 1))
+        dpkg -r vboxkvm >/dev/null || fail "dpkg -r vboxkvm"
     fi
 }
+on_exit remove_package
 
 if ! cpack -G DEB --config "$build/CPackConfig.cmake" -B "$tmp/pkg" >"$tmp/cpack.log" 2>&1; then
     cat "$tmp/cpack.log"
-    echo "FAIL: cpack"
-    exit 1
+    die "cpack"
 fi
 deb=$(echo "$tmp"/pkg/vboxkvm_*.deb)
 check "cpack built $(basename "$deb")" test -f "$deb"
@@ -59,10 +41,9 @@ done
 
 if ! dpkg -i "$deb" >"$tmp/dpkg.log" 2>&1; then
     cat "$tmp/dpkg.log"
-    echo "FAIL: dpkg -i"
-    exit 1
+    die "dpkg -i"
 fi
-echo "ok: dpkg -i $(basename "$deb")"
+ok "dpkg -i $(basename "$deb")"
 
 check "vboxmanage is /usr/bin/vboxmanage" test "$(command -v vboxmanage)" = /usr/bin/vboxmanage
 check "vboxmanage --version" eval 'vboxmanage --version | grep -Eq "^[0-9]"'
@@ -105,8 +86,4 @@ else
     echo "note: vboxkvm was installed before this test; it stays installed (this build's version)"
 fi
 
-if ((failures)); then
-    echo "$failures failure(s)"
-    exit 1
-fi
-echo "all passed"
+finish

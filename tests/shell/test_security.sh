@@ -6,21 +6,19 @@
 #    the one exec is execv of /proc/self/exe (cli/lock_file.cpp spawn_locked), called with
 #    fixed words only (plus the libvirt URI as one argv word, for the page-fusion controller);
 #  - completion needs no more privilege than the command it serves: it works as an
-#    unprivileged user whose store cannot even be created, and writes nothing.
+#    unprivileged user whose store cannot even be created, and writes nothing. As root the
+#    test drops to nobody (setpriv); otherwise it already is such a user.
 #   test_security.sh BIN SRC_DIR DATA_DIR
 set -u
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 bin=$1 src=$2 data=$3
-tmp=$(mktemp -d)
-chmod 755 "$tmp"
-home=$tmp/deep/er/vbox
-trap 'VBOX_USER_HOME=$home "$bin" metrics disable >/dev/null 2>&1; rm -rf "$tmp"' EXIT
+[[ $(id -u) != 0 ]] || need_cmd setpriv
+chmod 755 "$T_TMP"
+home=$T_TMP/deep/er/vbox
+stop_collector() { VBOX_USER_HOME=$home "$bin" metrics disable >/dev/null 2>&1; }
+on_exit stop_collector
 export LIBVIRT_DEFAULT_URI="test://$data/node.xml"
-failures=0
-check() { # check DESCRIPTION COMMAND...
-  local what=$1
-  shift
-  if "$@"; then echo "ok: $what"; else echo "FAIL: $what"; failures=$((failures + 1)); fi
-}
 mode_is() { [[ $(stat -c %a "$2") == "$1" ]]; }
 
 # 1. Modes under umask 000, with a collector holding the store open (so -wal/-shm exist).
@@ -28,10 +26,10 @@ mode_is() { [[ $(stat -c %a "$2") == "$1" ]]; }
   umask 000
   VBOX_USER_HOME=$home "$bin" modifyvm off1 --memory 512 >/dev/null &&
     VBOX_USER_HOME=$home "$bin" metrics setup host RAM/Usage >/dev/null
-) || { echo "FAIL: could not create the store"; exit 1; }
-for ((i = 0; i < 50; i++)); do [[ -e $home/vboxkvm.db-wal ]] && break; sleep 0.1; done
+) || die "could not create the store"
+wait_for 5 test -e "$home/vboxkvm.db-wal" -a -e "$home/vboxkvm.db-shm"
 check "store directory is 0700" mode_is 700 "$home"
-check "each level created is 0700" mode_is 700 "$tmp/deep/er"
+check "each level created is 0700" mode_is 700 "$T_TMP/deep/er"
 for f in "$home"/*; do
   check "$(basename "$f") is 0600" mode_is 600 "$f"
 done
@@ -53,26 +51,28 @@ sites=$(grep -rn 'spawn_locked(' "$src/cli" "$src/pagefusion" | grep -vc 'lock_f
 fixed=$(grep -rhoE '\{"__collector"\}|\{"__pagefusiond", "--connect", uri\}' "$src/cli" | grep -c .)
 check "each of the $sites spawn_locked calls passes fixed words" test "$sites" = "$fixed" -a "$sites" -ge 2
 
-# 3. Completion as nobody, with a store it cannot create: candidates, no error, nothing written.
-if [[ $(id -u) == 0 ]] && command -v setpriv >/dev/null; then
-  locked=$tmp/locked
+# 3. Completion as an unprivileged user, with a store it cannot create: candidates, no error,
+# nothing written. Root is dropped to nobody, for whom the root-owned 0700 directory is closed;
+# anyone else gets a directory without write permission.
+locked=$T_TMP/locked
+if [[ $(id -u) == 0 ]]; then
   mkdir -m 700 "$locked"
-  as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups env VBOX_USER_HOME="$locked/vbox" "$@"; }
-  out=$(as_nobody "$bin" __complete 2 vboxmanage showvminfo "" 2>"$tmp/err")
-  check "completion as nobody offers the VMs" grep -qx off1 <<<"$out"
-  check "completion as nobody prints no error" test ! -s "$tmp/err"
-  out=$(as_nobody "$bin" __complete 3 vboxmanage metrics setup "" 2>"$tmp/err")
-  check "metrics completion as nobody offers objects" grep -qx host <<<"$out"
-  check "completion created no store" test -z "$(ls -A "$locked")"
-  # The command itself needs the store, and says so.
-  as_nobody "$bin" showvminfo off1 >/dev/null 2>"$tmp/err"
-  check "showvminfo as nobody fails with one clear line" \
-    grep -q "^vboxmanage: error: cannot create settings directory" "$tmp/err"
+  as_user() { setpriv --reuid=nobody --regid=nogroup --clear-groups env VBOX_USER_HOME="$locked/vbox" "$@"; }
+  who="as nobody"
 else
-  echo "SKIP: completion as an unprivileged user needs root and setpriv"
+  mkdir -m 500 "$locked"
+  as_user() { env VBOX_USER_HOME="$locked/vbox" "$@"; }
+  who="as $(id -un)"
 fi
+out=$(as_user "$bin" __complete 2 vboxmanage showvminfo "" 2>"$T_TMP/err")
+check "completion $who offers the VMs" grep -qx off1 <<<"$out"
+check "completion $who prints no error" test ! -s "$T_TMP/err"
+out=$(as_user "$bin" __complete 3 vboxmanage metrics setup "" 2>"$T_TMP/err")
+check "metrics completion $who offers objects" grep -qx host <<<"$out"
+check "completion created no store" test -z "$(ls -A "$locked")"
+# The command itself needs the store, and says so.
+as_user "$bin" showvminfo off1 >/dev/null 2>"$T_TMP/err"
+check "showvminfo $who fails with one clear line" \
+  grep -q "^vboxmanage: error: cannot create settings directory" "$T_TMP/err"
 
-if ((failures)); then
-  echo "$failures failure(s)"
-  exit 1
-fi
+finish
