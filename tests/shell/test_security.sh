@@ -3,7 +3,7 @@
 #  - the store directory is 0700 and every file in it 0600 (db, -wal, -shm, locks, collector
 #    log), even under umask 000;
 #  - no user data reaches a shell: product code has no system(), popen(), exec*p() or /bin/sh;
-#    the one exec is execv of /proc/self/exe (cli/lock_file.cpp spawn_locked), called with
+#    the one exec is execv of /proc/self/exe (sys/daemon.cpp spawn_daemon), called with
 #    fixed words only (plus the libvirt URI as one argv word, for the page-fusion controller);
 #  - completion needs no more privilege than the command it serves: it works as an
 #    unprivileged user whose store cannot even be created, and writes nothing. As root the
@@ -37,19 +37,20 @@ check "the -wal and -shm files were there to check" test -e "$home/vboxkvm.db-wa
 VBOX_USER_HOME=$home "$bin" metrics disable >/dev/null
 
 # 2. No shell anywhere in the product code.
-hits=$(grep -rnE '\b(system|popen|execlp|execvp|execvpe)\s*\(|/bin/sh|"sh"' \
-  "$src/cli" "$src/backend" "$src/store" "$src/metrics" "$src/pagefusion" || true)
-check "no system/popen/exec*p or /bin/sh in cli/ backend/ store/ metrics/ pagefusion/" test -z "$hits"
+product=("$src/cli" "$src/sys" "$src/vm" "$src/backend" "$src/store" "$src/metrics" "$src/pagefusion"
+  "$src/balloon")
+for d in "${product[@]}"; do [[ -d $d ]] || die "no product folder $d"; done
+hits=$(grep -rnE '\b(system|popen|execlp|execvp|execvpe)\s*\(|/bin/sh|"sh"' "${product[@]}" || true)
+check "no system/popen/exec*p or /bin/sh in the product code" test -z "$hits"
 [[ -z $hits ]] || echo "$hits"
-execs=$(grep -rn 'exec[lv]' "$src/cli" "$src/backend" "$src/store" "$src/metrics" "$src/pagefusion" |
-  grep -v '^[^:]*:[0-9]*: *//' || true)
-check "the only exec is execv(\"/proc/self/exe\", …) in spawn_locked" \
-  test "$(grep -c . <<<"$execs")" = 1 -a -n "$(grep 'cli/lock_file.cpp:.*execv("/proc/self/exe", argv.data())' <<<"$execs")"
+execs=$(grep -rn 'exec[lv]' "${product[@]}" | grep -v '^[^:]*:[0-9]*: *//' || true)
+check "the only exec is execv(\"/proc/self/exe\", …) in spawn_daemon" \
+  test "$(grep -c . <<<"$execs")" = 1 -a -n "$(grep 'sys/daemon.cpp:.*execv("/proc/self/exe", argv.data())' <<<"$execs")"
 [[ $(grep -c . <<<"$execs") == 1 ]] || echo "$execs"
-# Its callers pass string literals (and the controller's --connect URI as one word).
-sites=$(grep -rn 'spawn_locked(' "$src/cli" "$src/pagefusion" | grep -vc 'lock_file\.[ch]pp')
-fixed=$(grep -rhoE '\{"__collector"\}|\{"__pagefusiond", "--connect", uri\}' "$src/cli" | grep -c .)
-check "each of the $sites spawn_locked calls passes fixed words" test "$sites" = "$fixed" -a "$sites" -ge 2
+# Its callers pass string literals (and a controller's --connect URI as one word).
+sites=$(grep -rn 'spawn_daemon(' "${product[@]}" | grep -vc 'sys/daemon\.[ch]pp')
+fixed=$(grep -rhoE 'spawn_daemon\([^;]*\{"__[a-z]+"(, "--connect", uri)?\}\)' "${product[@]}" | grep -c .)
+check "each of the $sites spawn_daemon calls passes fixed words" test "$sites" = "$fixed" -a "$sites" -ge 2
 
 # 3. Completion as an unprivileged user, with a store it cannot create: candidates, no error,
 # nothing written. Root is dropped to nobody, for whom the root-owned 0700 directory is closed;
