@@ -485,13 +485,14 @@ static void report_demand(uint64_t now) {
 }
 
 // wait_until(DEADLINE_US): commands and the once-a-second demand line until then. 1 when a
-// command replaced the schedule.
+// command replaced the schedule. Commands are looked at even when the deadline has passed: an
+// allocation that cannot keep its rate never waits, and must still be stoppable.
 static int wait_until(uint64_t deadline) {
   for (;;) {
     uint64_t now = now_us();
     report_demand(now);
     if (now >= deadline) {
-      return 0;
+      return poll_control(0);
     }
     uint64_t until = g.reporting && g.report < deadline ? g.report : deadline;
     int ms = until - now > 3600000000u ? -1 : (int)((until - now + 999) / 1000);
