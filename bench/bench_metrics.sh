@@ -123,8 +123,8 @@ gnames=()
 for ((i = 0; i < guests; i++)); do
   g=vbm-bench-metrics-$$-$i
   gnames+=("$g")
-  define_tiny_guest "$g"
-  virsh -q start "$g" >/dev/null
+  define_tiny_guest qemu:///system "$g"
+  virsh -q -c qemu:///system start "$g" >/dev/null
 done
 for g in "${gnames[@]}"; do until_ok 120 "$g booted (balloon statistics)" reporting "$g"; done
 daemon=$(pgrep -xo libvirtd)

@@ -75,7 +75,7 @@ trap 'exit 130' INT
 "$here/scripts/start-libvirtd.sh" >/dev/null
 for ((i = 0; i < guests; i++)); do
   names+=("vbm-bench-pf-$$-$i")
-  define_tiny_guest "${names[-1]}"
+  define_tiny_guest qemu:///system "${names[-1]}"
 done
 
 # ksmtuned, the real script from Debian's package (cached beside the guest image).

@@ -11,22 +11,16 @@ cpu_ms() {
   awk -v t="$t" 'BEGIN { split(t, a, " "); printf "%d", (a[1] + a[2]) * 1000 }'
 }
 
-# define_tiny_guest NAME: defines (virsh define) a 256 MiB, 1-vCPU TCG guest booting the tiny
-# guest image (scripts/build-tiny-guest.sh, built on first use) with a virtio balloon that
-# reports statistics every second. Needs libvirtd (scripts/start-libvirtd.sh).
+# shellcheck source-path=SCRIPTDIR source=../scripts/lib/tiny-guest.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/tiny-guest.sh"
+
+# define_tiny_guest URI NAME [OPTION...]: defines on URI a 256 MiB, 1-vCPU TCG guest booting the
+# tiny guest image (scripts/build-tiny-guest.sh, built on first use) with a virtio balloon that
+# reports statistics every second. OPTIONs are tiny_guest_define's (scripts/lib/tiny-guest.sh:
+# --memory, --load, --seed, --serial-log, --control-socket, ...). Needs libvirtd
+# (scripts/start-libvirtd.sh).
 define_tiny_guest() {
-  local image kernel initrd
-  image=$("$(dirname "${BASH_SOURCE[0]}")/../scripts/build-tiny-guest.sh")
-  kernel=$(grep '/vmlinuz$' <<<"$image")
-  initrd=$(grep '/initrd-balloon.img$' <<<"$image")
-  virsh -q define /dev/stdin >/dev/null <<XML
-<domain type='qemu'>
-  <name>$1</name>
-  <memory unit='MiB'>256</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='q35'>hvm</type><kernel>$kernel</kernel><initrd>$initrd</initrd>
-    <cmdline>console=ttyS0</cmdline></os>
-  <devices><controller type='usb' model='none'/><memballoon model='virtio'><stats period='1'/></memballoon></devices>
-</domain>
-XML
+  local uri=$1 name=$2
+  shift 2
+  tiny_guest_define "$uri" "$name" --stats-period 1 "$@"
 }

@@ -1,30 +1,39 @@
 #!/usr/bin/env bash
-# Build (once, cached) a tiny diskless Linux guest for end-to-end tests:
+# Build (once, cached) a tiny Linux guest for end-to-end tests and benchmarks:
 #
 #   OUTDIR/vmlinuz               kernel of linux-image-6.1.0-N-cloud-amd64
 #   OUTDIR/initrd-balloon.img    busybox initramfs that loads virtio_balloon
 #   OUTDIR/initrd-noballoon.img  the same without virtio_balloon
 #   OUTDIR/kernel-version        e.g. 6.1.0-56-cloud-amd64
+#   OUTDIR/kernel-config         that kernel's build configuration (boot/config-*)
 #
 # Usage: scripts/build-tiny-guest.sh [OUTDIR]
 #   OUTDIR defaults to ${VBM_GUEST_CACHE:-/var/cache/vboxkvm/guest}.
-#   Nothing is done when all outputs exist and are newer than this script;
-#   VBM_GUEST_REBUILD=1 forces a rebuild.
+#   Nothing is done when all outputs exist and are newer than this script and
+#   guest/memload.c; VBM_GUEST_REBUILD=1 forces a rebuild.
 # Prints the output paths (stdout, one per line); progress goes to stderr.
 #
 # The guest's /init mounts proc, sysfs and devtmpfs, insmods virtio_ring,
-# virtio, virtio_pci_legacy_dev, virtio_pci_modern_dev, virtio_pci (and
-# virtio_balloon), plus button and evdev so that an ACPI power-button press
+# virtio, virtio_pci_legacy_dev, virtio_pci_modern_dev, virtio_pci, virtio_blk
+# (and virtio_balloon), plus button and evdev so that an ACPI power-button press
 # (virsh shutdown) powers it off, then prints
 #   VBOXKVM-GUEST-READY balloon|noballoon
-# to /dev/kmsg and to the console (use console=ttyS0), and sleeps forever.
-# If a required module fails to load it prints VBOXKVM-GUEST-FAILED instead.
+# to /dev/kmsg and to the console (use console=ttyS0). Then it runs the
+# workload guest/memload.c (idle unless the kernel command line has vbm.load=
+# or the host writes to the second serial port; see guest/README.md), logs
+#   VBM-LOAD t=MS op=killed signal=N demand=0
+# when a signal (the OOM killer) kills it and restarts it with --resume.
+# If a required module fails to load it prints VBOXKVM-GUEST-FAILED instead
+# and sleeps forever.
 #
-# Packages come from Debian's mirrors with apt-get download + dpkg -x.
+# Packages come from Debian's mirrors with apt-get download + dpkg -x;
+# memload is built with musl-gcc (musl-tools) as a small static binary.
 set -euo pipefail
 
 SCRIPT=$(readlink -f "${BASH_SOURCE[0]}")
 HERE=$(dirname "$SCRIPT")
+REPO=$(dirname "$HERE")
+MEMLOAD_SRC=$REPO/guest/memload.c
 LOG_TAG="build-tiny-guest"
 # shellcheck source-path=SCRIPTDIR source=lib/ensure-pkgs.sh
 . "$HERE/lib/ensure-pkgs.sh"
@@ -32,15 +41,16 @@ log() { echo "$LOG_TAG: $*" >&2; }
 
 OUTDIR=${1:-${VBM_GUEST_CACHE:-/var/cache/vboxkvm/guest}}
 KERNEL_META=${VBM_GUEST_KERNEL_META:-linux-image-cloud-amd64}
-OUTPUTS=(vmlinuz initrd-balloon.img initrd-noballoon.img kernel-version)
-BASE_MODULES=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci)
+OUTPUTS=(vmlinuz initrd-balloon.img initrd-noballoon.img kernel-version kernel-config)
+# virtio_blk: a disk whose reads fill the guest's page cache (memload's cache steps).
+BASE_MODULES=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk)
 OPTIONAL_MODULES=(button evdev)
 
 up_to_date() {
     local f
     [[ ${VBM_GUEST_REBUILD:-0} == 1 ]] && return 1
     for f in "${OUTPUTS[@]}"; do
-        [[ -s $OUTDIR/$f && $OUTDIR/$f -nt $SCRIPT ]] || return 1
+        [[ -s $OUTDIR/$f && $OUTDIR/$f -nt $SCRIPT && $OUTDIR/$f -nt $MEMLOAD_SRC ]] || return 1
     done
 }
 
@@ -67,9 +77,9 @@ fi
 
 t0=$SECONDS
 if ((EUID == 0)); then
-    ensure_pkgs cpio gzip apt
+    ensure_pkgs cpio gzip apt musl-tools
 else
-    for tool in cpio gzip apt-get dpkg-deb; do
+    for tool in cpio gzip apt-get dpkg-deb musl-gcc; do
         command -v "$tool" >/dev/null || { log "$tool is missing (run as root to install it)"; exit 1; }
     done
 fi
@@ -106,6 +116,7 @@ vmlinuz=kpkg/boot/vmlinuz-$kver
 # ---- root tree shared by both variants ---------------------------------------
 mkdir -p root/{bin,dev,proc,sys,tmp,run,etc,lib/modules}
 install -m 0755 bb/bin/busybox root/bin/busybox
+musl-gcc -static -O2 -Wall -Wextra -Werror -s -o root/bin/memload "$MEMLOAD_SRC"
 if ((EUID == 0)); then # the kernel wants /dev/console before devtmpfs is mounted
     mknod -m 0600 root/dev/console c 5 1
     mknod -m 0666 root/dev/null c 1 3
@@ -171,12 +182,27 @@ for d in /sys/class/input/input*; do
     done
 done
 
-if [ $ok = 1 ]; then
-    echo "VBOXKVM-GUEST-READY $variant" >/dev/kmsg
-    echo "VBOXKVM-GUEST-READY $variant"
-else
+if [ $ok != 1 ]; then
     echo "VBOXKVM-GUEST-FAILED $variant" >/dev/kmsg
+    while :; do sleep 3600; done
 fi
+# The OOM killer's "Out of memory: Killed process" (KERN_ERR) must reach the console.
+read -r level rest </proc/sys/kernel/printk
+[ "$level" -ge 4 ] || echo 4 >/proc/sys/kernel/printk
+echo "VBOXKVM-GUEST-READY $variant" >/dev/kmsg
+echo "VBOXKVM-GUEST-READY $variant"
+
+# The workload: restarted (going on with its next step) when a signal kills it.
+resume=
+while :; do
+    memload $resume
+    rc=$?
+    [ $rc -gt 128 ] || break
+    memload --log "op=killed signal=$((rc - 128)) demand=0"
+    resume=--resume
+    sleep 1 # no tight loop if it dies at once
+done
+memload --log "op=exit status=$rc demand=0"
 while :; do sleep 3600; done
 INIT
 chmod 0755 root/init
@@ -203,6 +229,8 @@ build_initrd noballoon "${BASE_MODULES[@]}"
 
 cp "$vmlinuz" "$OUTDIR/vmlinuz.tmp"
 mv -f "$OUTDIR/vmlinuz.tmp" "$OUTDIR/vmlinuz"
+cp "kpkg/boot/config-$kver" "$OUTDIR/kernel-config.tmp"
+mv -f "$OUTDIR/kernel-config.tmp" "$OUTDIR/kernel-config"
 echo "$kver" >"$OUTDIR/kernel-version.tmp"
 mv -f "$OUTDIR/kernel-version.tmp" "$OUTDIR/kernel-version"
 log "built guest (kernel $kver) in $OUTDIR in $((SECONDS - t0)) s"

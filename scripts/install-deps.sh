@@ -8,7 +8,7 @@ pkgs=(
   cmake ninja-build g++ pkg-config libcli11-dev libfmt-dev libsqlite3-dev libvirt-dev
   libgtest-dev libgmock-dev libpugixml-dev nlohmann-json3-dev
   # real libvirtd, QEMU guests, the tiny guest image
-  libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 cpio busybox-static
+  libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 cpio busybox-static musl-tools
   # docs, completion and the tests of them
   scdoc man-db bash-completion zsh shellcheck tmux
   # the .deb: cpack's Depends come from dpkg-shlibdeps (dpkg-dev), which needs file

@@ -310,62 +310,50 @@ _gvirsh() {
 
 # define_guest NAME [--memory MIB] [--current-memory MIB] [--no-balloon-driver]
 #              [--no-balloon-device] [--no-share-pages] [--uri URI]
+#              [--stats-period S] [--free-page-reporting] [--autodeflate]
+#              [--cache-disk MIB] [--load STEPS] [--seed N] [--share P] [--stall MS]
+#              [--control]
 # Defines a tiny TCG guest named $E2E_PREFIX$NAME (prints that name): q35,
 # 1 vcpu, 256 MiB unless --memory, direct kernel boot of the tiny guest,
-# console on ttyS0 logged to a file, no disk, no network.
+# console on ttyS0 logged to a file, no disk, no network, balloon statistics
+# every 2 s. The other options are scripts/lib/tiny-guest.sh's: --cache-disk
+# gives it a sparse disk of MIB (a file beside its XML), --load/--seed/--share/
+# --stall set memload's schedule and parameters, --control gives memload its
+# control socket (guest_load).
 define_guest() {
-    local short=$1 mem=256 cur="" driver=1 device=1 share=1 uri=$LIBVIRT_URI
+    local short=$1 mem=256 cur="" driver=1 uri=$LIBVIRT_URI opts=()
     shift
+    local name
+    name=$(guest_name "$short")
     while (($#)); do
         case $1 in
             --memory) mem=$2; shift 2 ;;
             --current-memory) cur=$2; shift 2 ;;
             --no-balloon-driver) driver=0; shift ;;
-            --no-balloon-device) device=0; shift ;;
-            --no-share-pages) share=0; shift ;;
+            --no-balloon-device | --no-share-pages | --free-page-reporting | --autodeflate)
+                opts+=("$1"); shift ;;
+            --stats-period | --load | --seed | --share | --stall)
+                (($# >= 2)) || fail "define_guest: $1 needs a value"
+                opts+=("$1" "$2"); shift 2 ;;
+            --cache-disk)
+                (($# >= 2)) || fail "define_guest: $1 needs a value"
+                opts+=(--cache-disk "$2" --disk-file "$E2E_TMP/domains/$name.disk"); shift 2 ;;
+            --control) opts+=(--control-socket "$(guest_control_socket "$name")"); shift ;;
             --uri) uri=$2; shift 2 ;;
             *) fail "define_guest: unknown option $1" ;;
         esac
     done
     [[ $mem =~ ^[0-9]+$ && ${cur:-0} =~ ^[0-9]+$ ]] || fail "define_guest: memory must be in MiB"
     [[ -n ${GUEST_KERNEL:-} ]] || e2e_guest_image
-    local name initrd xml log
-    name=$(guest_name "$short")
+    local initrd xml
     initrd=$GUEST_INITRD_BALLOON
     ((driver)) || initrd=$GUEST_INITRD_NOBALLOON
     xml=$E2E_TMP/domains/$name.xml
-    log=$E2E_TMP/serial/$name.log
-    {
-        echo "<domain type='qemu'>"
-        echo "  <name>$name</name>"
-        echo "  <memory unit='KiB'>$((mem * 1024))</memory>"
-        echo "  <currentMemory unit='KiB'>$((${cur:-$mem} * 1024))</currentMemory>"
-        echo "  <vcpu>1</vcpu>"
-        ((share)) || echo "  <memoryBacking><nosharepages/></memoryBacking>"
-        echo "  <os>"
-        echo "    <type arch='x86_64' machine='q35'>hvm</type>"
-        echo "    <kernel>$GUEST_KERNEL</kernel>"
-        echo "    <initrd>$initrd</initrd>"
-        echo "    <cmdline>console=ttyS0</cmdline>"
-        echo "  </os>"
-        echo "  <features><acpi/></features>"
-        echo "  <on_poweroff>destroy</on_poweroff>"
-        echo "  <on_reboot>restart</on_reboot>"
-        echo "  <on_crash>destroy</on_crash>"
-        echo "  <devices>"
-        echo "    <controller type='usb' model='none'/>"
-        echo "    <serial type='file'><source path='$log'/><target port='0'/></serial>"
-        if ((device)); then
-            echo "    <memballoon model='virtio'><stats period='2'/></memballoon>"
-        else
-            echo "    <memballoon model='none'/>"
-        fi
-        echo "  </devices>"
-        echo "</domain>"
-    } >"$xml"
     echo "$uri" >"$E2E_TMP/domains/$name.uri"
     echo "$uri" >>"$E2E_TMP/uris"
-    virsh -q -c "$uri" define "$xml" >/dev/null || fail "virsh define $xml failed"
+    tiny_guest_define "$uri" "$name" --memory "$mem" --current-memory "${cur:-$mem}" \
+        --kernel "$GUEST_KERNEL" --initrd "$initrd" --serial-log "$E2E_TMP/serial/$name.log" \
+        --xml "$xml" "${opts[@]}" || fail "virsh define $xml failed"
     echo "$name"
 }
 
@@ -416,4 +404,50 @@ dommemstat_value() {
     local name
     name=$(guest_name "$1")
     _gvirsh "$name" dommemstat "$name" 2>/dev/null | awk -v k="$2" '$1 == k { print $2 }'
+}
+
+# ---- the guest's workload (guest/memload.c; guest/README.md) ----------------------------
+
+# shellcheck source-path=SCRIPTDIR source=../../scripts/lib/tiny-guest.sh
+. "$E2E_REPO/scripts/lib/tiny-guest.sh"
+
+# guest_control_socket NAME: memload's control socket of a guest defined with --control.
+guest_control_socket() {
+    echo "$E2E_TMP/serial/$(guest_name "$1").ctl"
+}
+
+# guest_load_lines NAME [OP]: memload's VBM-LOAD lines on the guest's console (only op=OP),
+# from the marker on, without the tty's \r.
+guest_load_lines() {
+    local log
+    log=$(guest_serial_log "$1")
+    [[ -r $log ]] || return 0
+    grep -ao 'VBM-LOAD t=.*' "$log" | tr -d '\r' | if [[ -n ${2:-} ]]; then grep -E " op=$2( |\$)" || true; else cat; fi
+}
+
+# guest_load_listening NAME: memload's last start (none since it was last killed) has its
+# control channel.
+guest_load_listening() {
+    guest_load_lines "$1" | grep -E ' op=(start|killed) ' | tail -n 1 | grep -q ' op=start .*ctl=/dev/ttyS1 '
+}
+
+# guest_load NAME LINE: send LINE (a schedule, or ?) to the guest's memload, once it listens
+# (up to 60 s); prints memload's answer; fails unless it is OK.
+guest_load() {
+    local name
+    name=$(guest_name "$1")
+    wait_until 60 guest_load_listening "$name" ||
+        fail "memload of $name does not listen on its control channel (see $(guest_serial_log "$name"))"
+    tiny_guest_send "$(guest_control_socket "$name")" "$2" || fail "guest_load $name '$2': no OK from memload"
+}
+
+# guest_load_stats NAME: what the guest's console says of its workload, as KEY=VALUE lines
+# (demand, demand_max, stalls, stall_ms, stall_max_ms, oom_kills, killed, starts, cmds, ...).
+guest_load_stats() {
+    tiny_guest_load_stats "$(guest_serial_log "$1")"
+}
+
+# guest_load_stat NAME KEY: one value of guest_load_stats.
+guest_load_stat() {
+    guest_load_stats "$1" | awk -F= -v k="$2" '$1 == k { print $2 }'
 }
