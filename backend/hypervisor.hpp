@@ -94,8 +94,7 @@ struct DomainEvent {
 enum class PowerAction { PowerOff, AcpiPowerButton, Pause, Resume };
 
 struct HostInfo {
-  std::string arch; ///< the hypervisor host's architecture, e.g. "x86_64"
-  bool is_64bit = true;
+  bool is_64bit = true; ///< the hypervisor host's architecture is a 64-bit one
 };
 
 class Hypervisor {

@@ -131,7 +131,7 @@ HostInfo LibvirtHypervisor::host_info() {
     pugi::xml_document doc;
     doc.load_string(caps.get());
     std::string arch = doc.child("capabilities").child("host").child("cpu").child_value("arch");
-    m_impl->host = HostInfo{arch, is_64bit_arch(arch)};
+    m_impl->host = HostInfo{is_64bit_arch(arch)};
   }
   return *m_impl->host;
 }

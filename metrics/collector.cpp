@@ -133,101 +133,144 @@ void Collector::beat_uri(const std::string& uri, std::int64_t now_ms) {
   txn.commit();
 }
 
-Values Collector::sample(Snapshot& snap, const store::MetricSetup& s, std::int64_t now_ms) {
-  Values v;
-  std::string key = fmt::format("{}|{}|{}", snap.uri, s.object, s.base);
-  if (s.object == k_host) {
-    if (s.base == "CPU/Load") {
-      return host_cpu(snap, key, now_ms);
-    }
-    if (s.base == "CPU/MHz") {
-      put(v, "CPU/MHz", snap.local ? m_local.cpu_mhz() : snap.node_stats().cpu_mhz);
-    } else if (s.base == "RAM/Usage") {
-      std::optional<backend::MemInfo> mem;
-      if (snap.local) {
-        mem = m_local.meminfo();
-      } else if (const auto& n = snap.node_stats(); n.mem_total_kib && n.mem_free_kib) {
-        mem = backend::MemInfo{*n.mem_total_kib, *n.mem_free_kib, n.mem_buffers_kib.value_or(0),
-                               n.mem_cached_kib.value_or(0)};
-      }
-      if (mem) {
-        // Linux "available" as VirtualBox counts it: MemFree + Buffers + Cached.
-        std::uint64_t avail =
-            std::min(mem->total_kib, mem->free_kib + mem->buffers_kib + mem->cached_kib);
-        put(v, "RAM/Usage/Total", mem->total_kib);
-        put(v, "RAM/Usage/Used", mem->total_kib - avail);
-        put(v, "RAM/Usage/Free", avail);
-      }
-    } else if (s.base == "RAM/VMM") {
-      std::uint64_t used = 0, free = 0, ballooned = 0;
-      for (const auto& [uuid, d] : snap.doms) {
-        auto rss = d.balloon.rss_kib.value_or(0);
-        auto actual = d.balloon.actual_kib.value_or(0);
-        used += rss;
-        free += actual > rss ? actual - rss : 0;
-        if (d.maximum_kib && *d.maximum_kib > actual) {
-          ballooned += *d.maximum_kib - actual;
-        }
-      }
-      put(v, "RAM/VMM/Used", used);
-      put(v, "RAM/VMM/Free", free);
-      put(v, "RAM/VMM/Ballooned", ballooned);
-      std::optional<std::uint64_t> shared;
-      if (snap.local) {
-        if (auto pages = m_local.ksm("pages_shared")) {
-          shared = *pages * m_local.page_size_kib();
-        }
-      } else if (auto pages = snap.node_stats().ksm_pages_shared) {
-        shared = *pages * 4; // libvirt reports pages; x86 and arm64 KVM hosts use 4 KiB pages
-      }
-      put(v, "RAM/VMM/Shared", shared);
-    } else if (s.base == "FS/{/}/Usage" && snap.local) {
-      if (auto fs = m_local.root_fs()) {
-        put(v, "FS/{/}/Usage/Total", fs->total_mb);
-        put(v, "FS/{/}/Usage/Used", fs->total_mb - std::min(fs->total_mb, fs->free_mb));
-        put(v, "FS/{/}/Usage/Free", fs->free_mb);
-      }
-    }
-    return v;
-  }
+// What each base metric means on KVM: one sampler per (object kind, base metric) of the
+// catalogue. A base metric without a row (Guest/CPU/Load, Guest/Pagefile: they need a guest
+// agent) gets no samples, as in VirtualBox without Guest Additions.
+struct Collector::Sampler {
+  ObjectKind kind;
+  std::string_view base;
+  Values (Collector::*fn)(Snapshot&, const backend::DomainStats*, const std::string& key,
+                          std::int64_t now_ms);
+};
 
-  const auto& d = snap.doms.at(s.object);
-  if (s.base == "CPU/Load") {
-    return vm_cpu(snap, d, key, now_ms);
+const Collector::Sampler Collector::k_samplers[] = {
+    {ObjectKind::Host, "CPU/Load", &Collector::host_cpu},
+    {ObjectKind::Host, "CPU/MHz", &Collector::host_mhz},
+    {ObjectKind::Host, "RAM/Usage", &Collector::host_ram},
+    {ObjectKind::Host, "RAM/VMM", &Collector::host_vmm},
+    {ObjectKind::Host, "FS/{/}/Usage", &Collector::host_fs},
+    {ObjectKind::Vm, "CPU/Load", &Collector::vm_cpu},
+    {ObjectKind::Vm, "RAM/Usage", &Collector::vm_ram},
+    {ObjectKind::Vm, "Guest/RAM/Usage", &Collector::vm_guest_ram},
+};
+
+Values Collector::sample(Snapshot& snap, const store::MetricSetup& s, std::int64_t now_ms) {
+  bool host = s.object == k_host;
+  const backend::DomainStats* dom = host ? nullptr : &snap.doms.at(s.object);
+  std::string key = fmt::format("{}|{}|{}", snap.uri, s.object, s.base);
+  for (const auto& row : k_samplers) {
+    if ((row.kind == ObjectKind::Host) == host && row.base == s.base) {
+      return (this->*row.fn)(snap, dom, key, now_ms);
+    }
   }
-  if (s.base == "RAM/Usage") {
-    put(v, "RAM/Usage/Used", d.balloon.rss_kib);
-  } else if (s.base == "Guest/RAM/Usage") {
-    if (!d.balloon.last_update) {
-      // The driver reports only when asked to; VirtualBox likewise sets the guest's statistics
-      // interval to 1 s when a Guest/ metric is enabled (Performance.cpp).
-      auto mark = fmt::format("{}|{}|{}", snap.uri, d.vm.uuid, d.vm.id);
-      if (m_stats_period_set.insert(mark).second) {
-        try {
-          snap.hv.set_memory_stats_period(d.vm, 1);
-        } catch (const backend::BackendError& e) {
-          if (m_log) {
-            m_log(e.what());
-          }
+  return {};
+}
+
+Values Collector::host_mhz(Snapshot& snap, const backend::DomainStats*, const std::string&,
+                           std::int64_t) {
+  Values v;
+  put(v, "CPU/MHz", snap.local ? m_local.cpu_mhz() : snap.node_stats().cpu_mhz);
+  return v;
+}
+
+Values Collector::host_ram(Snapshot& snap, const backend::DomainStats*, const std::string&,
+                           std::int64_t) {
+  std::optional<backend::MemInfo> mem;
+  if (snap.local) {
+    mem = m_local.meminfo();
+  } else if (const auto& n = snap.node_stats(); n.mem_total_kib && n.mem_free_kib) {
+    mem = backend::MemInfo{*n.mem_total_kib, *n.mem_free_kib, n.mem_buffers_kib.value_or(0),
+                           n.mem_cached_kib.value_or(0)};
+  }
+  Values v;
+  if (mem) {
+    // Linux "available" as VirtualBox counts it: MemFree + Buffers + Cached.
+    std::uint64_t avail =
+        std::min(mem->total_kib, mem->free_kib + mem->buffers_kib + mem->cached_kib);
+    put(v, "RAM/Usage/Total", mem->total_kib);
+    put(v, "RAM/Usage/Used", mem->total_kib - avail);
+    put(v, "RAM/Usage/Free", avail);
+  }
+  return v;
+}
+
+Values Collector::host_vmm(Snapshot& snap, const backend::DomainStats*, const std::string&,
+                           std::int64_t) {
+  std::uint64_t used = 0, free = 0, ballooned = 0;
+  for (const auto& [uuid, d] : snap.doms) {
+    auto rss = d.balloon.rss_kib.value_or(0);
+    auto actual = d.balloon.actual_kib.value_or(0);
+    used += rss;
+    free += actual > rss ? actual - rss : 0;
+    if (d.maximum_kib && *d.maximum_kib > actual) {
+      ballooned += *d.maximum_kib - actual;
+    }
+  }
+  Values v;
+  put(v, "RAM/VMM/Used", used);
+  put(v, "RAM/VMM/Free", free);
+  put(v, "RAM/VMM/Ballooned", ballooned);
+  std::optional<std::uint64_t> shared;
+  if (snap.local) {
+    if (auto pages = m_local.ksm("pages_shared")) {
+      shared = *pages * m_local.page_size_kib();
+    }
+  } else if (auto pages = snap.node_stats().ksm_pages_shared) {
+    shared = *pages * 4; // libvirt reports pages; x86 and arm64 KVM hosts use 4 KiB pages
+  }
+  put(v, "RAM/VMM/Shared", shared);
+  return v;
+}
+
+Values Collector::host_fs(Snapshot& snap, const backend::DomainStats*, const std::string&,
+                          std::int64_t) {
+  Values v;
+  if (auto fs = snap.local ? m_local.root_fs() : std::nullopt) {
+    put(v, "FS/{/}/Usage/Total", fs->total_mb);
+    put(v, "FS/{/}/Usage/Used", fs->total_mb - std::min(fs->total_mb, fs->free_mb));
+    put(v, "FS/{/}/Usage/Free", fs->free_mb);
+  }
+  return v;
+}
+
+Values Collector::vm_ram(Snapshot&, const backend::DomainStats* d, const std::string&,
+                         std::int64_t) {
+  Values v;
+  put(v, "RAM/Usage/Used", d->balloon.rss_kib);
+  return v;
+}
+
+Values Collector::vm_guest_ram(Snapshot& snap, const backend::DomainStats* d, const std::string&,
+                               std::int64_t) {
+  if (!d->balloon.last_update) {
+    // The driver reports only when asked to; VirtualBox likewise sets the guest's statistics
+    // interval to 1 s when a Guest/ metric is enabled (Performance.cpp).
+    auto mark = fmt::format("{}|{}|{}", snap.uri, d->vm.uuid, d->vm.id);
+    if (m_stats_period_set.insert(mark).second) {
+      try {
+        snap.hv.set_memory_stats_period(d->vm, 1);
+      } catch (const backend::BackendError& e) {
+        if (m_log) {
+          m_log(e.what());
         }
       }
     }
-    put(v, "Guest/RAM/Usage/Total", d.balloon.available_kib);
-    put(v, "Guest/RAM/Usage/Free", d.balloon.unused_kib);
-    if (d.maximum_kib && d.balloon.actual_kib) {
-      put(v, "Guest/RAM/Usage/Balloon",
-          *d.maximum_kib > *d.balloon.actual_kib ? *d.maximum_kib - *d.balloon.actual_kib : 0);
-    }
-    if (snap.local) {
-      if (auto pid = qemu_pid(d.vm)) {
-        if (auto pages = m_local.ksm_merging_pages(*pid)) {
-          put(v, "Guest/RAM/Usage/Shared", *pages * m_local.page_size_kib());
-        }
+  }
+  Values v;
+  put(v, "Guest/RAM/Usage/Total", d->balloon.available_kib);
+  put(v, "Guest/RAM/Usage/Free", d->balloon.unused_kib);
+  if (d->maximum_kib && d->balloon.actual_kib) {
+    put(v, "Guest/RAM/Usage/Balloon",
+        *d->maximum_kib > *d->balloon.actual_kib ? *d->maximum_kib - *d->balloon.actual_kib : 0);
+  }
+  if (snap.local) {
+    if (auto pid = qemu_pid(d->vm)) {
+      if (auto pages = m_local.ksm_merging_pages(*pid)) {
+        put(v, "Guest/RAM/Usage/Shared", *pages * m_local.page_size_kib());
       }
     }
-    put(v, "Guest/RAM/Usage/Cache", d.balloon.disk_caches_kib);
   }
-  // Guest/CPU/Load and Guest/Pagefile need a guest agent: no samples, as without Additions.
+  put(v, "Guest/RAM/Usage/Cache", d->balloon.disk_caches_kib);
   return v;
 }
 
@@ -241,7 +284,8 @@ std::optional<int> Collector::qemu_pid(const backend::VmRef& vm) {
   return it->second;
 }
 
-Values Collector::host_cpu(Snapshot& snap, const std::string& key, std::int64_t now_ms) {
+Values Collector::host_cpu(Snapshot& snap, const backend::DomainStats*, const std::string& key,
+                           std::int64_t now_ms) {
   Prev cur{now_ms, 0, 0, 0};
   if (snap.local) {
     auto t = m_local.cpu_times();
@@ -272,8 +316,9 @@ Values Collector::host_cpu(Snapshot& snap, const std::string& key, std::int64_t 
   return v;
 }
 
-Values Collector::vm_cpu(Snapshot& snap, const backend::DomainStats& d, const std::string& key,
+Values Collector::vm_cpu(Snapshot& snap, const backend::DomainStats* dom, const std::string& key,
                          std::int64_t now_ms) {
+  const auto& d = *dom;
   std::optional<std::uint64_t> user = d.cpu_user_ns;
   std::optional<std::uint64_t> system = d.cpu_system_ns;
   if ((!user || !system) && snap.local) {

@@ -45,12 +45,29 @@ private:
     std::uint64_t total = 0;
   };
   struct Snapshot;
+  struct Sampler;
+  static const Sampler k_samplers[];
 
   void beat_uri(const std::string& uri, std::int64_t now_ms);
   Values sample(Snapshot& snap, const store::MetricSetup& setup, std::int64_t now_ms);
-  Values host_cpu(Snapshot& snap, const std::string& key, std::int64_t now_ms);
-  Values vm_cpu(Snapshot& snap, const backend::DomainStats& dom, const std::string& key,
+  // The samplers (k_samplers): a base metric's values from one beat's snapshot. `dom` is the
+  // VM's figures (null for the host); `key` names the object's base metric (CPU counters).
+  Values host_cpu(Snapshot& snap, const backend::DomainStats* dom, const std::string& key,
+                  std::int64_t now_ms);
+  Values host_mhz(Snapshot& snap, const backend::DomainStats* dom, const std::string& key,
+                  std::int64_t now_ms);
+  Values host_ram(Snapshot& snap, const backend::DomainStats* dom, const std::string& key,
+                  std::int64_t now_ms);
+  Values host_vmm(Snapshot& snap, const backend::DomainStats* dom, const std::string& key,
+                  std::int64_t now_ms);
+  Values host_fs(Snapshot& snap, const backend::DomainStats* dom, const std::string& key,
+                 std::int64_t now_ms);
+  Values vm_cpu(Snapshot& snap, const backend::DomainStats* dom, const std::string& key,
                 std::int64_t now_ms);
+  Values vm_ram(Snapshot& snap, const backend::DomainStats* dom, const std::string& key,
+                std::int64_t now_ms);
+  Values vm_guest_ram(Snapshot& snap, const backend::DomainStats* dom, const std::string& key,
+                      std::int64_t now_ms);
 
   store::MetricsStore m_metrics;
   Connect m_connect;

@@ -239,88 +239,113 @@ int Controller::tick(std::int64_t now_ms) {
   while (m_history.size() > 2 && m_history[1].at_ms <= now_ms - k_history_ms) {
     m_history.pop_front();
   }
-
   if (m_guests.empty()) {
-    if (m_mode != Mode::Unmanaged && m_empty_since) {
-      auto left = m_t.release_after_ms - (now_ms - *m_empty_since);
-      if (left > 0) {
-        return static_cast<int>(std::min<std::int64_t>(left, m_t.idle_tick_ms));
-      }
-      release(now_ms,
-              fmt::format("no page-fusion guest has run for {} s", m_t.release_after_ms / 1000));
-    }
-    return m_t.idle_tick_ms;
+    return tick_without_guests(now_ms);
   }
-  if (m_mode == Mode::Unmanaged) {
+  switch (m_mode) {
+  case Mode::Unmanaged:
     burst(now_ms, fmt::format("{} page-fusion guest{} running", m_guests.size(),
                               m_guests.size() > 1 ? "s" : ""));
     return m_t.burst_tick_ms;
+  case Mode::Burst: return tick_burst(*r, now_ms);
+  case Mode::Idle: return tick_idle(*r, now_ms);
   }
+  return m_t.idle_tick_ms;
+}
 
-  if (m_mode == Mode::Burst) {
-    if (!m_scan_mark || !m_trigger) {
-      m_trigger = m_scan_mark = r; // KSM's counters could not be read when the burst began
+int Controller::tick_without_guests(std::int64_t now_ms) {
+  std::error_code ec;
+  if (m_mode == Mode::Unmanaged && std::filesystem::exists(m_prior_file, ec)) {
+    // A controller was killed while it steered KSM, and no page-fusion guest runs now.
+    release(now_ms, "a controller stopped without giving KSM back, and no page-fusion guest runs");
+    return m_t.idle_tick_ms;
+  }
+  if (m_mode != Mode::Unmanaged && m_empty_since) {
+    auto left = m_t.release_after_ms - (now_ms - *m_empty_since);
+    if (left > 0) {
+      return static_cast<int>(std::min<std::int64_t>(left, m_t.idle_tick_ms));
     }
-    // Judged over a whole second at the current rate, so one high reading is not cut twice.
-    if (auto cpu = now_ms - m_rate_since >= k_cap_window_ms ? ksmd_cpu_percent(k_cap_window_ms)
-                                                            : std::nullopt;
-        cpu && *cpu > m_t.burst_cpu_cap && m_rate.pages_to_scan > m_t.burst_min_pages) {
-      auto pages = std::max<std::uint64_t>(
-          m_t.burst_min_pages,
-          static_cast<std::uint64_t>(static_cast<double>(m_rate.pages_to_scan) * m_t.burst_cpu_cap /
-                                     *cpu));
-      decide(Mode::Burst, {pages, m_rate.sleep_millisecs}, now_ms,
-             fmt::format("ksmd used {:.0f}% of a core, over the {:.0f}% a burst may use", *cpu,
-                         m_t.burst_cpu_cap));
-    }
-    // A measurement window ends with a full scan; without full_scans (old kernels) every 2 s,
-    // and at the latest after 5 s (a scan that long, or a KSM with nothing registered to scan).
-    bool scanned_all = r->c.full_scans && m_scan_mark->c.full_scans &&
-                       *r->c.full_scans > *m_scan_mark->c.full_scans;
-    auto window = r->c.full_scans ? k_longest_window_ms : k_window_without_scans_ms;
-    if (scanned_all || now_ms - m_scan_mark->at_ms >= window) {
-      ++m_windows;
-      auto g = gain_between(*m_scan_mark, *r);
-      // Quiet: a scan whose gain is small against what it scanned, or against what this burst
-      // has merged so far (diminishing returns: the trickle that follows costs more ksmd CPU
-      // than it saves at this rate; idle scanning picks it up). Not against all that is
-      // shared: a guest that starts beside many others would look quiet at once.
-      auto merged = std::max<std::int64_t>(0, gain_between(*m_trigger, *r).pages_sharing);
-      auto threshold = std::max({static_cast<double>(m_t.quiet_pages),
-                                 static_cast<double>(g.pages_scanned.value_or(0)) * m_t.quiet_ratio,
-                                 static_cast<double>(merged) * m_t.quiet_share});
-      m_quiet = static_cast<double>(g.pages_sharing) < threshold ? m_quiet + 1 : 0;
-      if (m_quiet == 1) {
-        m_streak_start = m_scan_mark;
-      }
-      m_last_gain = g;
-      m_scan_mark = r;
-    }
-    // The first window after a trigger is a partial scan: it does not count as a quiet one.
-    if (now_ms - m_trigger->at_ms >= m_t.min_burst_ms && m_quiet >= m_t.quiet_scans &&
-        m_windows > m_t.quiet_scans) {
-      auto g = gain_between(*m_streak_start, *r);
-      std::string scanned = g.pages_scanned ? fmt::format(" of {} scanned", *g.pages_scanned) : "";
-      if (g.general_profit) {
-        scanned += fmt::format(", general profit {:+} MB", *g.general_profit / (1024 * 1024));
-      }
-      std::string what = g.full_scans >= static_cast<std::uint64_t>(m_quiet)
-                             ? fmt::format("the last {} full scans", m_quiet)
-                             : fmt::format("the last {} s of scanning", g.ms / 1000);
-      decide(Mode::Idle, m_t.idle, now_ms,
-             fmt::format("merging stopped paying: {} merged {} pages{}", what, g.pages_sharing,
-                         scanned));
-      m_idle_mark = r;
-    }
+    release(now_ms,
+            fmt::format("no page-fusion guest has run for {} s", m_t.release_after_ms / 1000));
+  }
+  return m_t.idle_tick_ms;
+}
+
+void Controller::cap_burst_cpu(std::int64_t now_ms) {
+  // Judged over a whole second at the current rate, so one high reading is not cut twice.
+  auto cpu =
+      now_ms - m_rate_since >= k_cap_window_ms ? ksmd_cpu_percent(k_cap_window_ms) : std::nullopt;
+  if (!cpu || *cpu <= m_t.burst_cpu_cap || m_rate.pages_to_scan <= m_t.burst_min_pages) {
+    return;
+  }
+  auto pages = std::max<std::uint64_t>(
+      m_t.burst_min_pages, static_cast<std::uint64_t>(static_cast<double>(m_rate.pages_to_scan) *
+                                                      m_t.burst_cpu_cap / *cpu));
+  decide(Mode::Burst, {pages, m_rate.sleep_millisecs}, now_ms,
+         fmt::format("ksmd used {:.0f}% of a core, over the {:.0f}% a burst may use", *cpu,
+                     m_t.burst_cpu_cap));
+}
+
+void Controller::measure_burst_window(const Reading& r, std::int64_t now_ms) {
+  // A measurement window ends with a full scan; without full_scans (old kernels) every 2 s,
+  // and at the latest after 5 s (a scan that long, or a KSM with nothing registered to scan).
+  bool scanned_all =
+      r.c.full_scans && m_scan_mark->c.full_scans && *r.c.full_scans > *m_scan_mark->c.full_scans;
+  auto window = r.c.full_scans ? k_longest_window_ms : k_window_without_scans_ms;
+  if (!scanned_all && now_ms - m_scan_mark->at_ms < window) {
+    return;
+  }
+  ++m_windows;
+  auto g = gain_between(*m_scan_mark, r);
+  // Quiet: a scan whose gain is small against what it scanned, or against what this burst
+  // has merged so far (diminishing returns: the trickle that follows costs more ksmd CPU
+  // than it saves at this rate; idle scanning picks it up). Not against all that is
+  // shared: a guest that starts beside many others would look quiet at once.
+  auto merged = std::max<std::int64_t>(0, gain_between(*m_trigger, r).pages_sharing);
+  auto threshold = std::max({static_cast<double>(m_t.quiet_pages),
+                             static_cast<double>(g.pages_scanned.value_or(0)) * m_t.quiet_ratio,
+                             static_cast<double>(merged) * m_t.quiet_share});
+  m_quiet = static_cast<double>(g.pages_sharing) < threshold ? m_quiet + 1 : 0;
+  if (m_quiet == 1) {
+    m_streak_start = m_scan_mark;
+  }
+  m_last_gain = g;
+  m_scan_mark = r;
+}
+
+int Controller::tick_burst(const Reading& r, std::int64_t now_ms) {
+  if (!m_scan_mark || !m_trigger) {
+    m_trigger = m_scan_mark = r; // KSM's counters could not be read when the burst began
+  }
+  cap_burst_cpu(now_ms);
+  measure_burst_window(r, now_ms);
+  // The first window after a trigger is a partial scan: it does not count as a quiet one.
+  if (now_ms - m_trigger->at_ms < m_t.min_burst_ms || m_quiet < m_t.quiet_scans ||
+      m_windows <= m_t.quiet_scans) {
     return m_t.burst_tick_ms;
   }
+  auto g = gain_between(*m_streak_start, r);
+  std::string scanned = g.pages_scanned ? fmt::format(" of {} scanned", *g.pages_scanned) : "";
+  if (g.general_profit) {
+    scanned += fmt::format(", general profit {:+} MB", *g.general_profit / (1024 * 1024));
+  }
+  std::string what = g.full_scans >= static_cast<std::uint64_t>(m_quiet)
+                         ? fmt::format("the last {} full scans", m_quiet)
+                         : fmt::format("the last {} s of scanning", g.ms / 1000);
+  decide(
+      Mode::Idle, m_t.idle, now_ms,
+      fmt::format("merging stopped paying: {} merged {} pages{}", what, g.pages_sharing, scanned));
+  m_idle_mark = r;
+  return m_t.burst_tick_ms;
+}
 
-  // Idle: judge what each window of slow scanning merges.
+int Controller::tick_idle(const Reading& r, std::int64_t now_ms) {
+  // Judge what each window of slow scanning merges.
   auto waited = now_ms - m_idle_mark->at_ms;
   if (waited < m_t.idle_window_ms) {
     return static_cast<int>(std::min<std::int64_t>(m_t.idle_tick_ms, m_t.idle_window_ms - waited));
   }
-  auto g = gain_between(*m_idle_mark, *r);
+  auto g = gain_between(*m_idle_mark, r);
   m_last_gain = g;
   m_idle_mark = r;
   auto threshold =

@@ -134,6 +134,11 @@ private:
     backend::KsmCounters c;
     std::optional<std::uint64_t> ksmd_ns;
   };
+  int tick_without_guests(std::int64_t now_ms);
+  int tick_burst(const Reading& r, std::int64_t now_ms);
+  int tick_idle(const Reading& r, std::int64_t now_ms);
+  void cap_burst_cpu(std::int64_t now_ms);
+  void measure_burst_window(const Reading& r, std::int64_t now_ms);
   void burst(std::int64_t now_ms, const std::string& reason);
   void decide(Mode mode, Rate rate, std::int64_t now_ms, const std::string& reason);
   void take_control();

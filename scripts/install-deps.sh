@@ -17,6 +17,8 @@ pkgs=(
   sqlite3 procps iproute2 python3 util-linux mount
   # fuzzing (the fuzz preset): clang, libFuzzer, llvm-symbolizer for sanitizer reports
   clang-14 libclang-rt-14-dev llvm-14
+  # lint (the tidy preset)
+  clang-tidy-14
 )
 if [ "${1:-}" = --list ]; then
   printf '%s\n' "${pkgs[@]}"

@@ -211,7 +211,7 @@ WriterLock SettingsStore::lock_writers() {
   }
   auto lock_path = std::filesystem::path(m_path).parent_path() / "vboxkvm.lock";
   try {
-    WriterLock lock(std::make_unique<sys::LockFile>(lock_path, 0600));
+    WriterLock lock{std::make_unique<sys::LockFile>(lock_path, 0600)};
     if (!lock.lock->lock_within(k_busy_timeout_ms)) {
       throw StoreError(fmt::format("another vboxmanage has held '{}' for {} s; try again",
                                    lock_path.string(), k_busy_timeout_ms / 1000));

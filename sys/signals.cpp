@@ -66,11 +66,26 @@ StandardFds ensure_standard_fds() {
   return was;
 }
 
+namespace {
+std::function<void(const char*)>& pause_hook() {
+  static std::function<void(const char*)> hook;
+  return hook;
+}
+} // namespace
+
+void set_pause_hook(std::function<void(const char* point)> hook) { pause_hook() = std::move(hook); }
+
 void pause_point(const char* point) {
-  const char* want = std::getenv("VBOXKVM_PAUSE_AT");
-  if (want == nullptr || std::strcmp(want, point) != 0) {
+  if (pause_hook()) {
+    pause_hook()(point);
     return;
   }
+  static bool paused = false; // once per process: the test interleaves one thing
+  const char* want = std::getenv("VBOXKVM_PAUSE_AT");
+  if (paused || want == nullptr || std::strcmp(want, point) != 0) {
+    return;
+  }
+  paused = true;
   std::fprintf(stderr, "vboxmanage: paused at %s (pid %d)\n", point, static_cast<int>(getpid()));
   std::fflush(stderr);
   raise(SIGSTOP);

@@ -5,6 +5,8 @@
 // first (catch_stop_signals), finishes what it is doing (a metrics collect stops collecting, a
 // daemon gives back what it steers), then ends by the same signal (end_by_stop_signal).
 
+#include <functional>
+
 namespace vbm::sys {
 
 /// Installs the handlers (once); from then on stop_signal() says whether one arrived.
@@ -25,7 +27,9 @@ StandardFds ensure_standard_fds();
 
 /// A place where a test can stop the process to interleave something deterministically: when
 /// $VBOXKVM_PAUSE_AT names `point`, the process says so on stderr and stops itself (SIGSTOP)
-/// until the test sends SIGCONT. Nothing happens otherwise.
+/// until the test sends SIGCONT, the first time it passes there. Nothing happens otherwise.
 void pause_point(const char* point);
+/// In-process tests: `hook` runs at every pause point instead (an empty one removes it).
+void set_pause_hook(std::function<void(const char* point)> hook);
 
 } // namespace vbm::sys

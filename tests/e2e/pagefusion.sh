@@ -166,6 +166,19 @@ assert_eq "$as_set" "$(knobs)" "KSM's tunables after the controller left"
 assert_contains "$(cat "$VBOXKVM_RUN_DIR/pagefusiond.log")" "no page-fusion guest has run for 5 s: KSM given back as found (run=0 pages_to_scan=123 sleep_millisecs=45"
 assert_eq 0 "$(merging "$g3")" "the page-fusion-off guest, at the end"
 
+# kill -9 again, then the last page-fusion guest is powered off by vboxmanage: nobody runs
+# `manage off`, and still KSM comes back as found (that vboxmanage finds the killed controller's
+# saved tunables and no controller, and starts one, which gives them back).
+assert_exit 0 vbm startvm "$g1"
+wait_until 5 test -n "$(controller_pid)" || fail "no controller for the restarted $g1"
+pid4=$(controller_pid)
+wait_until 10 test -e "$VBOXKVM_RUN_DIR/ksm-prior" || fail "the controller for $g1 saved no tunables"
+kill -9 "$pid4"
+wait_until 5 bash -c "! kill -0 $pid4 2>/dev/null" || fail "controller $pid4 survived kill -9"
+assert_exit 0 vbm controlvm "$g1" poweroff
+given_back() { [[ $(knobs) == "$as_set" && ! -e $VBOXKVM_RUN_DIR/ksm-prior ]]; }
+wait_until 20 given_back || fail "KSM not given back after kill -9 and poweroff: $(knobs)"
+
 # manage off gives KSM back at once, and then startvm leaves it alone.
 assert_exit 0 vbm startvm "$g1"
 wait_until 5 test -n "$(controller_pid)" || fail "no controller for the restarted $g1"

@@ -18,7 +18,8 @@
 //
 // Invariants checked after every command (abort() on violation, which libFuzzer reports):
 //  - run_app throws nothing (only the injected "kill" may escape) and returns 0, 1, 2 or 130;
-//  - every stderr line that says "error:" starts with "VBoxManage: error: ";
+//  - every stderr line that says "error:" starts with "VBoxManage: error: ", and none says
+//    "internal error:" (only a bug reaches that branch of the catch ladder);
 //  - exit 0 prints no error line; a non-zero exit prints something;
 //  - exit 2 (syntax) never opened the hypervisor or the store (they are opened lazily);
 //  - a read-only connection is never asked to change anything;
@@ -246,6 +247,11 @@ void check_output(const Command& cmd, int rc, const cli::StringOutput& out, bool
     std::string_view line = err.substr(pos, nl == std::string_view::npos ? nl : nl - pos);
     if (line.starts_with(error_prefix)) {
       error_line = true;
+      // Only a bug reaches the catch ladder's last branch: every error of user input, of the
+      // store or of libvirt is a vbm::Error with its own words.
+      if (line.substr(error_prefix.size()).starts_with("internal error:")) {
+        fail("user input reached an internal error", std::string(line));
+      }
     } else if (line.find("error:") != std::string_view::npos) {
       fail("an error line without the program prefix", std::string(line));
     }

@@ -197,7 +197,7 @@ public:
   std::vector<int> waits;                   ///< the timeouts wait_domain_events was given
   std::string uri_value = "test:///fake";   ///< what uri() returns
   bool local = false;                       ///< is_local(): whether the collector reads LocalHost
-  backend::HostInfo host{"x86_64", true};
+  backend::HostInfo host{true};
   std::uint64_t balloon_step_kib = 64 * 1024;
   std::function<void()> after_define;
   std::vector<std::string> calls;

@@ -1,11 +1,14 @@
 #pragma once
 // A fake host tree for backend::Ksm: sys/kernel/mm/ksm with the files of a 6.x kernel and a
-// ksmd in proc/ with a schedstat, in a temporary directory (removed with the object).
+// ksmd in proc/ with a schedstat, in a temporary directory (removed with the object, kept
+// when the test failed).
 //
 // What it deliberately does not do: it has no ksmd. Counters move only when the test sets
 // them (scan() is a shorthand for "ksmd did one full scan"), and the kernel's rules are not
 // enforced: writing pages_to_scan while the advisor is on succeeds, and turning the advisor
 // off does not reset pages_to_scan. Files hold what was last written, with a newline.
+
+#include "support/temp_dir.hpp"
 
 #include <cstdint>
 #include <cstdlib>
@@ -19,8 +22,6 @@ namespace vbm::test {
 class FakeKsmTree {
 public:
   FakeKsmTree() {
-    char tmpl[] = "/tmp/vbm-fake-ksm-XXXXXX";
-    m_root = mkdtemp(tmpl);
     std::filesystem::create_directories(dir());
     std::filesystem::create_directories(m_root / "proc/37");
     std::filesystem::create_directories(m_root / "proc/1");
@@ -39,10 +40,6 @@ public:
       set(name, value);
     }
     set("advisor_mode", "[none] scan-time");
-  }
-  ~FakeKsmTree() {
-    std::error_code ec;
-    std::filesystem::remove_all(m_root, ec);
   }
   FakeKsmTree(const FakeKsmTree&) = delete;
   FakeKsmTree& operator=(const FakeKsmTree&) = delete;
@@ -83,7 +80,8 @@ private:
   void put_proc(const std::string& rel, const std::string& text) {
     std::ofstream(m_root / "proc" / rel) << text;
   }
-  std::filesystem::path m_root;
+  TempDir m_tmp{"vbm-fake-ksm"};
+  std::filesystem::path m_root = m_tmp.path();
 };
 
 } // namespace vbm::test

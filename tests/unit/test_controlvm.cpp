@@ -105,7 +105,7 @@ TEST_F(ControlVmTest, RefusalsLeaveTheGuestAlone) {
   EXPECT_EQ(run("controlvm vm guestmemoryballoon 100"), 1);
   EXPECT_THAT(out.stderr_text, HasSubstr("has no memory balloon device"));
   vm().live.balloon_device = true;
-  hv.host = {"i686", false};
+  hv.host = {false}; // an i686 host
   EXPECT_EQ(run("controlvm vm guestmemoryballoon 0"), 1);
   EXPECT_THAT(out.stderr_text,
               StartsWith("VBoxManage: error: Memory ballooning is only supported on "
@@ -212,9 +212,13 @@ TEST_F(ControlVmTest, StartVmGuiStartsHeadlessWithAWarning) {
 
 TEST_F(ControlVmTest, ModifyVmRefusedWhileRunningAcceptedAfterPowerOff) {
   hv.run("vm");
+  auto before = hv.vm("vm").memory;
   EXPECT_EQ(run("modifyvm vm --memory 512"), 1);
+  EXPECT_EQ(hv.vm("vm").memory, before); // refused: nothing written
   EXPECT_EQ(run("controlvm vm acpipowerbutton"), 0);
+  EXPECT_EQ(hv.vm("vm").state, backend::VmState::PoweredOff);
   EXPECT_EQ(run("modifyvm vm --memory 512"), 0);
+  EXPECT_EQ(hv.vm("vm").memory.memory_kib, 512u * 1024);
 }
 
 TEST(AutoBase, Parsing) {

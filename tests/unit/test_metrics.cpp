@@ -6,6 +6,7 @@
 #include "metrics/catalog.hpp"
 #include "metrics/collector.hpp"
 #include "support/cli_fixture.hpp"
+#include "support/temp_dir.hpp"
 
 #include <gmock/gmock.h>
 #include <nlohmann/json.hpp>
@@ -90,10 +91,9 @@ TEST(MetricCatalog, BaseNamesAndListOrder) {
 // A fake machine root for LocalHost: /proc/meminfo, /proc/stat, /sys/kernel/mm/ksm, a QEMU
 // pid file and its ksm_merging_pages.
 struct FakeRoot {
-  std::filesystem::path dir;
+  TempDir tmp{"vbm-root"};
+  std::filesystem::path dir = tmp.path();
   FakeRoot() {
-    char tmpl[] = "/tmp/vbm-root-XXXXXX";
-    dir = mkdtemp(tmpl);
     write("proc/meminfo", "MemTotal:        1000000 kB\nMemFree:          100000 kB\n"
                           "Buffers:           20000 kB\nCached:           300000 kB\n");
     write("proc/stat", "cpu  100 0 50 850 0 0 0 0 0 0\ncpu0 1 2 3 4\n");
@@ -101,7 +101,6 @@ struct FakeRoot {
     write("run/libvirt/qemu/vm1.pid", "4321");
     write("proc/4321/ksm_merging_pages", "1000\n");
   }
-  ~FakeRoot() { std::filesystem::remove_all(dir); }
   void write(const std::string& rel, const std::string& text) {
     std::filesystem::create_directories((dir / rel).parent_path());
     std::ofstream(dir / rel) << text;

@@ -211,10 +211,12 @@ TEST_F(ModifyVmTest, SavedVmIsNotMutable) {
 TEST_F(ModifyVmTest, AbortedVmIsMutable) {
   hv.vm("vm").state = backend::VmState::Aborted;
   EXPECT_EQ(run("modifyvm vm --memory 600"), 0);
+  EXPECT_EQ(hv.vm("vm").memory.memory_kib, 600u * 1024);
+  EXPECT_EQ(st.settings({"fakehost", hv.vm("vm").ref.uuid}).at("memory"), 600);
 }
 
 TEST_F(ModifyVmTest, Non64BitHostRefusesBalloonAndPageFusionAndCapsRam) {
-  hv.host = {"i686", false};
+  hv.host = {false}; // an i686 host
   EXPECT_EQ(run("modifyvm vm --guest-memory-balloon 0"), 1);
   EXPECT_EQ(first_err_line(),
             "VBoxManage: error: Memory ballooning is only supported on 64-bit hosts");

@@ -242,6 +242,23 @@ TEST_F(ControllerTest, AControllerThatWasKilledIsUndoneFromItsSavedTunables) {
   EXPECT_FALSE(std::filesystem::exists(prior));
 }
 
+TEST_F(ControllerTest, ANewControllerWithNoGuestGivesBackWhatAKilledOneLeft) {
+  // The killed controller's guests stopped too: the next controller (started by whichever
+  // vboxmanage saw the leftover file) has no guest, and gives KSM back at its first tick.
+  tree.set("run", "1");
+  tree.set("pages_to_scan", "4000");
+  sys::write_file_atomic(prior, "run=0\npages_to_scan=66\nsleep_millisecs=200\n", 0600, true);
+  Controller fresh(ksm, prior);
+  fresh.set_guests({}, now);
+  fresh.tick(now);
+  EXPECT_EQ("0", tree.get("run"));
+  EXPECT_EQ("66", tree.get("pages_to_scan"));
+  EXPECT_FALSE(std::filesystem::exists(prior));
+  EXPECT_EQ(Mode::Unmanaged, fresh.mode());
+  EXPECT_THAT(fresh.decisions().back().reason,
+              testing::HasSubstr("a controller stopped without giving KSM back"));
+}
+
 TEST_F(ControllerTest, TheKernelsAdvisorIsTurnedOffWhileSteeringAndBackOnAfter) {
   tree.set("advisor_mode", "[scan-time] none");
   ctl.guest_started({"u1", "web01"}, now);

@@ -3,6 +3,7 @@
 #include "store/migrations.hpp"
 #include "store/settings_store.hpp"
 #include "store/sqlite.hpp"
+#include "support/temp_dir.hpp"
 
 #include <gmock/gmock.h>
 
@@ -14,19 +15,6 @@ namespace vbm::test {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "vbm-store-XXXXXX").string();
-    path = mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    if (!testing::Test::HasFailure()) {
-      fs::remove_all(path);
-    }
-  }
-};
 
 TEST(Store, FreshStoreReachesLatestVersion) {
   store::SettingsStore st(":memory:");
@@ -76,7 +64,7 @@ TEST(Store, FailingMigrationLeavesVersionUnchanged) {
 
 TEST(Store, NewerSchemaIsRefused) {
   TempDir dir;
-  auto file = store::SettingsStore::prepare_path(dir.path);
+  auto file = store::SettingsStore::prepare_path(dir.path());
   {
     store::Connection db(file, 1000);
     db.exec("PRAGMA user_version = 99");
@@ -93,7 +81,7 @@ TEST(Store, NewerSchemaIsRefused) {
 
 TEST(Store, CreatedPrivate) {
   TempDir dir;
-  auto sub = dir.path / "a" / "b";
+  auto sub = dir.path() / "a" / "b";
   mode_t old = umask(0);
   auto file = store::SettingsStore::prepare_path(sub);
   umask(old);
@@ -108,7 +96,7 @@ TEST(Store, CreatedPrivate) {
 
 TEST(Store, CorruptFileIsAClearError) {
   TempDir dir;
-  auto file = dir.path / "vboxkvm.db";
+  auto file = dir.path() / "vboxkvm.db";
   std::ofstream(file) << "this is not a database, just some text that is long enough to matter";
   EXPECT_THROW(store::SettingsStore st(file.string()), store::StoreError);
 }
@@ -122,7 +110,7 @@ namespace {
 // Every shipped schema must migrate to the latest with its rows intact.
 TEST(Store, VersionOneStoreMigratesWithItsData) {
   TempDir dir;
-  auto file = store::SettingsStore::prepare_path(dir.path);
+  auto file = store::SettingsStore::prepare_path(dir.path());
   {
     store::Connection db(file, 1000);
     store::migrate(db, store::migrations().first(1));
