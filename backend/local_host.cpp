@@ -104,7 +104,7 @@ std::optional<FsUsage> LocalHost::root_fs() const {
   if (statvfs(m_root.c_str(), &st) != 0) {
     return std::nullopt;
   }
-  auto mb = [&](std::uint64_t blocks) { return blocks * st.f_frsize / (1024 * 1024); };
+  auto mb = [&](std::uint64_t blocks) { return blocks * st.f_frsize / (1024ULL * 1024); };
   return FsUsage{mb(st.f_blocks), mb(st.f_bavail)};
 }
 

@@ -23,7 +23,7 @@ std::string ensure_collector(const std::string& store_path);
 
 /// The process: parses its arguments, takes the lock and beats until it is done. Returns the
 /// exit code. Throws vbm::Error (bad arguments, an unusable textfile directory).
-int collector_main(std::span<const std::string> args, store::SettingsStore& store,
+int collector_main(std::span<const std::string> argv, store::SettingsStore& st,
                    const sys::Daemon::Hooks& hooks);
 
 } // namespace vbm::metrics

@@ -15,6 +15,6 @@
 namespace vbm::pagefusion {
 
 /// The process. Returns its exit code. Throws vbm::Error (bad arguments).
-int controller_main(std::span<const std::string> args, const sys::Daemon::Hooks& hooks);
+int controller_main(std::span<const std::string> argv, const sys::Daemon::Hooks& hooks);
 
 } // namespace vbm::pagefusion

@@ -57,8 +57,8 @@ assert_eq "" "$ERR" "store and libvirt agree"
 
 # 3. startvm while modifyvm holds the session lock: it waits, then starts the new settings.
 paused modifyvm-define modifyvm "$d" --memory 320
-vbm startvm "$d" >"$E2E_TMP/start.out" 2>&1 &
-start=$!
+"$VBM" --connect "$LIBVIRT_URI" startvm "$d" >"$E2E_TMP/start.out" 2>&1 &
+start=$! # vboxmanage's own PID (not a subshell's), whose open files are looked at
 holds_lock() { # startvm has the session lock's file open
   local fd
   for fd in "/proc/$start/fd/"*; do
