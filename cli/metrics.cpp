@@ -308,8 +308,8 @@ CommandHelp metrics_help() {
   return {
       "metrics",
       "monitor system resource usage",
-      {"collect [--detach] [--list] [--period=seconds] [--samples=count] [* | host | vmname "
-       "metric-list]",
+      {std::string("collect [--detach] [--list] [--period=seconds] [--samples=count] ") +
+           "[* | host | vmname metric-list]",
        "disable [--list] [* | host | vmname metric-list]",
        "enable [--list] [* | host | vmname metric-list]", "list [* | host | vmname metric-list]",
        "query [--json] [* | host | vmname metric-list]",

@@ -38,7 +38,7 @@ std::string line(std::string_view label, std::string_view value) {
 }
 
 std::uint64_t mb(std::uint64_t pages, std::uint64_t page_size) {
-  return pages * page_size / (1024 * 1024);
+  return pages * page_size / (1024ULL * 1024);
 }
 
 bool steering(const Status& s) {
@@ -93,7 +93,7 @@ std::string last_gain_text(const pagefusion::Gain& g) {
   }
   v += fmt::format(" in {:.1f} s", static_cast<double>(g.ms) / 1000);
   if (g.general_profit) {
-    v += fmt::format(" (general profit {:+} MB)", *g.general_profit / (1024 * 1024));
+    v += fmt::format(" (general profit {:+} MB)", *g.general_profit / (1024LL * 1024));
   }
   return v;
 }
@@ -119,7 +119,7 @@ std::string counters_text(const Status& s) {
     text += line("Pages sharing", fmt::format("{} ({} MB saved)", c.pages_sharing,
                                               mb(c.pages_sharing, s.page_size)));
     if (c.general_profit) {
-      text += line("General profit", fmt::format("{} MB", *c.general_profit / (1024 * 1024)));
+      text += line("General profit", fmt::format("{} MB", *c.general_profit / (1024LL * 1024)));
     }
     if (c.full_scans) {
       text += line("Full scans", std::to_string(*c.full_scans));

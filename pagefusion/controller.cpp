@@ -18,7 +18,7 @@ constexpr std::int64_t k_longest_window_ms = 5000;
 
 std::string pages_and_mb(std::int64_t pages, std::uint64_t page_size) {
   return fmt::format("{} pages ({} MB)", pages,
-                     pages * static_cast<std::int64_t>(page_size) / (1024 * 1024));
+                     pages * static_cast<std::int64_t>(page_size) / (1024LL * 1024));
 }
 } // namespace
 
@@ -327,7 +327,7 @@ int Controller::tick_burst(const Reading& r, std::int64_t now_ms) {
   auto g = gain_between(*m_streak_start, r);
   std::string scanned = g.pages_scanned ? fmt::format(" of {} scanned", *g.pages_scanned) : "";
   if (g.general_profit) {
-    scanned += fmt::format(", general profit {:+} MB", *g.general_profit / (1024 * 1024));
+    scanned += fmt::format(", general profit {:+} MB", *g.general_profit / (1024LL * 1024));
   }
   std::string what = g.full_scans >= static_cast<std::uint64_t>(m_quiet)
                          ? fmt::format("the last {} full scans", m_quiet)

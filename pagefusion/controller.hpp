@@ -52,18 +52,18 @@ struct Rate {
 struct Tuning {
   Rate burst{4000, 20};
   Rate idle{250, 1000};
-  std::uint64_t burst_min_pages = 500;   ///< the CPU cap never takes a burst below this
-  double burst_cpu_cap = 30.0;           ///< % of one core ksmd may use while bursting
-  std::int64_t min_burst_ms = 4000;      ///< a guest that just started is still booting
-  int quiet_scans = 2;                   ///< full scans in a row that gain (almost) nothing
-  std::uint64_t quiet_pages = 64;        ///< "almost nothing": below this many pages …
-  double quiet_ratio = 0.001;            ///< … or this share of the pages scanned …
-  double quiet_share = 0.02;             ///< … or this share of what the burst merged so far
-  std::int64_t idle_window_ms = 30000;   ///< idle gains are judged over this window
-  std::uint64_t wake_pages = 256;        ///< an idle window merging this many pages …
-  double wake_ratio = 0.01;              ///< … and this share of what it scanned: burst again
-  std::uint64_t deflate_kib = 16 * 1024; ///< a balloon giving back this much: burst
-  std::int64_t release_after_ms = 5000;  ///< no page-fusion guest for this long: give KSM back
+  std::uint64_t burst_min_pages = 500;      ///< the CPU cap never takes a burst below this
+  double burst_cpu_cap = 30.0;              ///< % of one core ksmd may use while bursting
+  std::int64_t min_burst_ms = 4000;         ///< a guest that just started is still booting
+  int quiet_scans = 2;                      ///< full scans in a row that gain (almost) nothing
+  std::uint64_t quiet_pages = 64;           ///< "almost nothing": below this many pages …
+  double quiet_ratio = 0.001;               ///< … or this share of the pages scanned …
+  double quiet_share = 0.02;                ///< … or this share of what the burst merged so far
+  std::int64_t idle_window_ms = 30000;      ///< idle gains are judged over this window
+  std::uint64_t wake_pages = 256;           ///< an idle window merging this many pages …
+  double wake_ratio = 0.01;                 ///< … and this share of what it scanned: burst again
+  std::uint64_t deflate_kib = 16ULL * 1024; ///< a balloon giving back this much: burst
+  std::int64_t release_after_ms = 5000;     ///< no page-fusion guest for this long: give KSM back
   int burst_tick_ms = 250;
   int idle_tick_ms = 5000;
   std::size_t decisions_kept = 20;

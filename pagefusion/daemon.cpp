@@ -17,7 +17,7 @@ constexpr std::int64_t k_max_wait_ms = 1000;
 } // namespace
 
 Daemon::Daemon(const backend::Ksm& ksm, HostPaths paths, Hooks hooks, bool permanent, Tuning tuning)
-    : m_ksm(ksm), m_paths(std::move(paths)), m_hooks(std::move(hooks)), m_permanent(permanent),
+    : m_paths(std::move(paths)), m_hooks(std::move(hooks)), m_permanent(permanent),
       m_ctl(ksm, m_paths.prior(), tuning) {
   m_ctl.on_decision = [this](const Decision& d) {
     m_hooks.log(fmt::format("{}: {} pages / {} ms: {}", mode_name(d.mode), d.rate.pages_to_scan,

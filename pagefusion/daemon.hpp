@@ -47,7 +47,6 @@ private:
   bool mergeable(const backend::VmRef& vm);
   void write_state();
 
-  const backend::Ksm& m_ksm;
   HostPaths m_paths;
   Hooks m_hooks;
   bool m_permanent;

@@ -4,6 +4,7 @@
 #include "support/cli_fixture.hpp"
 
 #include <gmock/gmock.h>
+#include <nlohmann/json.hpp>
 
 #include <regex>
 #include <set>
@@ -58,6 +59,11 @@ struct CompleteTest : CliTest {
 };
 
 std::set<std::string> as_set(const std::vector<std::string>& v) { return {v.begin(), v.end()}; }
+
+std::vector<std::string> operator+(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
 
 TEST_F(CompleteTest, CommandNamesComeFromTheCommandTable) {
   std::vector<std::string> names;
@@ -290,6 +296,73 @@ TEST_F(CompleteTest, BadRequestIsExit2) {
 TEST_F(CompleteTest, NotInHelp) {
   run("help");
   EXPECT_EQ(out.stdout_text.find("__complete"), std::string::npos);
+}
+
+} // namespace
+} // namespace vbm::test
+
+namespace vbm::test {
+namespace {
+
+// Every command, from the table as `__dump-cli` prints it: completion offers each of its options
+// (the 7.x "--" spelling of each) and each subcommand and keyword somewhere on the line, and
+// offers no option the command does not have.
+TEST_F(CompleteTest, EveryCommandsGrammarIsWhatCompletionOffers) {
+  ASSERT_EQ(run("__dump-cli"), 0);
+  auto dump = nlohmann::json::parse(out.stdout_text);
+  ASSERT_FALSE(dump["commands"].empty());
+  for (const auto& cmd : dump["commands"]) {
+    std::string name = cmd["name"];
+    std::vector<std::string> lead{name};
+    if (cmd["vm"] != "none") {
+      lead.push_back(cmd["vm"] == "running" ? "run1" : "off1");
+    }
+    std::vector<std::pair<std::vector<std::string>, nlohmann::json>> places; // line, its options
+    if (cmd["subcommands"].empty()) {
+      places.emplace_back(lead, cmd);
+    }
+    std::set<std::string> words(cmd["words"].begin(), cmd["words"].end());
+    std::set<std::string> offered_words;
+    auto first = complete(std::vector<std::string>(lead.begin(), lead.end()) + std::vector<std::string>{""});
+    offered_words.insert(first.begin(), first.end());
+    for (const auto& sub : cmd["subcommands"]) {
+      words.insert(sub["name"]);
+      for (const auto& w : sub["words"]) {
+        words.insert(w);
+      }
+      auto line = lead;
+      line.push_back(sub["name"]);
+      auto after = complete(line + std::vector<std::string>{""});
+      offered_words.insert(after.begin(), after.end());
+      places.emplace_back(line, sub);
+    }
+    for (const auto& w : words) {
+      EXPECT_TRUE(offered_words.contains(w)) << name << ": keyword " << w << " never offered";
+    }
+    for (const auto& [line, spec] : places) {
+      std::set<std::string> names;
+      std::map<int, std::string> wanted; // id -> its first "--" spelling
+      for (const auto& o : spec["options"]) {
+        names.insert(o["name"]);
+        if (o["name"].get<std::string>().starts_with("--") && !wanted.contains(o["id"])) {
+          wanted[o["id"]] = o["name"];
+        }
+      }
+      // Options go right after the line, or after one or two operand words (a size, a name).
+      std::set<std::string> offered;
+      auto probe = line;
+      for (int operands = 0; operands <= 2; ++operands) {
+        for (const auto& c : complete(probe + std::vector<std::string>{"-"})) {
+          EXPECT_TRUE(names.contains(c)) << name << ": offered " << c << ", not an option of it";
+          offered.insert(c);
+        }
+        probe.push_back(operands == 0 ? "100" : "x");
+      }
+      for (const auto& [id, o] : wanted) {
+        EXPECT_TRUE(offered.contains(o)) << name << ": option " << o << " never offered";
+      }
+    }
+  }
 }
 
 } // namespace
