@@ -40,7 +40,7 @@ DEFINITIONS = [
     ("reclaimed GiB*s",
      "integral over the window of sum over guests of (configured memory - guest RAM resident), "
      "where guest RAM resident = QEMU's VmRSS - QEMU's own memory (its RSS outside the guest-RAM "
-     "mapping, /proc/PID/smaps every 5 s): the guest memory the host got back. (QEMU's own "
+     "mapping, /proc/PID/smaps every 10-60 s): the guest memory the host got back. (QEMU's own "
      "~105 MiB per TCG guest is left out: with it, a guest that gives nothing back would count "
      "-105 MiB and every ratio would be skewed by a constant no policy can change.)"),
     ("over-budget MiB*s",
@@ -100,7 +100,7 @@ def percentile(values, p):
 class Guest:
     def __init__(self, name):
         self.name = name
-        self.rows = []  # (t, actual, usable, rss, own, target, log_bytes)
+        self.rows = []  # (t, actual, usable, rss, own, target, log_bytes, polled_t)
         self.offset = None  # host = offset + guest_s
         self.demand = []  # (host t, MiB)
         self.stalls = []  # (host t, ms)
@@ -128,8 +128,10 @@ class Run:
             for r in csv.DictReader(f):
                 t = float(r["t"])
                 g = self.guests.setdefault(r["guest"], Guest(r["guest"]))
+                # libvirt's figures are as of polled_t (the sampler polls in a thread of its own)
                 g.rows.append((t, fnum(r["actual"]), fnum(r["usable"]), float(r["rss"]),
-                               fnum(r["qemu_own"]), fnum(r["target"]), fnum(r["log_bytes"])))
+                               fnum(r["qemu_own"]), fnum(r["target"]), fnum(r["log_bytes"]),
+                               fnum(r["polled_t"])))
                 if t != last:
                     self.ticks.append((t, fnum(r["svc_cpu_s"]), fnum(r["changes"]),
                                        fnum(r["sampler_cpu_s"])))
@@ -242,7 +244,7 @@ class Run:
         for g in self.guests.values():
             start = a_c = None
             last_usable = None  # the usable at the end of the previous reaction
-            for t, actual, usable, *_ in g.rows:
+            for _, actual, usable, _, _, _, _, t in g.rows:
                 if actual is None or usable is None or t < self.t0:
                     continue
                 if t > self.t1:
@@ -479,9 +481,9 @@ def plot_run(run, plots):
         s = os.path.join(d, f"g{i}.dat")
         write_series(s, [(t - t0, None if tg is None else tg / MIB,
                           min(max(rss - own, 0), run.config_kib) / MIB)
-                         for (t, _, _, rss, _, tg, _), own in zip(g.rows, g.own)])
+                         for (t, _, _, rss, _, tg, _, _), own in zip(g.rows, g.own)])
         ac = os.path.join(d, f"g{i}.actual.dat")  # only the rows that polled libvirt
-        write_series(ac, [(t - t0, a / MIB) for t, a, *_ in g.rows if a is not None])
+        write_series(ac, [(pt - t0, r[1] / MIB) for r in g.rows if (pt := r[7]) is not None and r[1] is not None])
         dm = os.path.join(d, f"g{i}.demand.dat")  # memload's last demand holds to the end
         end = max(run.t1, g.rows[-1][0] if g.rows else run.t1)
         write_series(dm, [(h - t0, v) for h, v in g.demand] + ([(end - t0, g.demand[-1][1])] if g.demand else []))

@@ -4,52 +4,55 @@ running guest every --interval seconds (default 0.1) until SIGTERM.
 
   sampler.py --uri URI --out CSV [--state FILE] [--service-pid PID] NAME=CONSOLE_LOG...
 
-Columns (KiB unless named otherwise; empty = not read in this row):
-  t              host CLOCK_MONOTONIC, seconds (the clock conductor.py stamps its sends with)
+Columns (KiB unless named otherwise; empty = not read for this row):
+  t              host CLOCK_MONOTONIC, seconds (the clock conductor.py stamps its start with)
   guest          the domain's name
+  polled_t       when the libvirt figures of this row were read (the middle of the call), or empty
   actual, unused, usable, available, disk_caches
                  virDomainMemoryStats: the balloon's current size (live, from QEMU's
                  query-balloon) and the guest's MemFree, MemAvailable, MemTotal and page cache
-                 (as of the guest's last statistics report, every stats period). Polled every
-                 --interval while the guest is near the guard (usable < 128 MiB) or its balloon
-                 moves (actual changed, or differs from the service's target), else every --slow
-                 seconds (default 0.5): each poll costs QEMU and libvirtd a monitor round trip
+                 (as of the guest's last statistics report, every stats period). Each poll costs
+                 QEMU and libvirtd a monitor round trip, so a guest is polled every --interval only
+                 while it is near the guard (usable < 128 MiB) or its balloon moves (actual changed,
+                 or differs from the service's target), else every --slow seconds (default 0.5).
+                 Polls run in their own thread: a slow answer (a busy QEMU) never delays the rows.
   rss            QEMU's resident memory (/proc/PID/statm), every row
   qemu_own       QEMU's resident memory outside the guest's RAM mapping (/proc/PID/smaps: all
-                 Rss minus that of the anonymous mapping the size of the guest's memory); read
-                 every 5 s per guest (it grows slowly: TCG's code buffer), carried in between
+                 Rss minus that of the anonymous mapping the size of the guest's memory), carried
+                 between reads. smaps walks every page table (~10 ms for a 384 MiB guest: most of
+                 this sampler's CPU), so it is read every 10 s during a QEMU's first 90 s (TCG's
+                 code buffer grows from ~55 to ~110 MiB while the guest boots and warms up), every
+                 60 s after that (it then grows by ~1 MiB a minute)
   target         the balloon target the service wrote for this guest in its state file
   log_bytes      the size of the guest's console log: the analysis finds when each console line
                  reached the host from it (to map guest times to host times)
   changes        the service's counters.changes (balloon changes so far)
   svc_cpu_s      the service's user+system CPU seconds (/proc/PID/stat)
-  sampler_cpu_s  this sampler's own user+system CPU seconds
+  sampler_cpu_s  this sampler's own user+system CPU seconds (both threads)
 libvirtd may be restarted under it: libvirt errors are retried (reconnecting once a second);
-/proc columns go on meanwhile. Exits 0 on SIGTERM/SIGINT and prints a summary line to stderr.
+the /proc columns go on meanwhile. Exits 0 on SIGTERM/SIGINT, with a summary line on stderr.
 """
 import argparse
+import collections
 import json
 import os
 import resource
 import signal
 import sys
+import threading
 import time
 
 import libvirt
 
 FAST_BELOW_KIB = 128 * 1024  # usable below this: poll every --interval
-SMAPS_EVERY_S = 5.0
+SMAPS_YOUNG_S, SMAPS_YOUNG_EVERY_S, SMAPS_EVERY_S = 90.0, 10.0, 60.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
-COLUMNS = ("t guest actual unused usable available disk_caches rss qemu_own target log_bytes "
-           "changes svc_cpu_s sampler_cpu_s").split()
+COLUMNS = ("t guest polled_t actual unused usable available disk_caches rss qemu_own target "
+           "log_bytes changes svc_cpu_s sampler_cpu_s").split()
+STATS = ("actual", "unused", "usable", "available", "disk_caches")
 
-stop = False
-
-
-def on_signal(_sig, _frame):
-    global stop
-    stop = True
+stop = threading.Event()
 
 
 def read(path):
@@ -61,7 +64,7 @@ def read(path):
 
 
 def own_cpu_s():
-    r = resource.getrusage(resource.RUSAGE_SELF)
+    r = resource.getrusage(resource.RUSAGE_SELF)  # the whole process: both threads
     return r.ru_utime + r.ru_stime
 
 
@@ -99,14 +102,14 @@ class Guest:
     def __init__(self, name, log):
         self.name, self.log = name, log
         self.pid = None
+        self.born = 0.0  # when this QEMU was first seen
         self.statm = None  # an open fd on /proc/PID/statm (re-read with pread: no open per row)
         self.next_pid_check = 0.0
-        self.dom = None
-        self.memory_kib = None
-        self.next_poll = 0.0
         self.next_smaps = 0.0
         self.own = None
-        self.last_actual = None
+        self.memory_kib = None  # set by the poll thread (libvirt's maximum)
+        self.fresh = collections.deque()  # (polled_t, stats) from the poll thread, not written yet
+        self.target = None  # the service's target (main thread), read by the poll thread
 
     def forget(self):
         if self.statm is not None:
@@ -125,7 +128,7 @@ class Guest:
                 if pid is not None:
                     try:
                         self.statm = os.open(f"/proc/{pid}/statm", os.O_RDONLY)
-                        self.pid, self.own, self.next_smaps = pid, None, now
+                        self.pid, self.own, self.born, self.next_smaps = pid, None, now, now
                     except OSError:
                         pass
         if self.statm is None:
@@ -135,6 +138,71 @@ class Guest:
         except (OSError, IndexError):  # the process is gone
             self.forget()
             return None
+
+    def smaps_due(self, now):
+        if self.pid is None or not self.memory_kib or now < self.next_smaps:
+            return False
+        young = now - self.born < SMAPS_YOUNG_S
+        self.next_smaps = now + (SMAPS_YOUNG_EVERY_S if young else SMAPS_EVERY_S)
+        return True
+
+
+class Poller(threading.Thread):
+    """libvirt's figures of each guest when due (see the module's doc), handed to the main
+    thread through Guest.fresh."""
+
+    def __init__(self, uri, guests, interval, slow):
+        super().__init__(daemon=True)
+        self.uri, self.guests, self.interval, self.slow = uri, guests, interval, slow
+        self.polls = self.reconnects = 0
+
+    def run(self):
+        conn, doms, due, last = None, {}, {g.name: 0.0 for g in self.guests}, {}
+        while not stop.is_set():
+            now = time.monotonic()
+            if conn is None:
+                try:
+                    conn, doms = libvirt.open(self.uri), {}
+                except libvirt.libvirtError:
+                    stop.wait(1.0)
+                    continue
+            for g in self.guests:
+                if due[g.name] > now or g.pid is None:
+                    continue
+                try:
+                    if g.name not in doms:
+                        doms[g.name] = conn.lookupByName(g.name)
+                        g.memory_kib = doms[g.name].maxMemory()
+                    t1 = time.monotonic()
+                    stats = doms[g.name].memoryStats()
+                    t2 = time.monotonic()
+                except libvirt.libvirtError:
+                    doms.pop(g.name, None)
+                    due[g.name] = now + self.slow
+                    try:
+                        alive = conn.isAlive()
+                    except libvirt.libvirtError:
+                        alive = False
+                    if not alive:
+                        try:
+                            conn.close()
+                        except libvirt.libvirtError:
+                            pass
+                        conn = None
+                        self.reconnects += 1
+                        stop.wait(1.0)
+                        break
+                    continue
+                self.polls += 1
+                g.fresh.append(((t1 + t2) / 2, stats))
+                actual, usable, target = stats.get("actual"), stats.get("usable"), g.target
+                fast = ((usable is not None and usable < FAST_BELOW_KIB)
+                        or (g.name in last and actual != last[g.name])
+                        or (target is not None and actual is not None and abs(target - actual) > 1024))
+                last[g.name] = actual
+                due[g.name] = t1 + (self.interval if fast else self.slow)
+            wait = min(due.values()) - time.monotonic()
+            stop.wait(min(max(wait, 0.01), self.slow))
 
 
 def main():
@@ -147,28 +215,20 @@ def main():
     ap.add_argument("--service-pid", type=int)
     ap.add_argument("guests", nargs="+", metavar="NAME=CONSOLE_LOG")
     a = ap.parse_args()
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     libvirt.registerErrorHandler(lambda _ctx, _err: None, None)  # no libvirt lines on stderr
 
     guests = [Guest(*g.split("=", 1)) for g in a.guests]
-    for i, g in enumerate(guests):  # spread the smaps reads over the period
-        g.next_smaps = i * SMAPS_EVERY_S / len(guests)
-    conn, next_connect, reconnects, polls, rows = None, 0.0, 0, 0, 0
-    state_mtime, targets, changes = None, {}, ""
+    poller = Poller(a.uri, guests, a.interval, a.slow)
+    poller.start()
+    rows, state_mtime, changes = 0, None, ""
     t_start, cpu_start = time.monotonic(), own_cpu_s()
     out = open(a.out, "w", buffering=1 << 16)
     out.write(",".join(COLUMNS) + "\n")
     tick, last_flush = time.monotonic(), 0.0
-    while not stop:
+    while not stop.is_set():
         now = time.monotonic()
-        if conn is None and now >= next_connect:
-            try:
-                conn = libvirt.open(a.uri)
-                for g in guests:
-                    g.dom = None
-            except libvirt.libvirtError:
-                conn, next_connect = None, now + 1.0
         if a.state:
             try:
                 mtime = os.stat(a.state).st_mtime_ns
@@ -179,10 +239,12 @@ def main():
                     with open(a.state) as f:
                         st = json.load(f)
                     targets = {x.get("name"): x.get("target_kib") for x in st.get("guests", [])}
+                    for g in guests:
+                        g.target = targets.get(g.name)
                     changes = st.get("counters", {}).get("changes", "")
                     state_mtime = mtime
-                except (OSError, ValueError):
-                    pass  # caught mid-write (should not happen with rename) or gone: next tick
+                except (OSError, ValueError, AttributeError):
+                    pass  # caught mid-write or gone: the next tick
         svc = proc_cpu_s(a.service_pid) if a.service_pid else None
         svc = "" if svc is None else f"{svc:.2f}"
         mine = f"{own_cpu_s() - cpu_start:.3f}"
@@ -190,49 +252,23 @@ def main():
             rss = g.rss_kib(now)
             if rss is None:
                 continue
-            stats = None
-            target = targets.get(g.name)
-            if conn is not None and now >= g.next_poll:
-                try:
-                    if g.dom is None:
-                        g.dom = conn.lookupByName(g.name)
-                        g.memory_kib = g.dom.maxMemory()
-                    stats = g.dom.memoryStats()
-                    polls += 1
-                except libvirt.libvirtError:
-                    g.dom = None
-                    try:
-                        alive = conn.isAlive()
-                    except libvirt.libvirtError:
-                        alive = False
-                    if not alive:
-                        try:
-                            conn.close()
-                        except libvirt.libvirtError:
-                            pass
-                        conn, next_connect, reconnects = None, now + 1.0, reconnects + 1
-            if stats is not None:
-                actual, usable = stats.get("actual"), stats.get("usable")
-                fast = ((usable is not None and usable < FAST_BELOW_KIB)
-                        or (g.last_actual is not None and actual != g.last_actual)
-                        or (target is not None and actual is not None and abs(target - actual) > 1024))
-                g.next_poll = now + (a.interval if fast else a.slow) - a.interval / 2
-                g.last_actual = actual
-            if g.memory_kib and now >= g.next_smaps:
+            if g.smaps_due(now):
                 own = qemu_own_kib(g.pid, g.memory_kib)
                 g.own = own if own is not None else g.own
-                g.next_smaps = now + SMAPS_EVERY_S
             try:
                 log_bytes = os.stat(g.log).st_size
             except OSError:
                 log_bytes = ""
-
-            def v(key):
-                x = stats.get(key) if stats else None
-                return "" if x is None else str(x)
-            out.write(f"{now:.3f},{g.name},{v('actual')},{v('unused')},{v('usable')},{v('available')},"
-                      f"{v('disk_caches')},{rss},{'' if g.own is None else g.own},"
-                      f"{'' if target is None else target},{log_bytes},{changes},{svc},{mine}\n")
+            fresh = None
+            while g.fresh:  # deque pops are atomic; between two rows there is at most one poll
+                fresh = g.fresh.popleft()
+            if fresh:
+                polled = f"{fresh[0]:.3f}," + ",".join(
+                    "" if fresh[1].get(k) is None else str(fresh[1][k]) for k in STATS)
+            else:
+                polled = ",,,,,"
+            out.write(f"{now:.3f},{g.name},{polled},{rss},{'' if g.own is None else g.own},"
+                      f"{'' if g.target is None else g.target},{log_bytes},{changes},{svc},{mine}\n")
             rows += 1
         if now - last_flush >= 1.0:
             out.flush()
@@ -241,12 +277,13 @@ def main():
         delay = tick - time.monotonic()
         if delay < 0:  # behind (the host was busy): skip the missed ticks, do not catch up
             tick, delay = time.monotonic(), 0
-        time.sleep(delay)
+        stop.wait(delay)
     out.close()
     wall = time.monotonic() - t_start
     cpu = own_cpu_s() - cpu_start
-    print(f"sampler: {rows} rows, {polls} libvirt polls, {reconnects} reconnects in {wall:.0f} s; "
-          f"CPU {cpu:.2f} s = {cpu / max(wall, 1e-9) * 100:.2f}% of one core", file=sys.stderr)
+    print(f"sampler: {rows} rows, {poller.polls} libvirt polls, {poller.reconnects} reconnects in "
+          f"{wall:.0f} s; CPU {cpu:.2f} s = {cpu / max(wall, 1e-9) * 100:.2f}% of one core",
+          file=sys.stderr)
 
 
 if __name__ == "__main__":
