@@ -55,6 +55,7 @@ LOG_TAG=bench_autoballoon
 ab=$here/bench/autoballoon
 # Debian's python3: python3-libvirt installs there (a python3 earlier in PATH may lack it).
 py=/usr/bin/python3
+export PYTHONDONTWRITEBYTECODE=1 # no __pycache__ in the source tree
 vbm=${VBM:-$here/build/bin/vboxmanage}
 uri=${LIBVIRT_URI:-qemu:///system}
 all_scenarios=staggered,all-spike,idle,sawtooth

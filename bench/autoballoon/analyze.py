@@ -139,6 +139,17 @@ class Run:
         self.names = sorted(self.guests, key=lambda n: (len(n), n))
         for g in self.guests.values():
             self.read_console(g)
+        # The service's last state (copied at the end of the run): which guests it managed. It
+        # must manage this run's guests and no other (the host's other guests are not in the
+        # emulated host's figures).
+        self.foreign = []
+        st = os.path.join(rd, "state.json")
+        if os.path.exists(st):
+            try:
+                managed = {x.get("name") for x in json.load(open(st)).get("guests", [])}
+                self.foreign = sorted(n for n in managed - set(self.names) if n)
+            except (ValueError, AttributeError):
+                pass
         self.sends_failed = 0
         ev = os.path.join(rd, "events.log")
         if os.path.exists(ev):
@@ -372,6 +383,8 @@ def report(runs, cpu, out):
                 notes.append(f"{r.overlap} guests spiked at once (planned: 1)")
             if r.sends_failed:
                 notes.append(f"{r.sends_failed} conductor line(s) not acknowledged")
+            if r.foreign:
+                notes.append(f"the service also managed guests of others: {', '.join(r.foreign[:5])}")
             if any(g.offset is None for g in r.guests.values()):
                 notes.append("a console log could not be mapped to host time")
             if notes:
