@@ -283,7 +283,13 @@ run_one() {
       "$rd/scenario.txt" "${socks[@]}" || echo "  conductor: not every line was sent (see $rd/events.log)" >&2
   fi
   stop_pid "$sampler_pid"
-  [[ -z $svc_pid ]] || stop_pid "$svc_pid"
+  if [[ -n $svc_pid ]]; then
+    if ! kill -0 "$svc_pid" 2>/dev/null; then # it should still be running: say so in the report
+      wait "$svc_pid" && line=0 || line=$?
+      echo "the service exited during the run with status $line (see service.log)" | tee "$rd/service.died" >&2
+    fi
+    stop_pid "$svc_pid"
+  fi
   pids=()
   [[ -z $state || ! -e $state ]] || cp "$state" "$rd/state.json"
   remove_guests

@@ -360,12 +360,12 @@ def report(runs, cpu, out):
           f"warm-up; seed{'s' if len(seeds) > 1 else ''} {','.join(map(str, seeds))}"
           + (" (means of integrals, sums of counts, reactions pooled)" if len(seeds) > 1 else ""))
         w(f"{'policy':9} {'reclaimed':>10} {'over-budget':>12} {'OOM':>4} {'stalls':>12} "
-          f"{'reaction p50/p99 s (n)':>26} {'ctl CPU':>8} {'changes':>8} {'mean':>6}")
-        w(f"{'':9} {'GiB*s':>10} {'MiB*s':>12} {'kills':>4} {'n / ms':>12} {'':>26} "
+          f"{'reaction p50/p99 s (n)':>32} {'ctl CPU':>8} {'changes':>8} {'mean':>6}")
+        w(f"{'':9} {'GiB*s':>10} {'MiB*s':>12} {'kills':>4} {'n / ms':>12} {'':>32} "
           f"{'% core':>8} {'per GiB':>8} {'sumRSS':>6}")
         for p, a in by_policy.items():
             w(f"{p:9} {a.reclaimed:10.1f} {a.over:12.0f} {a.ooms:4d} "
-              f"{f'{a.stalls} / {a.stall_ms}':>12} {reaction_text(a.reactions, a.unresolved):>26} "
+              f"{f'{a.stalls} / {a.stall_ms}':>12} {reaction_text(a.reactions, a.unresolved):>32} "
               f"{fmt(a.ctl_cpu, '.2f'):>8} {fmt(a.changes_per_gib, '.1f'):>8} {fmt(a.mean_rss, '.0f'):>6}")
         name, base = best_baseline(by_policy)
         if name:
@@ -383,6 +383,8 @@ def report(runs, cpu, out):
                 notes.append(f"{r.overlap} guests spiked at once (planned: 1)")
             if r.sends_failed:
                 notes.append(f"{r.sends_failed} conductor line(s) not acknowledged")
+            if os.path.exists(os.path.join(r.dir, "service.died")):
+                notes.append(open(os.path.join(r.dir, "service.died")).read().strip())
             if r.foreign:
                 notes.append(f"the service also managed guests of others: {', '.join(r.foreign[:5])}")
             if any(g.offset is None for g in r.guests.values()):

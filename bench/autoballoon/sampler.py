@@ -13,8 +13,10 @@ Columns (KiB unless named otherwise; empty = not read for this row):
                  query-balloon) and the guest's MemFree, MemAvailable, MemTotal and page cache
                  (as of the guest's last statistics report, every stats period). Each poll costs
                  QEMU and libvirtd a monitor round trip, so a guest is polled every --interval only
-                 while it is near the guard (usable < 128 MiB) or its balloon moves (actual changed,
-                 or differs from the service's target), else every --slow seconds (default 0.5).
+                 while it is near the guard with its balloon inflated (usable < 128 MiB, actual
+                 below its maximum by 16+ MiB: where reactions are measured) or while its balloon
+                 moves (actual changed, or differs from the service's target), else every --slow
+                 seconds (default 0.5).
                  Polls run in their own thread: a slow answer (a busy QEMU) never delays the rows.
   rss            QEMU's resident memory (/proc/PID/statm), every row
   qemu_own       QEMU's resident memory outside the guest's RAM mapping (/proc/PID/smaps: all
@@ -196,7 +198,8 @@ class Poller(threading.Thread):
                 self.polls += 1
                 g.fresh.append(((t1 + t2) / 2, stats))
                 actual, usable, target = stats.get("actual"), stats.get("usable"), g.target
-                fast = ((usable is not None and usable < FAST_BELOW_KIB)
+                inflated = actual is not None and g.memory_kib and actual < g.memory_kib - 16 * 1024
+                fast = ((inflated and usable is not None and usable < FAST_BELOW_KIB)
                         or (g.name in last and actual != last[g.name])
                         or (target is not None and actual is not None and abs(target - actual) > 1024))
                 last[g.name] = actual
