@@ -1,0 +1,165 @@
+// VirtualBox's extra data: the store's extradata table (store/extradata_store.hpp).
+
+#include "store/extradata_store.hpp"
+#include "store/migrations.hpp"
+#include "store/settings_store.hpp"
+#include "support/temp_dir.hpp"
+
+#include <gmock/gmock.h>
+
+#include <algorithm>
+#include <sys/stat.h>
+
+using testing::ElementsAre;
+using testing::IsEmpty;
+using testing::Pair;
+
+namespace vbm::test {
+namespace {
+
+const store::VmKey k_vm{"h1", "u1"};
+
+// Keys and values that would break anything that splices text into SQL, a format string or a
+// LIKE pattern: they must come back byte for byte.
+const std::vector<std::string> k_odd = {
+    "plain",
+    "it's \"quoted\"",
+    "Ünïcödé 🐧 ключ",
+    "100% %s %n %1$s {} {0}",
+    "'; DROP TABLE extradata; --",
+    "a_b%c",
+    "line one\nline two\r\n",
+    "back\\slash",
+    " leading and trailing ",
+    std::string("nul\0inside", 10),
+    "\xff\xfe not UTF-8",
+};
+
+struct ExtraDataStoreTest : testing::Test {
+  store::SettingsStore st{":memory:"};
+  store::ExtraDataStore& xs = st.extradata();
+};
+
+TEST_F(ExtraDataStoreTest, OddKeysAndValuesRoundTrip) {
+  for (const auto& key : k_odd) {
+    for (const auto& value : k_odd) {
+      ASSERT_TRUE(xs.set(k_vm, key, value));
+      EXPECT_EQ(xs.get(k_vm, key), value) << key;
+    }
+  }
+  EXPECT_EQ(xs.keys(k_vm).size(), k_odd.size());
+  EXPECT_EQ(st.connection().query_int("SELECT count(*) FROM sqlite_master WHERE name = "
+                                      "'extradata'"),
+            1);
+}
+
+TEST_F(ExtraDataStoreTest, VeryLongValues) {
+  std::string big(1 << 20, 'x');
+  big[12345] = '\n';
+  std::string long_key(4096, 'k');
+  ASSERT_TRUE(xs.set(k_vm, long_key, big));
+  EXPECT_EQ(xs.get(k_vm, long_key), big);
+  EXPECT_THAT(xs.entries(k_vm), ElementsAre(Pair(long_key, big)));
+}
+
+TEST_F(ExtraDataStoreTest, AbsentIsNullopt) {
+  EXPECT_EQ(xs.get(k_vm, "nothing"), std::nullopt);
+  EXPECT_THAT(xs.entries(k_vm), IsEmpty());
+}
+
+TEST_F(ExtraDataStoreTest, EmptyOrAbsentValueDeletes) {
+  xs.set(k_vm, "a", "1");
+  xs.set(k_vm, "b", "2");
+  EXPECT_TRUE(xs.set(k_vm, "a", ""));
+  EXPECT_TRUE(xs.set(k_vm, "b", std::nullopt));
+  EXPECT_EQ(xs.get(k_vm, "a"), std::nullopt);
+  EXPECT_EQ(xs.get(k_vm, "b"), std::nullopt);
+  EXPECT_THAT(xs.keys(k_vm), IsEmpty());
+  EXPECT_EQ(st.connection().query_int("SELECT count(*) FROM extradata"), 0);
+}
+
+TEST_F(ExtraDataStoreTest, ReportsWhetherAnythingChanged) {
+  EXPECT_TRUE(xs.set(k_vm, "k", "v"));
+  EXPECT_FALSE(xs.set(k_vm, "k", "v")) << "the value it already has";
+  EXPECT_TRUE(xs.set(k_vm, "k", "w"));
+  EXPECT_TRUE(xs.set(k_vm, "k", std::nullopt));
+  EXPECT_FALSE(xs.set(k_vm, "k", std::nullopt)) << "deleting a missing key";
+  EXPECT_FALSE(xs.set(k_vm, "k", ""));
+}
+
+TEST_F(ExtraDataStoreTest, EmptyKeyIsAKeyEvenWithoutData) {
+  ASSERT_TRUE(xs.set(k_vm, std::string_view{}, "v")); // a string_view with no data at all
+  EXPECT_EQ(xs.get(k_vm, ""), "v");
+  EXPECT_THAT(xs.keys(k_vm), ElementsAre(""));
+}
+
+TEST_F(ExtraDataStoreTest, KeysInByteOrder) {
+  // strcmp order, as VirtualBox's std::map<Utf8Str>: upper case before lower case, a prefix
+  // before what extends it, non-ASCII (bytes 0x80 and up) after ASCII.
+  for (const char* key : {"b", "a", "B", "ä", "a/b", "ab", "A", "_", "~", "Z", "a0", "\x7f"}) {
+    xs.set(k_vm, key, "v");
+  }
+  EXPECT_THAT(xs.keys(k_vm),
+              ElementsAre("A", "B", "Z", "_", "a", "a/b", "a0", "ab", "b", "~", "\x7f", "ä"));
+  auto keys = xs.keys(k_vm);
+  EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
+}
+
+TEST_F(ExtraDataStoreTest, ScopesAreSeparate) {
+  const store::VmKey other_host{"h2", "u1"};
+  const store::VmKey other_vm{"h1", "u2"};
+  xs.set(store::k_global_scope, "k", "global");
+  xs.set(k_vm, "k", "vm");
+  xs.set(other_host, "k", "same uuid, other host");
+  EXPECT_EQ(xs.get(store::k_global_scope, "k"), "global");
+  EXPECT_EQ(xs.get(k_vm, "k"), "vm");
+  EXPECT_EQ(xs.get(other_host, "k"), "same uuid, other host");
+  EXPECT_EQ(xs.get(other_vm, "k"), std::nullopt);
+  xs.set(k_vm, "k", std::nullopt);
+  EXPECT_EQ(xs.get(store::k_global_scope, "k"), "global");
+  EXPECT_THAT(xs.entries(store::k_global_scope), ElementsAre(Pair("k", "global")));
+}
+
+TEST_F(ExtraDataStoreTest, WrittenInsideAnUncommittedTransactionIsRolledBack) {
+  {
+    auto txn = st.begin_write();
+    xs.set(k_vm, "k", "v");
+  }
+  EXPECT_EQ(xs.get(k_vm, "k"), std::nullopt);
+}
+
+TEST(ExtraDataReadOnly, ExistingStoreOnlyAndNeverWritten) {
+  TempDir dir;
+  auto sub = dir.path() / "vbox";
+  EXPECT_FALSE(store::SettingsStore::open_existing_read_only(sub, 100)) << "no directory";
+  ASSERT_EQ(mkdir(sub.c_str(), 0700), 0);
+  EXPECT_FALSE(store::SettingsStore::open_existing_read_only(sub, 100)) << "no store file";
+  EXPECT_FALSE(std::filesystem::exists(sub / "vboxkvm.db")) << "created nothing";
+  {
+    store::SettingsStore st(store::SettingsStore::prepare_path(sub));
+    st.extradata().set(store::k_global_scope, "k", "v");
+  }
+  auto db = store::SettingsStore::open_existing_read_only(sub, 100);
+  ASSERT_TRUE(db);
+  store::ExtraDataStore xs(*db);
+  EXPECT_EQ(xs.get(store::k_global_scope, "k"), "v");
+  EXPECT_THROW(xs.set(store::k_global_scope, "k", "w"), store::StoreError);
+  EXPECT_EQ(xs.get(store::k_global_scope, "k"), "v");
+}
+
+TEST(ExtraDataReadOnly, AStoreDirectoryOthersMayWriteIsNotRead) {
+  TempDir dir;
+  auto sub = dir.path() / "vbox";
+  { store::SettingsStore st(store::SettingsStore::prepare_path(sub)); }
+  ASSERT_EQ(chmod(sub.c_str(), 0777), 0);
+  EXPECT_FALSE(store::SettingsStore::open_existing_read_only(sub, 100));
+}
+
+TEST(ExtraDataReadOnly, AnOlderStoreHasNoExtraData) {
+  store::Connection db(":memory:", 100);
+  store::migrate(db, store::migrations().first(4));
+  EXPECT_THROW(store::ExtraDataStore xs(db), store::StoreError);
+}
+
+} // namespace
+} // namespace vbm::test
