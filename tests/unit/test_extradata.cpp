@@ -1,9 +1,12 @@
-// VirtualBox's extra data: the store's extradata table (store/extradata_store.hpp).
+// VirtualBox's extra data: the store's extradata table (store/extradata_store.hpp) and Main's
+// rules over it (vm/extradata.hpp).
 
 #include "store/extradata_store.hpp"
 #include "store/migrations.hpp"
 #include "store/settings_store.hpp"
+#include "support/fake_hypervisor.hpp"
 #include "support/temp_dir.hpp"
+#include "vm/extradata.hpp"
 
 #include <gmock/gmock.h>
 
@@ -159,6 +162,105 @@ TEST(ExtraDataReadOnly, AnOlderStoreHasNoExtraData) {
   store::Connection db(":memory:", 100);
   store::migrate(db, store::migrations().first(4));
   EXPECT_THROW(store::ExtraDataStore xs(db), store::StoreError);
+}
+
+// vm/: Main's rules.
+
+struct ExtraDataVmTest : testing::Test {
+  store::SettingsStore st{":memory:"};
+  vm::ExtraDataScope global = vm::ExtraDataScope::global();
+  vm::ExtraDataScope vm1 = vm::ExtraDataScope::machine("h1", "u1");
+  const vm::CallSite site{"SetExtraData(Bstr(a->argv[1]).raw(), Bstr(a->argv[2]).raw())",
+                          "VBoxManageMisc.cpp", 1390};
+};
+
+TEST_F(ExtraDataVmTest, ControlCharactersAreThoseOfRTLocCIsCntrl) {
+  for (std::string key : {"tab\there", "nl\n", "cr\r", "esc\x1b", "del\x7f", "unit\x1f"}) {
+    EXPECT_TRUE(vm::has_control_character(key)) << key;
+  }
+  EXPECT_TRUE(vm::has_control_character(std::string("nul\0", 4)));
+  for (std::string key : {"", "plain key", "~", "Ünïcödé", "€ 🐧", "\xc2\x80 (U+0080)", "\xff"}) {
+    EXPECT_FALSE(vm::has_control_character(key)) << key;
+  }
+}
+
+TEST_F(ExtraDataVmTest, AKeyWithAControlCharacterGetsNoValue) {
+  try {
+    vm::set_extradata(st, global, "bad\tkey", "v", site);
+    FAIL() << "set";
+  } catch (const vm::ApiError& e) {
+    EXPECT_STREQ(e.what(), "Code NS_ERROR_INVALID_ARG (0x80070057) - Invalid argument value "
+                           "(extended info not available)");
+    EXPECT_THAT(e.detail_lines(),
+                ElementsAre("Context: \"SetExtraData(Bstr(a->argv[1]).raw(), "
+                            "Bstr(a->argv[2]).raw())\" at line 1390 of file VBoxManageMisc.cpp"));
+    EXPECT_EQ(e.exit_code(), 1);
+  }
+  EXPECT_THROW(vm::set_extradata(st, vm1, "nl\n", "v"), vm::ApiError);
+  EXPECT_THAT(vm::get_extradata_keys(st, global), IsEmpty());
+  EXPECT_THAT(vm::get_extradata_keys(st, vm1), IsEmpty());
+}
+
+TEST_F(ExtraDataVmTest, WithoutACallSiteThereIsNoContextLine) {
+  try {
+    vm::set_extradata(st, global, "bad\tkey", "v");
+    FAIL() << "set";
+  } catch (const vm::ApiError& e) {
+    EXPECT_THAT(e.detail_lines(), IsEmpty());
+  }
+}
+
+TEST_F(ExtraDataVmTest, AKeyWithAControlCharacterMayBeDeleted) {
+  // Only a non-empty value is checked: deleting is always allowed (and a no-op here, as such a
+  // key can never have been set).
+  EXPECT_FALSE(vm::set_extradata(st, global, "bad\tkey", std::nullopt, site));
+  EXPECT_FALSE(vm::set_extradata(st, global, "bad\tkey", "", site));
+  // A control character in the value is fine.
+  EXPECT_TRUE(vm::set_extradata(st, global, "key", "tab\tand\nnewline", site));
+  EXPECT_EQ(vm::get_extradata(st, global, "key"), "tab\tand\nnewline");
+}
+
+TEST_F(ExtraDataVmTest, GetSetEnumerate) {
+  EXPECT_EQ(vm::get_extradata(st, vm1, "VBoxInternal2/Watchdog/BalloonCtrl/BalloonSizeMax"),
+            std::nullopt);
+  vm::set_extradata(st, vm1, "VBoxInternal2/Watchdog/BalloonCtrl/BalloonSizeMax", "2048");
+  vm::set_extradata(st, vm1, "VBoxKVM/Balloon/x", "y");
+  vm::set_extradata(st, global, "VBoxInternal/Guest/BalloonEnabled", "1");
+  EXPECT_EQ(vm::get_extradata(st, vm1, "VBoxInternal2/Watchdog/BalloonCtrl/BalloonSizeMax"),
+            "2048");
+  EXPECT_THAT(
+      vm::get_extradata_keys(st, vm1),
+      ElementsAre("VBoxInternal2/Watchdog/BalloonCtrl/BalloonSizeMax", "VBoxKVM/Balloon/x"));
+  EXPECT_THAT(vm::enumerate_extradata(st, global),
+              ElementsAre(Pair("VBoxInternal/Guest/BalloonEnabled", "1")));
+  EXPECT_TRUE(vm::set_extradata(st, vm1, "VBoxKVM/Balloon/x", ""));
+  EXPECT_THAT(vm::get_extradata_keys(st, vm1),
+              ElementsAre("VBoxInternal2/Watchdog/BalloonCtrl/BalloonSizeMax"));
+}
+
+TEST_F(ExtraDataVmTest, OddKeysAndValuesRoundTrip) {
+  for (const auto& key : k_odd) {
+    bool control = vm::has_control_character(key);
+    for (const auto& value : k_odd) {
+      if (control) {
+        EXPECT_THROW(vm::set_extradata(st, vm1, key, value), vm::ApiError);
+        continue;
+      }
+      vm::set_extradata(st, vm1, key, value);
+      EXPECT_EQ(vm::get_extradata(st, vm1, key), value);
+    }
+  }
+}
+
+TEST_F(ExtraDataVmTest, ScopesOfVms) {
+  FakeHypervisor hv;
+  auto ref = hv.add("web01", "00000000-0000-4000-8000-000000000001").ref;
+  auto scope = vm::ExtraDataScope::machine(hv, ref);
+  EXPECT_EQ(scope.key.host, "fakehost");
+  EXPECT_EQ(scope.key.uuid, "00000000-0000-4000-8000-000000000001");
+  EXPECT_FALSE(scope.is_global());
+  EXPECT_TRUE(global.is_global());
+  EXPECT_THROW(vm::ExtraDataScope::machine("h", ""), std::invalid_argument);
 }
 
 } // namespace
