@@ -1,10 +1,10 @@
-// VirtualBox's extra data: the store's extradata table (store/extradata_store.hpp) and Main's
-// rules over it (vm/extradata.hpp).
+// VirtualBox's extra data: the store's extradata table (store/extradata_store.hpp), Main's
+// rules over it (vm/extradata.hpp), and getextradata/setextradata (cli/extradata.cpp).
 
 #include "store/extradata_store.hpp"
 #include "store/migrations.hpp"
 #include "store/settings_store.hpp"
-#include "support/fake_hypervisor.hpp"
+#include "support/cli_fixture.hpp"
 #include "support/temp_dir.hpp"
 #include "vm/extradata.hpp"
 
@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 using testing::ElementsAre;
+using testing::HasSubstr;
 using testing::IsEmpty;
 using testing::Pair;
 
@@ -261,6 +262,148 @@ TEST_F(ExtraDataVmTest, ScopesOfVms) {
   EXPECT_FALSE(scope.is_global());
   EXPECT_TRUE(global.is_global());
   EXPECT_THROW(vm::ExtraDataScope::machine("h", ""), std::invalid_argument);
+}
+
+// cli/: getextradata and setextradata on the fake host.
+
+struct ExtraDataCliTest : CliTest {
+  ExtraDataCliTest() {
+    hv.add("off1", "00000000-0000-4000-8000-000000000001");
+    hv.add("run1", "00000000-0000-4000-8000-000000000002");
+    hv.run("run1");
+    hv.add("global", "00000000-0000-4000-8000-000000000003");
+  }
+  std::optional<std::string> stored(const std::string& uuid, const std::string& key) {
+    return st.extradata().get({uuid.empty() ? "" : "fakehost", uuid}, key);
+  }
+};
+
+constexpr std::string_view k_get_usage =
+    "Usage - View keyword values that are associated with a virtual machine or configuration:\n"
+    "\n"
+    "  VBoxManage getextradata <global | uuid | vmname> keyword | enumerate\n";
+constexpr std::string_view k_set_usage =
+    "Usage - Set a keyword value that is associated with a virtual machine or configuration:\n"
+    "\n"
+    "  VBoxManage setextradata <global | uuid | vmname> <keyword> [value]\n";
+
+TEST_F(ExtraDataCliTest, NoArgumentsIsTheBriefUsageExit1) {
+  EXPECT_EQ(run("getextradata"), 1);
+  EXPECT_EQ(out.stdout_text, k_get_usage);
+  EXPECT_EQ(run("setextradata"), 1);
+  EXPECT_EQ(out.stdout_text, k_set_usage);
+  EXPECT_EQ(out.stderr_text, "");
+}
+
+TEST_F(ExtraDataCliTest, WordCountsAreSyntaxErrorsExit2) {
+  EXPECT_EQ(run("getextradata off1 k extra"), 2);
+  EXPECT_THAT(out.stderr_text, HasSubstr("\nVBoxManage: error: Incorrect number of parameters\n\n" +
+                                         std::string(k_get_usage)));
+  EXPECT_THAT(out.stderr_text, testing::StartsWith("vboxkvm Command Line Management Interface"));
+  EXPECT_EQ(run("setextradata off1"), 2);
+  EXPECT_THAT(out.stderr_text,
+              HasSubstr("error: Not enough parameters\n\n" + std::string(k_set_usage)));
+  EXPECT_EQ(run("setextradata global k v extra"), 2);
+  EXPECT_THAT(out.stderr_text, HasSubstr("error: Too many parameters\n\nUsage - Set"));
+  EXPECT_THAT(uris_seen, IsEmpty()) << "no VM to find";
+  EXPECT_EQ(out.stdout_text, "");
+}
+
+TEST_F(ExtraDataCliTest, SetextradataFindsTheVmBeforeCountingWords) {
+  EXPECT_EQ(run("setextradata off1 k v extra"), 2);
+  EXPECT_THAT(first_err_line(), HasSubstr("Interface Version"));
+  EXPECT_THAT(out.stderr_text, HasSubstr("error: Too many parameters"));
+  EXPECT_EQ(run("setextradata nosuch k v extra"), 1);
+  EXPECT_EQ(out.stderr_text,
+            "VBoxManage: error: Could not find a registered machine named 'nosuch'\n"
+            "VBoxManage: error: Details: code VBOX_E_OBJECT_NOT_FOUND (0x80bb0001), component "
+            "VirtualBoxWrap, interface IVirtualBox, callee nsISupports\n"
+            "VBoxManage: error: Context: \"FindMachine(Bstr(a->argv[0]).raw(), "
+            "machine.asOutParam())\" at line 1398 of file VBoxManageMisc.cpp\n");
+  EXPECT_EQ(stored("00000000-0000-4000-8000-000000000001", "k"), std::nullopt);
+}
+
+TEST_F(ExtraDataCliTest, UnknownVmIsTheFindMachineFrameExit1) {
+  EXPECT_EQ(run("getextradata nosuch k"), 1);
+  EXPECT_THAT(out.stderr_text, HasSubstr("\" at line 1338 of file VBoxManageMisc.cpp\n"));
+  EXPECT_EQ(run("getextradata 00000000-0000-4000-8000-00000000000f"), 1);
+  EXPECT_THAT(first_err_line(), HasSubstr("Could not find a registered machine with UUID "
+                                          "{00000000-0000-4000-8000-00000000000f}"));
+  EXPECT_EQ(run("setextradata nosuch k v"), 1);
+  EXPECT_THAT(out.stderr_text, HasSubstr("\" at line 1398 of file VBoxManageMisc.cpp\n"));
+  EXPECT_EQ(out.stdout_text, "");
+}
+
+TEST_F(ExtraDataCliTest, SetGetEnumerateDelete) {
+  EXPECT_EQ(run("getextradata off1 installdate"), 0);
+  EXPECT_EQ(out.stdout_text, "No value set!\n");
+  EXPECT_EQ(run("setextradata off1 installdate 2006.01.01"), 0);
+  EXPECT_EQ(out.stdout_text + out.stderr_text, "");
+  EXPECT_EQ(run("getextradata off1 installdate"), 0);
+  EXPECT_EQ(out.stdout_text, "Value: 2006.01.01\n");
+  EXPECT_EQ(stored("00000000-0000-4000-8000-000000000001", "installdate"), "2006.01.01");
+  EXPECT_EQ(run("setextradata {00000000-0000-4000-8000-000000000001} Zeta last"), 0);
+  EXPECT_EQ(run("getextradata off1"), 0);
+  EXPECT_EQ(out.stdout_text, "Key: Zeta, Value: last\nKey: installdate, Value: 2006.01.01\n");
+  EXPECT_EQ(run("getextradata off1 enumerate"), 0);
+  EXPECT_EQ(out.stdout_text, "Key: Zeta, Value: last\nKey: installdate, Value: 2006.01.01\n");
+  EXPECT_EQ(run("setextradata off1 installdate"), 0);
+  EXPECT_EQ(run_args({"setextradata", "off1", "Zeta", ""}), 0);
+  EXPECT_EQ(run("getextradata off1 enumerate"), 0);
+  EXPECT_EQ(out.stdout_text, "");
+  EXPECT_EQ(run("setextradata off1 never-set"), 0) << "deleting a missing key";
+  EXPECT_EQ(out.stdout_text + out.stderr_text, "");
+}
+
+TEST_F(ExtraDataCliTest, GlobalIsTheGlobalScopeEvenWithAVmOfThatName) {
+  EXPECT_EQ(run("setextradata global VBoxInternal/Guest/BalloonEnabled 1"), 0);
+  EXPECT_EQ(stored("", "VBoxInternal/Guest/BalloonEnabled"), "1");
+  EXPECT_EQ(run("getextradata global"), 0);
+  EXPECT_EQ(out.stdout_text, "Key: VBoxInternal/Guest/BalloonEnabled, Value: 1\n");
+  EXPECT_THAT(uris_seen, IsEmpty()) << "the global scope needs no libvirt";
+  // The VM named "global" by its UUID.
+  EXPECT_EQ(run("getextradata 00000000-0000-4000-8000-000000000003"), 0);
+  EXPECT_EQ(out.stdout_text, "");
+  EXPECT_EQ(run("getextradata off1 VBoxInternal/Guest/BalloonEnabled"), 0);
+  EXPECT_EQ(out.stdout_text, "No value set!\n");
+}
+
+TEST_F(ExtraDataCliTest, ARunningVmsExtraDataIsSetToo) {
+  hv.calls.clear();
+  EXPECT_EQ(run("setextradata run1 VBoxInternal2/Watchdog/BalloonCtrl/BalloonSizeMax 2048"), 0);
+  EXPECT_EQ(stored("00000000-0000-4000-8000-000000000002",
+                   "VBoxInternal2/Watchdog/BalloonCtrl/BalloonSizeMax"),
+            "2048");
+  EXPECT_THAT(hv.calls, IsEmpty()) << "nothing in libvirt changes";
+}
+
+TEST_F(ExtraDataCliTest, OddValuesArePrintedAsGiven) {
+  EXPECT_EQ(run_args({"setextradata", "off1", "it's %s {}", "two\nlines 'q' \"dq\" ✓"}), 0);
+  EXPECT_EQ(run_args({"getextradata", "off1", "it's %s {}"}), 0);
+  EXPECT_EQ(out.stdout_text, "Value: two\nlines 'q' \"dq\" ✓\n");
+  EXPECT_EQ(run("getextradata off1"), 0);
+  EXPECT_EQ(out.stdout_text, "Key: it's %s {}, Value: two\nlines 'q' \"dq\" ✓\n");
+}
+
+TEST_F(ExtraDataCliTest, AControlCharacterInAKeyIsABareInvalidArgExit1) {
+  EXPECT_EQ(run_args({"setextradata", "global", "bad\tkey", "v"}), 1);
+  EXPECT_EQ(out.stderr_text,
+            "VBoxManage: error: Code NS_ERROR_INVALID_ARG (0x80070057) - Invalid argument value "
+            "(extended info not available)\n"
+            "VBoxManage: error: Context: \"SetExtraData(Bstr(a->argv[1]).raw(), "
+            "Bstr(a->argv[2]).raw())\" at line 1390 of file VBoxManageMisc.cpp\n");
+  EXPECT_EQ(run_args({"setextradata", "off1", "bad\x7fkey", "v"}), 1);
+  EXPECT_THAT(out.stderr_text, HasSubstr("\" at line 1412 of file VBoxManageMisc.cpp\n"));
+  EXPECT_EQ(run_args({"setextradata", "off1", "bad\x7fkey"}), 0) << "deleting is allowed";
+  EXPECT_EQ(run_args({"getextradata", "off1", "bad\tkey"}), 0) << "reading too";
+  EXPECT_EQ(out.stdout_text, "No value set!\n");
+}
+
+TEST_F(ExtraDataCliTest, HelpIsTheFullHelpExit1) {
+  EXPECT_EQ(run("help getextradata"), 1);
+  EXPECT_THAT(out.stdout_text, HasSubstr(std::string(k_get_usage) + "\nArguments:\n"));
+  EXPECT_EQ(run("help setextradata"), 1);
+  EXPECT_THAT(out.stdout_text, HasSubstr(std::string(k_set_usage) + "\nArguments:\n"));
 }
 
 } // namespace
