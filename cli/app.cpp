@@ -22,6 +22,8 @@ constexpr Command k_commands[] = {
     {"controlvm", controlvm_help, run_controlvm, controlvm_grammar},
     {"metrics", metrics_help, run_metrics, metrics_grammar},
     {"pagefusion", pagefusion_help, run_pagefusion, pagefusion_grammar},
+    {"getextradata", getextradata_help, run_getextradata, getextradata_grammar},
+    {"setextradata", setextradata_help, run_setextradata, setextradata_grammar},
 };
 
 constexpr OptDef k_global_options[] = {

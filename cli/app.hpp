@@ -47,6 +47,11 @@ struct Services {
   /// True once SIGINT, SIGTERM or SIGHUP asked a long-running command (metrics collect) to
   /// stop (sys/signals.hpp).
   std::function<bool()> stop_requested = [] { return false; };
+  /// For completion: the existing store opened read-only (never created, migrated or written,
+  /// and only if it is the user's own), or null. main.cpp opens it at the first call.
+  std::function<store::Connection*()> existing_store = [] {
+    return static_cast<store::Connection*>(nullptr);
+  };
 
   /// The clock and the stop signal, for a background process's frame (sys::Daemon).
   sys::Daemon::Hooks daemon_hooks() const { return {now_ms, sleep_ms, stop_requested}; }
@@ -79,6 +84,8 @@ struct Grammar {
   std::span<const std::string_view> words = {}; ///< keywords it takes (list vms|runningvms)
   /// The first word is a VM; which ones completion offers.
   enum class Vm { None, Any, Running, Startable } vm = Vm::None;
+  /// Keywords that may stand where the VM goes (getextradata global).
+  std::span<const std::string_view> vm_words = {};
 };
 
 struct Command {
@@ -120,6 +127,8 @@ Grammar startvm_grammar();
 Grammar controlvm_grammar();
 Grammar metrics_grammar();
 Grammar pagefusion_grammar();
+Grammar getextradata_grammar();
+Grammar setextradata_grammar();
 CommandHelp list_help();
 int run_list(std::span<const std::string> args, Env& env);
 CommandHelp showvminfo_help();
@@ -134,5 +143,9 @@ CommandHelp metrics_help();
 int run_metrics(std::span<const std::string> args, Env& env);
 CommandHelp pagefusion_help();
 int run_pagefusion(std::span<const std::string> args, Env& env);
+CommandHelp getextradata_help();
+int run_getextradata(std::span<const std::string> args, Env& env);
+CommandHelp setextradata_help();
+int run_setextradata(std::span<const std::string> args, Env& env);
 
 } // namespace vbm::cli

@@ -13,6 +13,8 @@
 
 #include "cli/app.hpp"
 #include "metrics/catalog.hpp"
+#include "store/extradata_store.hpp"
+#include "vm/extradata.hpp"
 #include "vm/state.hpp"
 
 #include <algorithm>
@@ -346,6 +348,44 @@ void complete_pagefusion(Line& line, const Grammar& g) {
   }
 }
 
+/// The keys the scope named by `first` ("global", a VM's name or UUID) already has, from the
+/// existing store read-only (Services::existing_store): completion never creates or writes it.
+void add_extradata_keys(Line& line, const std::string& first) {
+  try {
+    store::Connection* db = line.services.existing_store();
+    if (db == nullptr) {
+      return;
+    }
+    vm::ExtraDataScope scope = vm::ExtraDataScope::global();
+    if (first != "global") {
+      auto& hv = line.services.hypervisor(line.uri, Access::ReadOnly);
+      auto vm = hv.find_vm(first);
+      if (!vm) {
+        return;
+      }
+      scope = vm::ExtraDataScope::machine(hv, *vm);
+    }
+    store::ExtraDataStore extradata(*db);
+    for (const auto& key : extradata.keys(scope.key)) {
+      line.out.add(key);
+    }
+  } catch (const std::exception&) {
+    // no store, an older one, no connection: no keys
+  }
+}
+
+/// getextradata/setextradata SCOPE KEY …: "global" or a VM, then (getextradata) "enumerate",
+/// and the keys that scope has. Nothing for a value.
+void complete_extradata(Line& line, const Grammar& g) {
+  if (line.args.empty()) {
+    add_words(line, g.vm_words);
+    add_vms(line, Which::All);
+  } else if (line.args.size() == 1) {
+    add_words(line, g.words);
+    add_extradata_keys(line, line.args[0]);
+  }
+}
+
 struct Completer {
   std::string_view command;
   void (*complete)(Line&, const Grammar&);
@@ -359,6 +399,8 @@ constexpr Completer k_completers[] = {
     {"controlvm", complete_controlvm},
     {"metrics", complete_metrics},
     {"pagefusion", complete_pagefusion},
+    {"getextradata", complete_extradata},
+    {"setextradata", complete_extradata},
 };
 
 void complete(std::span<const std::string> words, Candidates& out, Services& services) {

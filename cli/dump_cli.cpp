@@ -58,6 +58,7 @@ int run_dump_cli(std::span<const std::string>, Output& out, Services&) {
                    {"vm", vm_name(g.vm)},
                    {"options", options_json(g.options)},
                    {"words", g.words}};
+    c["vm_words"] = g.vm_words;
     c["subcommands"] = ordered_json::array();
     for (const auto& sub : g.subcommands) {
       c["subcommands"].push_back(

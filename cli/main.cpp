@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <unistd.h>
 
@@ -54,6 +55,23 @@ int main(int argc, char** argv) {
       [] { return isatty(STDERR_FILENO) == 1; },
   };
   services.ensure_collector = [&] { return metrics::ensure_collector(services.store().path()); };
+  // Completion reads the store only if it is there and the user's own; Tab never waits long.
+  std::optional<store::Connection> reader;
+  bool reader_tried = false;
+  services.existing_store = [&]() -> store::Connection* {
+    if (!reader_tried) {
+      reader_tried = true;
+      try {
+        if (auto db = store::SettingsStore::open_existing_read_only(
+                store::SettingsStore::default_dir(), 1000)) {
+          reader.emplace(std::move(*db)); // Connection moves, but is not move-assignable
+        }
+      } catch (const std::exception&) {
+        // A store that cannot be read offers no keys; the command itself will say why.
+      }
+    }
+    return reader ? &*reader : nullptr;
+  };
   services.ensure_pagefusiond = pagefusion::ensure_controller;
   // Caught only once a long-running command first asks, so every other command still dies on
   // Ctrl-C the ordinary way (sys/signals.hpp).

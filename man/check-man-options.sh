@@ -6,7 +6,8 @@
 #   - every command has MANDIR/vboxmanage-<cmd>.1.scd, and vboxmanage.1.scd refers to it;
 #   - every option of a command and of its subcommands (each "--long" spelling and each
 #     one-letter "-x"; VirtualBox's legacy "-word" spellings may be left out), every word its
-#     value may be, every subcommand and every keyword appears in the command's page;
+#     value may be, every subcommand and every keyword (also those that stand where the VM
+#     goes, such as getextradata's "global") appears in the command's page;
 #   - every --flag a command's page names is an option of that command or a global option;
 #   - every global option appears in vboxmanage.1.scd, and every --flag there is a global
 #     option or an option of some command.
@@ -53,7 +54,7 @@ for cmd in cli["commands"]:
         continue
     text = open(page).read()
     options = list(cmd["options"])
-    words = list(cmd["words"])
+    words = list(cmd["words"]) + list(cmd.get("vm_words", []))
     for sub in cmd["subcommands"]:
         options += sub["options"]
         words += [sub["name"]] + sub["words"]

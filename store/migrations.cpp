@@ -90,6 +90,22 @@ CREATE TABLE metric_sample (
   FOREIGN KEY (uri, object, base) REFERENCES metric_setup (uri, object, base) ON DELETE CASCADE
 ) WITHOUT ROWID;
 )sql",
+    // 5: VirtualBox's extra data (getextradata/setextradata, IVirtualBox/IMachine
+    //    Get/SetExtraData): string keys and values per scope. The global scope is host '' and
+    //    uuid ''; a VM's is (libvirt host name, domain UUID), as in vm_setting, but with no
+    //    foreign key to vm: the global scope has no vm row, and a VM's extra data is written
+    //    without touching its settings. BINARY collation, so ORDER BY key is VirtualBox's
+    //    byte-wise (strcmp) order. An empty value means "no value" in VirtualBox and is never
+    //    stored.
+    R"sql(
+CREATE TABLE extradata (
+  host TEXT NOT NULL,
+  uuid TEXT NOT NULL,
+  key TEXT NOT NULL COLLATE BINARY,
+  value TEXT NOT NULL CHECK (value <> ''),
+  PRIMARY KEY (host, uuid, key)
+) WITHOUT ROWID;
+)sql",
 };
 } // namespace
 

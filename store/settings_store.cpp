@@ -1,5 +1,6 @@
 #include "store/settings_store.hpp"
 
+#include "store/extradata_store.hpp"
 #include "store/migrations.hpp"
 #include "sys/files.hpp"
 
@@ -50,6 +51,15 @@ SettingsStore::SettingsStore(const std::string& path)
       m_put_live(m_db, "UPDATE vm SET live_balloon_mb = ?, live_domain_id = ? "
                        "WHERE host = ? AND uuid = ?") {}
 
+SettingsStore::~SettingsStore() = default;
+
+ExtraDataStore& SettingsStore::extradata() {
+  if (!m_extradata) {
+    m_extradata = std::make_unique<ExtraDataStore>(m_db);
+  }
+  return *m_extradata;
+}
+
 std::filesystem::path SettingsStore::default_dir() {
   if (const char* home = std::getenv("VBOX_USER_HOME"); home && *home) {
     return home;
@@ -72,6 +82,24 @@ std::string SettingsStore::prepare_path(const std::filesystem::path& dir) {
   // -shm files the same mode.
   close(sys::open_private_file(file, O_RDWR, 0600, "settings store"));
   return file;
+}
+
+std::optional<Connection> SettingsStore::open_existing_read_only(const std::filesystem::path& dir,
+                                                                 int busy_timeout_ms) {
+  // The same trust rules as prepare_path, checked without creating anything: SQLite creates
+  // the -shm file even for a read-only connection, so reading someone else's store (root's
+  // completion in a user's VBOX_USER_HOME) would leave a file of ours in it.
+  try {
+    sys::check_dir(dir, sys::DirRule::Private, "settings directory");
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+  auto file = dir / "vboxkvm.db";
+  struct stat st {};
+  if (lstat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+    return std::nullopt;
+  }
+  return Connection(file.string(), busy_timeout_ms, OpenMode::ReadOnly);
 }
 
 Settings SettingsStore::settings(const VmKey& key) {

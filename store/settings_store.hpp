@@ -13,6 +13,8 @@
 
 namespace vbm::store {
 
+class ExtraDataStore;
+
 struct VmKey {
   std::string host; ///< the libvirt host name the domain lives on
   std::string uuid; ///< lowercase, no braces
@@ -53,11 +55,18 @@ public:
   /// Opens or creates the store at `path` (":memory:" for tests) and migrates it.
   /// Throws StoreError, including for a store written by a newer build.
   explicit SettingsStore(const std::string& path);
+  ~SettingsStore();
 
   /// $VBOX_USER_HOME, else ~/.config/vboxkvm.
   static std::filesystem::path default_dir();
   /// Creates `dir` (0700) and the store file in it (0600) if missing; returns the file's path.
   static std::string prepare_path(const std::filesystem::path& dir);
+  /// The store in `dir` opened read-only, for a reader that must create, migrate and write
+  /// nothing (completion): nullopt unless `dir` passes prepare_path's rules (ours alone) and
+  /// holds the store file, a regular file of ours. Waits at most `busy_timeout_ms` for a
+  /// writer. Throws StoreError when the file is there but cannot be opened.
+  static std::optional<Connection> open_existing_read_only(const std::filesystem::path& dir,
+                                                           int busy_timeout_ms);
 
   /// The settings vboxmanage last wrote for the VM; empty if it never wrote any.
   Settings settings(const VmKey& key);
@@ -83,6 +92,10 @@ public:
   /// a domain across processes. A no-op lock for an in-memory store. Throws StoreError.
   WriterLock lock_writers();
 
+  /// VirtualBox's extra data in this store (vm/extradata.hpp has its rules); its statements
+  /// are prepared at the first call.
+  ExtraDataStore& extradata();
+
   /// Starts a write transaction: concurrent writers queue here (busy timeout).
   Transaction begin_write() { return Transaction(m_db); }
   std::int64_t schema_version() { return m_db.query_int("PRAGMA user_version"); }
@@ -103,6 +116,7 @@ private:
   Statement m_put_state;
   Statement m_get_live;
   Statement m_put_live;
+  std::unique_ptr<ExtraDataStore> m_extradata; // before m_db is closed, its statements go
 };
 
 } // namespace vbm::store

@@ -26,8 +26,10 @@ std::string_view plain_words(int code) {
 }
 } // namespace
 
-Connection::Connection(const std::string& path, int busy_timeout_ms) : m_path(path) {
-  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+Connection::Connection(const std::string& path, int busy_timeout_ms, OpenMode mode) : m_path(path) {
+  int flags = SQLITE_OPEN_NOMUTEX |
+              (mode == OpenMode::ReadOnly ? SQLITE_OPEN_READONLY
+                                          : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   if (int rc = sqlite3_open_v2(path.c_str(), &m_db, flags, nullptr); rc != SQLITE_OK) {
     std::string msg = m_db ? sqlite3_errmsg(m_db) : sqlite3_errstr(rc);
     sqlite3_close(m_db);
@@ -100,7 +102,9 @@ Statement::Use::~Use() {
 }
 
 Statement::Use& Statement::Use::bind(std::string_view text) {
-  if (sqlite3_bind_text(m_st.m_stmt, m_next_param++, text.data(), static_cast<int>(text.size()),
+  // An empty string_view may have no data at all; SQLite would bind that as NULL, not ''.
+  const char* data = text.data() != nullptr ? text.data() : "";
+  if (sqlite3_bind_text(m_st.m_stmt, m_next_param++, data, static_cast<int>(text.size()),
                         SQLITE_TRANSIENT) != SQLITE_OK) {
     m_st.m_db.throw_error("binding a parameter");
   }

@@ -20,12 +20,19 @@ public:
   using Error::Error;
 };
 
+/// How a Connection opens its file.
+enum class OpenMode {
+  ReadWriteCreate, ///< read and write, creating the file if missing
+  ReadOnly,        ///< an existing file, never written (fails if it is missing)
+};
+
 /// One open database handle. Move-only. Throws StoreError on every failure.
 class Connection {
 public:
-  /// Opens (creating if needed) `path`; ":memory:" gives a private in-memory database.
-  /// Sets a busy timeout so concurrent writers wait instead of failing.
-  Connection(const std::string& path, int busy_timeout_ms);
+  /// Opens `path` (creating it if needed, unless read-only); ":memory:" gives a private
+  /// in-memory database. Sets a busy timeout so concurrent writers wait instead of failing.
+  Connection(const std::string& path, int busy_timeout_ms,
+             OpenMode mode = OpenMode::ReadWriteCreate);
   ~Connection();
   Connection(Connection&& other) noexcept;
   Connection& operator=(Connection&&) = delete;

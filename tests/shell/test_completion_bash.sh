@@ -131,7 +131,7 @@ expect() {
 check "registered for vboxmanage" eval "func_for vboxmanage >/dev/null"
 check "registered for VBoxManage" eval "func_for VBoxManage >/dev/null"
 
-commands=(list showvminfo modifyvm startvm controlvm metrics pagefusion help)
+commands=(list showvminfo modifyvm startvm controlvm metrics pagefusion getextradata setextradata help)
 modifyvm_opts=(--memory --page-fusion --large-pages --guest-memory-balloon)
 showvminfo_opts=(--details --machinereadable --json)
 start_types=(headless gui sdl separate)
@@ -148,7 +148,7 @@ expect "vboxmanage -q " "${commands[@]}"
 expect "vboxmanage -q --" --connect --nologo --version
 expect "vboxmanage -" --connect --nologo --version -c -q -V
 expect "vboxmanage -c " # a URI: nothing to offer
-expect "vboxmanage -c qemu:///system s" showvminfo startvm
+expect "vboxmanage -c qemu:///system s" showvminfo startvm setextradata
 expect "vboxmanage help " "${commands[@]:0:${#commands[@]}-1}" # not help again
 
 # list
@@ -222,6 +222,23 @@ expect "vboxmanage metrics setup host RAM/" RAM/Usage RAM/VMM
 expect "vboxmanage metrics query host RAM/Usage/Used,RAM/VMM/Sh" RAM/Usage/Used,RAM/VMM/Shared \
     RAM/Usage/Used,RAM/VMM/Shared:avg RAM/Usage/Used,RAM/VMM/Shared:min \
     RAM/Usage/Used,RAM/VMM/Shared:max
+
+# getextradata / setextradata: "global" or a VM; then "enumerate" (getextradata) and the keys
+# that scope has in the store (read, never created: there is none until the first set). The
+# VM scopes are not tried here: this node's domains get a new UUID on every connection.
+expect "vboxmanage getextradata " global "${all_vms[@]}"
+expect "vboxmanage getextradata global " enumerate
+check "completion created no store" test ! -e "$tmp/home"
+for kv in "VBoxInternal/Guest/BalloonEnabled 1" "a key v"; do
+    "$bin" setextradata global "${kv% *}" "${kv##* }" || die "setextradata failed"
+done
+expect "vboxmanage setextradata g" global
+expect "vboxmanage getextradata global " enumerate VBoxInternal/Guest/BalloonEnabled "a key"
+expect "vboxmanage setextradata global V" VBoxInternal/Guest/BalloonEnabled
+complete_line "vboxmanage setextradata global a"
+check "a key with a space is completed quoted" test "${COMPREPLY[*]}" = 'a\ key'
+expect "vboxmanage getextradata plain " enumerate
+expect "vboxmanage setextradata global VBoxInternal/Guest/BalloonEnabled "
 
 # controlvm: a running VM, then the subcommand; after guestmemoryballoon N, --wait.
 expect "vboxmanage co" controlvm

@@ -114,8 +114,8 @@ tab() {
 wait_screen '^READY[$%#] $' || fail_screen "$shell did not start"
 
 # Command names, for both names of the program.
-tab "vboxmanage " 'controlvm +help +list +metrics +modifyvm +pagefusion +showvminfo +startvm' '__complete'
-tab "VBoxManage s" 'showvminfo +startvm'
+tab "vboxmanage " 'controlvm +getextradata +help +list +metrics +modifyvm +pagefusion +setextradata +showvminfo +startvm' '__complete'
+tab "VBoxManage s" 'setextradata +showvminfo +startvm'
 tab "vboxmanage modi" '^READY[$%#] vboxmanage modifyvm $'
 
 # modifyvm: options (dashed spellings), on/off values from the option table.

@@ -70,6 +70,9 @@ check "completion $who offers the VMs" grep -qx off1 <<<"$out"
 check "completion $who prints no error" test ! -s "$T_TMP/err"
 out=$(as_user "$bin" __complete 3 vboxmanage metrics setup "" 2>"$T_TMP/err")
 check "metrics completion $who offers objects" grep -qx host <<<"$out"
+out=$(as_user "$bin" __complete 3 vboxmanage getextradata global "" 2>"$T_TMP/err")
+check "extra-data completion $who offers enumerate, with no error" \
+  test "$out" = enumerate -a ! -s "$T_TMP/err"
 check "completion created no store" test -z "$(ls -A "$locked")"
 # The command itself needs the store, and says so.
 as_user "$bin" showvminfo off1 >/dev/null 2>"$T_TMP/err"

@@ -5,8 +5,9 @@
 #     planted there (they would have pointed root's writes at any file);
 #  2. a settings store directory owned by another user, or writable by others, is refused with
 #     one line naming it, and nothing in it is followed or written; a symlink planted as the
-#     store file is not opened;
-#  3. root refusing a user's store leaves it as it was: the user still uses it afterwards;
+#     store file is not opened; completion reads no extra-data keys from it;
+#  3. root refusing a user's store leaves it as it was: the user still uses it afterwards, and
+#     root's completion leaves no file in it;
 #  4. stdout: a write error fails the command with one line and exit 1 (/dev/full, a closed
 #     stdout); a reader that goes away (`| head`) does not;
 #  5. Ctrl-C, SIGTERM and SIGHUP end `metrics collect` by the signal (as VBoxManage ends),
@@ -113,6 +114,8 @@ for cmd in "metrics setup host RAM/Usage" "modifyvm off1 --memory 600" "showvmin
   check "... with one line naming it and the fix" \
     one_line "$T_TMP/err" "the settings directory '$foreign' belongs to nobody (uid [0-9]*), not to root (uid 0): use a directory of your own (VBOX_USER_HOME)"
 done
+out=$(VBOX_USER_HOME=$foreign "$bin" __complete 3 vboxmanage getextradata global '' 2>&1)
+check "root's completion reads no extra-data keys from nobody's store directory" test "$out" = enumerate
 check "no file was written through the planted symlinks" intact
 open=$T_TMP/open
 mkdir -m 777 "$open"
@@ -130,7 +133,8 @@ check "a symlink as the store file is not opened (exit $rc)" test "$rc" = 1
 check "... saying so" one_line "$T_TMP/err" "cannot open settings store '$own_home/vboxkvm.db': Too many levels of symbolic links"
 check "... and the victim is untouched" intact
 
-# 3. Root (`sudo -E`) meets nobody's own store: refused, and nobody is not locked out.
+# 3. Root (`sudo -E`) meets nobody's own store: refused, and nobody is not locked out; root's
+#    completion does not read it either.
 user_home=$T_TMP/user-home
 mkdir -m 700 "$user_home"
 chown nobody:nogroup "$user_home"
@@ -144,5 +148,14 @@ as_nobody env VBOX_USER_HOME="$user_home" "$bin" metrics setup host RAM/Usage >/
 check "its owner still uses it afterwards (exit $rc)" test "$rc" = 0 -a ! -s "$T_TMP/err"
 check "... and owns every file in it" test -z "$(find "$user_home" ! -user nobody)"
 as_nobody env VBOX_USER_HOME="$user_home" "$bin" metrics disable >/dev/null 2>&1
+# Root's Tab reads no keys from the user's store, and leaves no file of root's in it (a
+# read-only SQLite connection still creates the -shm file).
+as_nobody env VBOX_USER_HOME="$user_home" "$bin" setextradata global the-key v
+out=$(VBOX_USER_HOME=$user_home "$bin" __complete 3 vboxmanage getextradata global '' 2>&1)
+check "root's completion reads no extra-data keys from the user's store" test "$out" = enumerate
+check "... and leaves no file of root's in it" test -z "$(find "$user_home" ! -user nobody)"
+out=$(as_nobody env VBOX_USER_HOME="$user_home" "$bin" __complete 3 vboxmanage getextradata global '' 2>&1)
+check "the owner's completion offers its keys" test "$out" = "enumerate
+the-key"
 
 finish

@@ -1,6 +1,7 @@
 // The hidden `__complete CWORD WORDS…` request the shell completion scripts are built on.
 
 #include "cli/modifyvm.hpp"
+#include "store/extradata_store.hpp"
 #include "support/cli_fixture.hpp"
 
 #include <gmock/gmock.h>
@@ -28,6 +29,7 @@ struct CompleteTest : CliTest {
     hv.add("saved1", "00000000-0000-4000-8000-000000000006").state = backend::VmState::Saved;
     hv.run("run1");
     hv.run("paused1").state = backend::VmState::Paused;
+    services.existing_store = [this] { return &st.connection(); };
   }
 
   /// The candidates for the last of `words` (the program name is added in front).
@@ -73,7 +75,7 @@ TEST_F(CompleteTest, CommandNamesComeFromTheCommandTable) {
   names.emplace_back("help");
   EXPECT_THAT(complete({""}), UnorderedElementsAreArray(names));
   EXPECT_THAT(complete({"mo"}), ElementsAre("modifyvm"));
-  EXPECT_THAT(complete({"s"}), UnorderedElementsAre("showvminfo", "startvm"));
+  EXPECT_THAT(complete({"s"}), UnorderedElementsAre("showvminfo", "startvm", "setextradata"));
   EXPECT_THAT(complete({"__"}), IsEmpty()); // hidden
 }
 
@@ -293,6 +295,58 @@ TEST_F(CompleteTest, BadRequestIsExit2) {
   EXPECT_EQ(out.stdout_text, "");
 }
 
+TEST_F(CompleteTest, ExtradataScopeIsGlobalThenTheVms) {
+  for (std::string cmd : {"getextradata", "setextradata"}) {
+    EXPECT_THAT(complete({cmd, ""}),
+                ElementsAre("global", "it\"s 'odd'", "my vm", "off1", "paused1", "run1", "saved1"));
+    EXPECT_THAT(complete({cmd, "g"}), ElementsAre("global"));
+    EXPECT_THAT(complete({cmd, "-"}), IsEmpty());
+  }
+}
+
+TEST_F(CompleteTest, ExtradataKeysOfThatScope) {
+  auto& xs = st.extradata();
+  xs.set(store::k_global_scope, "VBoxInternal/Guest/BalloonEnabled", "1");
+  xs.set({"fakehost", "00000000-0000-4000-8000-000000000001"},
+         "VBoxInternal2/Watchdog/BalloonCtrl/BalloonSizeMax", "2048");
+  xs.set({"fakehost", "00000000-0000-4000-8000-000000000001"}, "VBoxKVM/Balloon/x", "y");
+  xs.set({"fakehost", "00000000-0000-4000-8000-000000000001"}, "two\nlines", "y");
+  xs.set({"otherhost", "00000000-0000-4000-8000-000000000002"}, "not this host", "y");
+  EXPECT_THAT(complete({"getextradata", "global", ""}),
+              ElementsAre("enumerate", "VBoxInternal/Guest/BalloonEnabled"));
+  EXPECT_THAT(complete({"getextradata", "off1", ""}),
+              ElementsAre("enumerate", "VBoxInternal2/Watchdog/BalloonCtrl/BalloonSizeMax",
+                          "VBoxKVM/Balloon/x"));
+  EXPECT_THAT(complete({"getextradata", "off1", "VBoxK"}), ElementsAre("VBoxKVM/Balloon/x"));
+  EXPECT_THAT(complete({"getextradata", "{00000000-0000-4000-8000-000000000001}", "VBoxI"}),
+              ElementsAre("VBoxInternal2/Watchdog/BalloonCtrl/BalloonSizeMax"));
+  EXPECT_THAT(
+      complete({"setextradata", "off1", ""}),
+      ElementsAre("VBoxInternal2/Watchdog/BalloonCtrl/BalloonSizeMax", "VBoxKVM/Balloon/x"));
+  EXPECT_THAT(complete({"setextradata", "global", "e"}), IsEmpty()) << "no enumerate";
+  EXPECT_THAT(complete({"getextradata", "my vm", ""}), ElementsAre("enumerate"));
+  EXPECT_THAT(complete({"getextradata", "nosuch", ""}), ElementsAre("enumerate"));
+  // A value, or anything after the key: nothing to offer.
+  EXPECT_THAT(complete({"setextradata", "off1", "VBoxKVM/Balloon/x", ""}), IsEmpty());
+  EXPECT_THAT(complete({"getextradata", "global", "enumerate", ""}), IsEmpty());
+}
+
+TEST_F(CompleteTest, ExtradataKeysNeedAStoreThatIsThere) {
+  st.extradata().set(store::k_global_scope, "k", "v");
+  services.existing_store = [] { return static_cast<store::Connection*>(nullptr); };
+  EXPECT_THAT(complete({"getextradata", "global", ""}), ElementsAre("enumerate"));
+  // A store without the extradata table (older), or no libvirt for a VM: no keys, no error.
+  store::Connection old(":memory:", 100);
+  services.existing_store = [&] { return &old; };
+  EXPECT_THAT(complete({"setextradata", "global", ""}), IsEmpty());
+  services.existing_store = [this] { return &st.connection(); };
+  services.hypervisor = [](const std::optional<std::string>&, cli::Access) -> backend::Hypervisor& {
+    throw backend::BackendError("no libvirt");
+  };
+  EXPECT_THAT(complete({"setextradata", "off1", ""}), IsEmpty());
+  EXPECT_THAT(complete({"setextradata", "global", ""}), ElementsAre("k"));
+}
+
 TEST_F(CompleteTest, NotInHelp) {
   run("help");
   EXPECT_EQ(out.stdout_text.find("__complete"), std::string::npos);
@@ -323,7 +377,16 @@ TEST_F(CompleteTest, EveryCommandsGrammarIsWhatCompletionOffers) {
     }
     std::set<std::string> words(cmd["words"].begin(), cmd["words"].end());
     std::set<std::string> offered_words;
-    auto first = complete(std::vector<std::string>(lead.begin(), lead.end()) + std::vector<std::string>{""});
+    // Keywords that stand where the VM goes (getextradata global) are offered with the VMs.
+    for (const auto& w : cmd["vm_words"]) {
+      words.insert(w);
+    }
+    if (!cmd["vm_words"].empty()) {
+      auto at_vm = complete({name, ""});
+      offered_words.insert(at_vm.begin(), at_vm.end());
+    }
+    auto first =
+        complete(std::vector<std::string>(lead.begin(), lead.end()) + std::vector<std::string>{""});
     offered_words.insert(first.begin(), first.end());
     for (const auto& sub : cmd["subcommands"]) {
       words.insert(sub["name"]);

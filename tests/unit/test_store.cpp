@@ -1,5 +1,6 @@
 // The settings store: migrations, refusal of newer schemas, file modes, round trips.
 
+#include "store/extradata_store.hpp"
 #include "store/migrations.hpp"
 #include "store/settings_store.hpp"
 #include "store/sqlite.hpp"
@@ -130,6 +131,35 @@ TEST(Store, VersionOneStoreMigratesWithItsData) {
   EXPECT_FALSE(st.live_balloon({"h", "u"}, 8).has_value()) << "another run of the domain";
   st.put_live_balloon({"h", "u"}, "vm", 7, std::nullopt);
   EXPECT_FALSE(st.live_balloon({"h", "u"}, 7).has_value());
+}
+
+// The store as v4 left it (settings, a state, an intent, metrics) gains the extradata table
+// (v5) with every row intact.
+TEST(Store, VersionFourStoreMigratesWithItsData) {
+  TempDir dir;
+  auto file = store::SettingsStore::prepare_path(dir.path());
+  {
+    store::Connection db(file, 1000);
+    store::migrate(db, store::migrations().first(4));
+    db.exec("INSERT INTO vm (host, uuid, name, state, state_since_ms, live_balloon_mb, "
+            "live_domain_id) VALUES ('h', 'u', 'vm', 'running', 42, 128, 7);"
+            "INSERT INTO vm_setting VALUES ('h', 'u', 'memory', 512);"
+            "INSERT INTO pending_change VALUES ('h', 'u', 1, 2, 0, 0, 3, 4, 1, 0);"
+            "INSERT INTO pending_setting VALUES ('h', 'u', 'memory', 1024);"
+            "INSERT INTO metric_setup (uri, object, base, run, period_s, samples, enabled) "
+            "VALUES ('test:///default', 'host', 'RAM/Usage', 0, 1, 5, 1);");
+    ASSERT_EQ(db.query_int("PRAGMA user_version"), 4);
+  }
+  store::SettingsStore st(file);
+  EXPECT_EQ(st.schema_version(), static_cast<std::int64_t>(store::migrations().size()));
+  EXPECT_EQ(st.settings({"h", "u"}), (store::Settings{{"memory", 512}}));
+  EXPECT_EQ(st.live_balloon({"h", "u"}, 7), 128);
+  ASSERT_TRUE(st.pending({"h", "u"}).has_value());
+  EXPECT_EQ(st.pending({"h", "u"})->settings, (store::Settings{{"memory", 1024}}));
+  EXPECT_EQ(st.connection().query_int("SELECT count(*) FROM metric_setup"), 1);
+  EXPECT_TRUE(st.extradata().entries(store::k_global_scope).empty());
+  st.extradata().set({"h", "u"}, "k", "v");
+  EXPECT_EQ(st.extradata().get({"h", "u"}, "k"), "v");
 }
 
 } // namespace
