@@ -175,7 +175,11 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # has_command WORD: vboxmanage of this build has that command (its hidden command table dump).
-has_command() { [[ -x $vbm ]] && "$vbm" __dump-cli 2>/dev/null | grep -q "\"$1\""; }
+has_command() {
+  [[ -x $vbm ]] && "$vbm" __dump-cli 2>/dev/null | "$py" -c 'import json, sys
+names = [c.get("name") if isinstance(c, dict) else c for c in json.load(sys.stdin).get("commands", [])]
+sys.exit(0 if sys.argv[1] in names else 1)' "$1"
+}
 service_policy() { [[ $1 == vbox || $1 == proxmox || $1 == mom || $1 == vboxkvm ]]; }
 # policy_missing POLICY: why this build cannot run POLICY (nothing when it can).
 policy_missing() {
@@ -258,12 +262,14 @@ run_one() {
     mkdir -p "$home"
     state=$home/vboxkvm-balloonctrl.json
     for line in "${names[@]}"; do
+      key=""
       case $policy in
-        vbox) VBOX_USER_HOME=$home "$vbm" setextradata "$line" \
-          VBoxInternal2/Watchdog/BalloonCtrl/BalloonSizeMax "${sc[vbox_max]}" ;;
-        proxmox | mom) VBOX_USER_HOME=$home "$vbm" setextradata "$line" \
-          VBoxKVM/Balloon/MinMB "${sc[anchor_min]}" ;;
+        vbox) key=VBoxInternal2/Watchdog/BalloonCtrl/BalloonSizeMax rest=${sc[vbox_max]} ;;
+        proxmox | mom) key=VBoxKVM/Balloon/MinMB rest=${sc[anchor_min]} ;;
       esac
+      [[ -z $key ]] || retry_libvirt env VBOX_USER_HOME="$home" "$vbm" -c "$uri" setextradata "$line" "$key" "$rest" ||
+        die "setextradata $line $key $rest failed"
+      [[ -z $key ]] || echo "  $line: $key = $rest"
     done
     start_service "$policy" "${sc[budget]}" "$home" "$rd/service.log"
     echo "$svc_pid" >"$rd/service.pid"
