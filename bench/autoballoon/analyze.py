@@ -383,6 +383,9 @@ def report(runs, cpu, out):
                 notes.append(f"{r.overlap} guests spiked at once (planned: 1)")
             if r.sends_failed:
                 notes.append(f"{r.sends_failed} conductor line(s) not acknowledged")
+            early = sum(1 for g in r.guests.values() for h in g.ooms if h is not None and h < r.t0)
+            if early:
+                notes.append(f"{early} of the OOM kills came during the warm-up")
             if os.path.exists(os.path.join(r.dir, "service.died")):
                 notes.append(open(os.path.join(r.dir, "service.died")).read().strip())
             if r.foreign:
