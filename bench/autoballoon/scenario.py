@@ -78,8 +78,10 @@ def alloc_estimate(size, rate):
 
 
 def staggered(rng, guests, seconds, headroom, lead_in=20):
-    sizes = list(range(64, 193, 16))
-    assert max(sizes) <= headroom, "a staggered spike must fit the headroom"
+    sizes = [s for s in range(64, 193, 16) if s <= headroom]  # every spike fits the headroom
+    if not sizes:
+        sys.exit(f"scenario: a headroom of {headroom} MiB leaves no room for a 64 MiB spike: "
+                 f"staggered cannot be feasible (raise --budget)")
     sends, t, order, last = [], lead_in, [], None
     while True:
         if not order:
@@ -126,7 +128,7 @@ def idle(rng, guests, seconds, headroom):
 
 def sawtooth(rng, guests, seconds, headroom, lead_in=10):
     amps = [rng.choice([64, 80, 96, 112]) for _ in range(guests)]
-    while sum(amps) > headroom:  # keep it feasible: all peaks together still fit
+    while sum(amps) > headroom and max(amps) > 16:  # feasible: all peaks together still fit
         amps[amps.index(max(amps))] -= 16
     sends = []
     for g in range(guests):
