@@ -35,8 +35,9 @@
 #   mom      oVirt MOM with vdsm's balloon policy: no FPR, no deflate-on-OOM, the same minimum
 #   vboxkvm  ours: FPR and deflate-on-OOM on (the project's recommended configuration)
 # The last four run `VBOX_USER_HOME=DIR vboxmanage -c URI balloonctrl --balloon-policy NAME
-# --host-budget BUDGET` in the foreground, stopped with SIGTERM; a policy whose service (or the
-# setextradata it needs) is not in this build is skipped with a line saying so.
+# --host-budget BUDGET --balloon-groups /abench-PID-` in the foreground, stopped with SIGTERM;
+# the guests are in that group (VBoxKVM/Groups), so the service leaves other guests alone. A
+# policy whose service (or setextradata) is not in this build is skipped with a line saying so.
 # The host is emulated: every policy gets MemTotal = BUDGET (default 5/6 of the guests' sum) and
 # used = the guests' QEMU resident memory; the report counts what goes over it.
 #
@@ -185,9 +186,7 @@ service_policy() { [[ $1 == vbox || $1 == proxmox || $1 == mom || $1 == vboxkvm 
 policy_missing() {
   service_policy "$1" || return 0
   has_command balloonctrl || { echo "needs \`vboxmanage balloonctrl\` (not in $vbm)"; return 0; }
-  if [[ $1 != vboxkvm ]] && ! has_command setextradata; then
-    echo "needs \`vboxmanage setextradata\` for its per-VM setting (not in $vbm)"
-  fi
+  has_command setextradata || echo "needs \`vboxmanage setextradata\` for its per-VM settings (not in $vbm)"
 }
 
 # wait_logs TIMEOUT_S REGEX LOG...: until every LOG has a line matching REGEX; 1 on timeout or
@@ -207,10 +206,21 @@ wait_logs() {
   done
 }
 
+# The service manages only the guests of this process: they are in its own group (VBoxKVM/Groups),
+# and it runs with --balloon-groups, so other people's guests on this libvirtd are left alone and
+# stay out of the emulated host's figures.
+group=/$prefix
+
+# extradata HOME VM KEY VALUE: a VM's extra data in the store at HOME.
+extradata() {
+  retry_libvirt env VBOX_USER_HOME="$1" "$vbm" -c "$uri" setextradata "$2" "$3" "$4" ||
+    die "setextradata $2 $3 $4 failed"
+}
+
 # start_service POLICY BUDGET HOME LOG: the balloon service in the background; sets svc_pid.
 start_service() {
   VBOX_USER_HOME=$3 "$vbm" -c "$uri" balloonctrl --balloon-policy "$1" --host-budget "$2" \
-    "${verbose[@]}" >"$4" 2>&1 &
+    --balloon-groups "$group" "${verbose[@]}" >"$4" 2>&1 &
   svc_pid=$!
   pids+=("$svc_pid")
 }
@@ -262,15 +272,15 @@ run_one() {
     mkdir -p "$home"
     state=$home/vboxkvm-balloonctrl.json
     for line in "${names[@]}"; do
+      extradata "$home" "$line" VBoxKVM/Groups "$group"
       key=""
       case $policy in
         vbox) key=VBoxInternal2/Watchdog/BalloonCtrl/BalloonSizeMax rest=${sc[vbox_max]} ;;
         proxmox | mom) key=VBoxKVM/Balloon/MinMB rest=${sc[anchor_min]} ;;
       esac
-      [[ -z $key ]] || retry_libvirt env VBOX_USER_HOME="$home" "$vbm" -c "$uri" setextradata "$line" "$key" "$rest" ||
-        die "setextradata $line $key $rest failed"
-      [[ -z $key ]] || echo "  $line: $key = $rest"
+      [[ -z $key ]] || extradata "$home" "$line" "$key" "$rest"
     done
+    echo "  extra data of every guest: VBoxKVM/Groups = $group${key:+, $key = $rest}"
     start_service "$policy" "${sc[budget]}" "$home" "$rd/service.log"
     echo "$svc_pid" >"$rd/service.pid"
   fi
@@ -322,6 +332,7 @@ run_cpu() {
   done
   home=$tmp/home-cpu
   mkdir -p "$home"
+  for g in "${names[@]}"; do extradata "$home" "$g" VBoxKVM/Groups "$group"; done
   start_service vboxkvm "$b" "$home" "$rd/service.log"
   for g in "${names[@]}"; do retry_libvirt start_domain "$g" || die "cannot start $g"; done
   wait_logs 600 ' op=start ' "${logs[@]}" || die "cpu: not every guest booted within 10 min"
