@@ -169,7 +169,8 @@ std::int64_t ProxmoxPolicy::decide(std::int64_t now_ms, const HostFigures& host,
     }
     vms.push_back(vm);
   }
-  for (const auto& [id, bytes] : compute_alg1(vms, goal, k_pve_maxchange)) {
+  for (const auto& [uuid, bytes] : compute_alg1(vms, goal, k_pve_maxchange)) {
+    const auto& id = uuid; // (clang 14 cannot capture a structured binding)
     auto it = std::find_if(guests.begin(), guests.end(),
                            [&](const Guest& g) { return g.figures.uuid == id; });
     auto target = static_cast<std::uint64_t>(bytes / 1024);
@@ -191,7 +192,8 @@ MomPolicy::evaluate(const std::deque<HostSample>& host,
                host.back().mem_available;
   double gfp = hfp <= k_pressure_critical ? (-0.05 + hfp) : k_min_guest_free * (hfp / k_pressure_threshold);
   std::map<std::string, double> target;
-  for (const auto& [id, hist] : guests) {
+  for (const auto& [id, history] : guests) {
+    const auto& hist = history; // (clang 14 cannot capture a structured binding)
     const auto& l = hist.back();
     if (!l.balloon_cur || !l.mem_unused) {
       continue; // (valid guest.balloon_cur (guest.Stat "mem_unused"))
@@ -271,7 +273,8 @@ std::int64_t MomPolicy::decide(std::int64_t now_ms, const HostFigures& host,
     return k_mom_cycle_ms;
   }
   double hfp = m_host.back().mem_free.value_or(0) / m_host.back().mem_available;
-  for (const auto& [id, kib] : *targets) {
+  for (const auto& [uuid, kib] : *targets) {
+    const auto& id = uuid; // (clang 14 cannot capture a structured binding)
     auto t = static_cast<std::uint64_t>(std::trunc(kib)); // int() in the controller
     auto it = std::find_if(guests.begin(), guests.end(),
                            [&](const Guest& g) { return g.figures.uuid == id; });

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <unistd.h>
 
 namespace vbm::balloon {
@@ -37,7 +38,7 @@ std::optional<std::int64_t> percentile(std::vector<std::int64_t> v, double p) {
     return std::nullopt;
   }
   std::sort(v.begin(), v.end());
-  auto i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  auto i = static_cast<size_t>(std::lround(p * static_cast<double>(v.size() - 1)));
   return v[std::min(i, v.size() - 1)];
 }
 } // namespace

@@ -7,7 +7,7 @@
 namespace vbm::balloon {
 
 namespace {
-constexpr std::uint64_t k_1m = 1024 * 1024; // _1M
+constexpr std::uint64_t k_1m = std::uint64_t{1024} * 1024; // _1M
 } // namespace
 
 VBoxPolicy::VBoxPolicy(const Options& options) : m_opt(options) {
