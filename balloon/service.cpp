@@ -115,6 +115,17 @@ void Service::add(const backend::VmRef& vm, std::int64_t now_ms) {
     m.seen_ms = now_ms;
     m.settings = resolve(m_options, m_hooks.extradata, vm.uuid, 0); // again once figures come
     try {
+      // A balloon cannot help these (controlvm guestmemoryballoon refuses them too).
+      auto live = m_hv->live_memory(vm);
+      if (!live.balloon_device) {
+        m.unsupported = "it has no balloon device (<memballoon model='none'>)";
+      } else if (live.hugepages) {
+        m.unsupported = "huge pages back its memory: what a balloon takes never reaches the host";
+      }
+      if (!m.unsupported.empty()) {
+        m_hooks.log(fmt::format("[{}] left alone: {}", vm.name, m.unsupported));
+        return;
+      }
       // VBoxBalloonCtrl reads statistics it never turns on; every policy here gets them.
       m_hv->set_memory_stats_period(vm, 1);
     } catch (const backend::BackendError& e) {
@@ -261,7 +272,9 @@ void Service::sample(std::int64_t now_ms) {
       m.target_kib = f.actual_kib; // nobody asked it anything yet (that we know of)
     }
     refresh_settings(m, now_ms);
-    watchdog(m, now_ms);
+    if (m.unsupported.empty()) {
+      watchdog(m, now_ms);
+    }
     ++it;
   }
   m_host = host_figures();
@@ -320,7 +333,7 @@ void Service::decide(std::int64_t now_ms, bool eventful) {
   for (auto& [uuid, m] : m_guests) {
     auto kind = m.settings.policy.value;
     policy(kind);
-    if (m.responding && m.figures.max_kib > 0) {
+    if (m.responding && m.unsupported.empty() && m.figures.max_kib > 0) {
       by_policy[kind].push_back({m.figures, m.target_kib, m.running, m.responding, m.settings});
     }
   }
@@ -401,7 +414,10 @@ void Service::write_state(std::int64_t now_ms, bool force) {
                     ? m_policies.at(m.settings.policy.value)->note(uuid)
                     : GuestNote{};
     g.guard_kib = note.guard_kib;
-    if (!m.responding) {
+    if (!m.unsupported.empty()) {
+      g.state = "disabled";
+      g.why = m.unsupported;
+    } else if (!m.responding) {
       g.state = "not responding";
       g.why = m.not_responding;
     } else if (!m.settings.enabled.value) {

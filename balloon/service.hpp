@@ -75,6 +75,7 @@ private:
     bool responding = true;
     std::string not_responding;  ///< why, while not responding
     bool silent = false;         ///< it stopped reporting (fresh statistics end that early)
+    std::string unsupported;     ///< why a balloon cannot work for it (huge pages, no device)
     std::int64_t probe_at_ms = 0;
     std::optional<std::int64_t> stats_changed_ms; ///< when its statistics stamp last changed
     std::optional<Watch> watch;

@@ -531,6 +531,24 @@ TEST_F(ServiceTest, ABalloonWithoutADriverIsMarkedNotRespondingAndLeftAlone) {
             0) << "a not-responding balloon was pushed";
 }
 
+TEST_F(ServiceTest, AGuestOnHugePagesOrWithoutABalloonDeviceIsDisabledWithTheReason) {
+  hv->add("g1", "00000000-0000-4000-8000-000000000001", 1024).memory.hugepages = true;
+  hv->add("g2", "00000000-0000-4000-8000-000000000002", 1024).memory.balloon_device = false;
+  hv->run("g1").usable_kib = 800 * k_mib;
+  hv->run("g2").usable_kib = 800 * k_mib;
+  hv->calls.clear();
+  start();
+  seconds(60);
+  EXPECT_TRUE(hv->calls.empty()) << testing::PrintToString(hv->calls);
+  auto state = balloon::read_state(dir / "state.json");
+  ASSERT_TRUE(state.has_value());
+  ASSERT_EQ(state->guests.size(), 2u);
+  EXPECT_EQ(state->guests[0].state, "disabled");
+  EXPECT_THAT(state->guests[0].why, HasSubstr("huge pages"));
+  EXPECT_EQ(state->guests[1].state, "disabled");
+  EXPECT_THAT(state->guests[1].why, HasSubstr("no balloon device"));
+}
+
 TEST_F(ServiceTest, ABalloonThatDoesNotMoveIsMarkedNotRespondingAndItsTargetPutBack) {
   hv->add("g1", "00000000-0000-4000-8000-000000000001", 1024);
   auto& v = hv->run("g1");
