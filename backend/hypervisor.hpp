@@ -56,6 +56,8 @@ struct BalloonStats {
   std::optional<std::uint64_t> disk_caches_kib;
   std::optional<std::uint64_t> rss_kib;    ///< QEMU's resident set on the host
   std::optional<std::int64_t> last_update; ///< 0: statistics enabled but the guest never reported
+  std::optional<std::uint64_t> major_faults; ///< counter: pages read from disk on a fault
+  std::optional<std::uint64_t> swap_in_kib;  ///< counter: memory swapped in
 };
 
 /// One running domain's figures from the bulk statistics call, for the metrics collector.

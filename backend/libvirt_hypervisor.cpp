@@ -388,6 +388,10 @@ void apply_stat(DomainStats& out, std::string_view field, unsigned long long v) 
     b.rss_kib = v;
   else if (field == "balloon.last-update")
     b.last_update = static_cast<std::int64_t>(v);
+  else if (field == "balloon.major_fault")
+    b.major_faults = v;
+  else if (field == "balloon.swap_in")
+    b.swap_in_kib = v;
   else if (field == "cpu.user")
     out.cpu_user_ns = v;
   else if (field == "cpu.system")
@@ -460,6 +464,8 @@ std::vector<DomainStats> LibvirtHypervisor::running_domain_stats() {
       case VIR_DOMAIN_MEMORY_STAT_DISK_CACHES: apply_stat(st, "balloon.disk_caches", v); break;
       case VIR_DOMAIN_MEMORY_STAT_RSS: apply_stat(st, "balloon.rss", v); break;
       case VIR_DOMAIN_MEMORY_STAT_LAST_UPDATE: apply_stat(st, "balloon.last-update", v); break;
+      case VIR_DOMAIN_MEMORY_STAT_MAJOR_FAULT: apply_stat(st, "balloon.major_fault", v); break;
+      case VIR_DOMAIN_MEMORY_STAT_SWAP_IN: apply_stat(st, "balloon.swap_in", v); break;
       default: break;
       }
     }

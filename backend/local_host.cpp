@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <charconv>
 #include <cstring>
 #include <fcntl.h>
@@ -54,12 +55,43 @@ std::optional<MemInfo> LocalHost::meminfo() const {
       m.buffers_kib = *v;
     } else if (key == "Cached") {
       m.cached_kib = *v;
+    } else if (key == "MemAvailable") {
+      m.available_kib = *v;
     }
   }
   if (!have_total) {
     return std::nullopt;
   }
   return m;
+}
+
+std::optional<MemoryPressure> LocalHost::memory_pressure() const {
+  // "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 …"
+  auto text = read("proc/pressure/memory");
+  if (!text) {
+    return std::nullopt;
+  }
+  MemoryPressure p;
+  std::istringstream in(*text);
+  for (std::string kind, avg10; in >> kind >> avg10;) {
+    std::string rest;
+    std::getline(in, rest);
+    if (!avg10.starts_with("avg10=")) {
+      return std::nullopt;
+    }
+    double v = std::strtod(avg10.c_str() + 6, nullptr);
+    (kind == "some" ? p.some_avg10 : p.full_avg10) = v;
+  }
+  return p;
+}
+
+std::optional<std::uint64_t> LocalHost::swap_ins() const {
+  auto text = read("proc/vmstat");
+  if (!text) {
+    return std::nullopt;
+  }
+  auto at = text->find("\npswpin ");
+  return at == std::string::npos ? std::nullopt : parse_u64(std::string_view(*text).substr(at + 8));
 }
 
 std::optional<CpuTimes> LocalHost::cpu_times() const {

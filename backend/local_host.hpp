@@ -16,6 +16,14 @@ struct MemInfo {
   std::uint64_t free_kib = 0;
   std::uint64_t buffers_kib = 0;
   std::uint64_t cached_kib = 0;
+  std::optional<std::uint64_t> available_kib; ///< MemAvailable (Linux 3.14+)
+};
+
+/// /proc/pressure/memory (PSI, Linux 4.20+ with CONFIG_PSI): % of the last 10 s in which some
+/// (any) or all runnable tasks stalled waiting for memory.
+struct MemoryPressure {
+  double some_avg10 = 0;
+  double full_avg10 = 0;
 };
 
 /// Host CPU time since boot, in clock ticks (the first line of /proc/stat).
@@ -42,6 +50,9 @@ public:
   explicit LocalHost(std::filesystem::path root = "/");
 
   std::optional<MemInfo> meminfo() const;
+  std::optional<MemoryPressure> memory_pressure() const;
+  /// Pages swapped in since boot (/proc/vmstat pswpin).
+  std::optional<std::uint64_t> swap_ins() const;
   std::optional<CpuTimes> cpu_times() const;
   /// The average "cpu MHz" of /proc/cpuinfo.
   std::optional<std::uint64_t> cpu_mhz() const;

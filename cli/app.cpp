@@ -24,6 +24,7 @@ constexpr Command k_commands[] = {
     {"pagefusion", pagefusion_help, run_pagefusion, pagefusion_grammar},
     {"getextradata", getextradata_help, run_getextradata, getextradata_grammar},
     {"setextradata", setextradata_help, run_setextradata, setextradata_grammar},
+    {"balloonctrl", balloonctrl_help, run_balloonctrl, balloonctrl_grammar, true},
 };
 
 constexpr OptDef k_global_options[] = {
@@ -188,7 +189,7 @@ int dispatch(const std::vector<std::string>& args, Output& out, Services& servic
     out.out(logo() + brief_usage(h, out.prog(), width) + "\n" + h.details);
     return k_exit_failure;
   }
-  if (rest.size() == 1) {
+  if (rest.size() == 1 && !cmd->runs_bare) {
     out.out(brief_usage(cmd->help(), out.prog(), width));
     return k_exit_failure;
   }

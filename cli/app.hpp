@@ -93,6 +93,9 @@ struct Command {
   CommandHelp (*help)();
   int (*run)(std::span<const std::string> args, Env& env);
   Grammar (*grammar)();
+  /// Runs with no arguments (balloonctrl, as VBoxBalloonCtrl does); the others print their
+  /// brief usage then, as VBoxManage's commands do.
+  bool runs_bare = false;
 };
 
 /// The global options (before the command), each spelling VBoxManage.cpp accepts; the first
@@ -129,6 +132,7 @@ Grammar metrics_grammar();
 Grammar pagefusion_grammar();
 Grammar getextradata_grammar();
 Grammar setextradata_grammar();
+Grammar balloonctrl_grammar();
 CommandHelp list_help();
 int run_list(std::span<const std::string> args, Env& env);
 CommandHelp showvminfo_help();
@@ -147,5 +151,7 @@ CommandHelp getextradata_help();
 int run_getextradata(std::span<const std::string> args, Env& env);
 CommandHelp setextradata_help();
 int run_setextradata(std::span<const std::string> args, Env& env);
+CommandHelp balloonctrl_help();
+int run_balloonctrl(std::span<const std::string> args, Env& env);
 
 } // namespace vbm::cli

@@ -386,6 +386,29 @@ void complete_extradata(Line& line, const Grammar& g) {
   }
 }
 
+void complete_balloonctrl(Line& line, const Grammar& g) {
+  // balloonctrl [options] | balloonctrl status [--json] [--explain VM]
+  if (!line.args.empty() && line.args[0] == "status") {
+    const Subcommand* sub = find_sub(g, "status");
+    auto s = scan(line.args.subspan(1), sub->options);
+    if (value_option(line, s, sub->options)) {
+      add_vms(line, Which::All); // --explain VM
+    } else {
+      add_options(line, sub->options, s);
+    }
+    return;
+  }
+  auto s = scan(line.args, g.options);
+  if (const OptDef* def = value_option(line, s, g.options)) {
+    add_values(line, *def);
+    return;
+  }
+  if (line.args.empty() && !line.cur_is_option()) {
+    line.out.add("status");
+  }
+  add_options(line, g.options, s);
+}
+
 struct Completer {
   std::string_view command;
   void (*complete)(Line&, const Grammar&);
@@ -401,6 +424,7 @@ constexpr Completer k_completers[] = {
     {"pagefusion", complete_pagefusion},
     {"getextradata", complete_extradata},
     {"setextradata", complete_extradata},
+    {"balloonctrl", complete_balloonctrl},
 };
 
 void complete(std::span<const std::string> words, Candidates& out, Services& services) {

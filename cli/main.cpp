@@ -80,6 +80,10 @@ int main(int argc, char** argv) {
     return sys::stop_signal() != 0;
   };
   std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
+  if (prog == "VBoxBalloonCtrl") {
+    // VirtualBox's balloon service, the same binary under its name: all of it is balloonctrl's.
+    args.insert(args.begin(), "balloonctrl");
+  }
   bool background = !args.empty() && args[0].starts_with("__");
   int rc = cli::run_app(args, out, services);
   if (!background) {

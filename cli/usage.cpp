@@ -74,7 +74,8 @@ std::string brief_usage(const CommandHelp& help, std::string_view prog, int widt
     out = fmt::format("Usage - {}:\n", purpose);
   }
   for (const auto& syn : help.synopses) {
-    if (!scope.empty() && syn.find(fmt::format(" {}", scope)) == std::string::npos) {
+    if (!scope.empty() && !syn.starts_with(fmt::format("{} ", scope)) &&
+        syn.find(fmt::format(" {} ", scope)) == std::string::npos) {
       continue;
     }
     out += '\n';

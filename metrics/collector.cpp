@@ -180,7 +180,7 @@ Values Collector::host_ram(Snapshot& snap, const backend::DomainStats*, const st
     mem = m_local.meminfo();
   } else if (const auto& n = snap.node_stats(); n.mem_total_kib && n.mem_free_kib) {
     mem = backend::MemInfo{*n.mem_total_kib, *n.mem_free_kib, n.mem_buffers_kib.value_or(0),
-                           n.mem_cached_kib.value_or(0)};
+                           n.mem_cached_kib.value_or(0), std::nullopt};
   }
   Values v;
   if (mem) {

@@ -1,9 +1,12 @@
 #include "metrics/collector_main.hpp"
 
 #include "backend/local_host.hpp"
+#include "balloon/service_main.hpp"
+#include "balloon/state.hpp"
 #include "metrics/collector.hpp"
 #include "store/metrics_store.hpp"
 #include "sys/files.hpp"
+#include "sys/lock_file.hpp"
 #include "sys/parse.hpp"
 
 #include <fmt/format.h>
@@ -60,11 +63,22 @@ std::optional<std::pair<dev_t, ino_t>> file_id(const std::string& path) {
   }
   return std::pair{st.st_dev, st.st_ino};
 }
+
+// The balloon service's figures, when it serves this store (running, or stopped: Prometheus
+// then sees it down).
+std::string balloon_exposition(const std::string& store_path) {
+  auto files = balloon::service_files(store_path);
+  auto state = balloon::read_state(files.state);
+  if (!state) {
+    return {};
+  }
+  return balloon::exposition(*state, sys::lock_is_held(files.lock));
+}
 } // namespace
 
 sys::DaemonFiles collector_files(const std::string& store_path) {
   auto dir = std::filesystem::path(store_path).parent_path();
-  return {dir / "vboxkvm-collector.lock", dir / "vboxkvm-collector.log"};
+  return {dir / "vboxkvm-collector.lock", dir / "vboxkvm-collector.log", 0600, 0600, {}};
 }
 
 std::string ensure_collector(const std::string& store_path) {
@@ -120,21 +134,24 @@ int collector_main(std::span<const std::string> argv, store::SettingsStore& st,
           active = collector.beat(hooks.now_ms());
           if (args.textfile_dir) {
             // node_exporter never reads half a file: a new temporary file, then rename.
-            sys::write_file_atomic(*args.textfile_dir / "vboxkvm.prom", collector.exposition(),
-                                   0644, false);
+            sys::write_file_atomic(*args.textfile_dir / "vboxkvm.prom",
+                                   collector.exposition() + balloon_exposition(st.path()), 0644,
+                                   false);
           }
         } catch (const std::exception& e) {
           log(e.what()); // a busy or full store: try again at the next beat
         }
+        if (!active && !args.permanent && !args.beats) {
+          return false; // nothing is collected: leave now, not after one more period
+        }
         next += k_beat_ms;
-        for (auto now = hooks.now_ms(); now < next && !hooks.stop_requested();
-             now = hooks.now_ms()) {
+        for (auto now = hooks.now_ms(); now < next && !hooks.stop_requested(); now = hooks.now_ms()) {
           hooks.sleep_ms(static_cast<int>(std::min<std::int64_t>(k_poll_ms, next - now)));
         }
         if (hooks.now_ms() - next > k_beat_ms) {
           next = hooks.now_ms(); // suspended or stalled: don't race to catch up
         }
-        return active || args.beats.has_value();
+        return true;
       },
       [&] { return !beats_done && !store::MetricsStore(st).collecting_uris().empty(); },
       [&]() -> std::string {

@@ -141,7 +141,7 @@ backend::KsmKnobs give_back(const HostPaths& paths, const backend::Ksm& ksm,
 
 sys::DaemonFiles controller_files(const HostPaths& paths) {
   // The lock is readable by all: `pagefusion status` tells any user whether a controller runs.
-  return {paths.lock(), paths.log(), 0644, 0600};
+  return {paths.lock(), paths.log(), 0644, 0600, {}};
 }
 
 std::string ensure_controller(const std::string& uri) {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job end to end, on a fresh Debian 12 machine (as root): install, build, start
 # libvirtd if none runs, boot two tiny identical guests, and show a VBoxManage-style balloon
-# and page fusion (the host's KSM, steered by vboxkvm's controller) working on them. Prints
-# each command and its output; cleans up (KSM comes back as it was).
+# and page fusion (the host's KSM, steered by vboxkvm's controller) working on them; then a
+# third guest running a memory workload under the automatic balloon service. Prints each
+# command and its output; cleans up (KSM comes back as it was).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -88,6 +89,43 @@ if [[ -w $ksm/run ]]; then
 else
   echo "(this host has no writable /sys/kernel/mm/ksm, so KSM cannot be shown here)"
 fi
+
+say "Automatic ballooning: VirtualBox's balloon service (balloonctrl) with vboxkvm's policy"
+# A guest that runs a memory workload on command (memload, in its initramfs), with the balloon
+# set-up vboxkvm recommends: free page reporting and deflate-on-OOM.
+c=$(define_guest c --memory 384 --free-page-reporting --autodeflate --control --stats-period 1)
+start_guest "$c"
+wait_guest_ready "$c" 2>/dev/null
+# The service manages only the guests of its groups (here: c).
+run vboxmanage setextradata "$c" VBoxKVM/Groups /demo
+printf '$ vboxmanage balloonctrl --balloon-groups /demo &\n'
+vboxmanage balloonctrl --balloon-groups /demo >"$E2E_TMP/balloonctrl.log" 2>&1 &
+service=$!
+e2e_on_cleanup "kill $service 2>/dev/null; wait $service 2>/dev/null"
+actual_mb() { echo $(($(dommemstat_value "$c" actual) / 1024)); }
+echo "(the guest idles: the service takes its idle memory back, 32 MB at a time)"
+below() { (($(actual_mb) < $1)); }
+wait_until 120 below 256 || true
+run vboxmanage balloonctrl status
+
+say "The guest's workload grows past what the balloon left it: the service gives memory back first"
+need=$(($(actual_mb) - 20))
+printf '$ (in the guest) memload: allocate %s MB at 64 MB/s, hold 10 s, free\n' "$need"
+guest_load "$c" "a${need}@64,h10,f" >/dev/null
+given_back() { ! below 368; }
+wait_until 60 given_back || true
+run vboxmanage balloonctrl status
+printf '$ (the guest console) memload and OOM lines\n'
+guest_load_lines "$c" | grep -E 'op=(alloc|hold|done)' | tail -n 3
+echo "OOM kills in the guest: $(guest_load_stat "$c" oom_kills)"
+
+say "Idle again: the service takes the memory back, slowly (it cools down first)"
+wait_until 150 below 320 || true
+run vboxmanage balloonctrl status --json
+kill "$service"
+wait "$service" 2>/dev/null
+printf '$ tail -n 4 balloonctrl.log\n'
+tail -n 4 "$E2E_TMP/balloonctrl.log"
 
 say "Power off"
 run vboxmanage controlvm "$a" poweroff

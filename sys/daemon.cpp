@@ -20,7 +20,6 @@
 namespace vbm::sys {
 
 namespace {
-constexpr off_t k_log_max_bytes = 1 << 20;
 constexpr int k_spawn_wait_ms = 2000;
 
 std::string timestamp(std::int64_t ms) {
@@ -92,7 +91,7 @@ std::string spawn_daemon(const DaemonFiles& files, const std::vector<std::string
 
 Daemon::Daemon(std::string name, DaemonFiles files, Hooks hooks)
     : m_name(std::move(name)), m_files(std::move(files)), m_hooks(std::move(hooks)),
-      m_lock(m_files.lock, m_files.lock_mode) {
+      m_lock(m_files.lock, m_files.lock_mode), m_log_opened_ms(m_hooks.now_ms()) {
   if (!m_hooks.stop_requested) {
     catch_stop_signals();
     m_hooks.stop_requested = [] { return stop_signal() != 0; };
@@ -109,17 +108,31 @@ bool Daemon::acquire(bool wait) {
   return true;
 }
 
-void Daemon::rotate_log_if_large() {
+void Daemon::rotate_log_if_due() {
+  const auto& r = m_files.rotation;
   struct stat st {};
-  if (fstat(STDERR_FILENO, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= k_log_max_bytes ||
+  if (r.keep == 0 || fstat(STDERR_FILENO, &st) != 0 || !S_ISREG(st.st_mode) ||
       !same_file(STDERR_FILENO, m_files.log)) {
-    return; // not our log file (a terminal, systemd's journal), or still small
+    return; // not our log file (a terminal, systemd's journal), or never rotated
   }
-  auto old = m_files.log;
-  old += ".1";
-  if (std::rename(m_files.log.c_str(), old.c_str()) != 0) {
+  bool too_big = static_cast<std::uint64_t>(st.st_size) > r.max_bytes;
+  bool too_old = r.max_age_s > 0 && m_hooks.now_ms() - m_log_opened_ms > r.max_age_s * 1000;
+  if (!too_big && !too_old) {
     return;
   }
+  auto numbered = [&](unsigned n) {
+    auto p = m_files.log;
+    p += fmt::format(".{}", n);
+    return p;
+  };
+  std::remove(numbered(r.keep).c_str());
+  for (unsigned n = r.keep; n > 1; --n) {
+    std::rename(numbered(n - 1).c_str(), numbered(n).c_str());
+  }
+  if (std::rename(m_files.log.c_str(), numbered(1).c_str()) != 0) {
+    return;
+  }
+  m_log_opened_ms = m_hooks.now_ms();
   try {
     int fd = open_private_file(m_files.log, O_WRONLY | O_APPEND, m_files.log_mode);
     dup2(fd, STDOUT_FILENO);
@@ -131,7 +144,7 @@ void Daemon::rotate_log_if_large() {
 }
 
 void Daemon::log(const std::string& msg) {
-  rotate_log_if_large();
+  rotate_log_if_due();
   std::string line =
       fmt::format("{} {}[{}]: {}\n", timestamp(m_hooks.now_ms()), m_name, getpid(), msg);
   std::fputs(line.c_str(), stderr);

@@ -16,11 +16,20 @@
 
 namespace vbm::sys {
 
+/// When a log file is started again: past `max_bytes`, or once it is `max_age_s` old (0: never
+/// for age); `keep` older files are kept as LOG.1 … LOG.keep (0: the log is never rotated).
+struct LogRotation {
+  std::uint64_t max_bytes = 1 << 20;
+  unsigned keep = 1;
+  std::int64_t max_age_s = 0;
+};
+
 struct DaemonFiles {
   std::filesystem::path lock; ///< flock + PID: "an instance runs"
   std::filesystem::path log;  ///< the spawned process's stdout and stderr
   unsigned lock_mode = 0600;  ///< 0644 where any user's status reads it
   unsigned log_mode = 0600;
+  LogRotation rotation;
 };
 
 /// Starts `vboxmanage ARGS…` detached (double fork, own session, stdin /dev/null, stdout and
@@ -45,8 +54,8 @@ public:
   /// Takes the lock and writes our PID into it. `wait`: queue behind the instance that holds it
   /// (a permanent service started while an on-demand one runs). False: another instance serves.
   bool acquire(bool wait);
-  /// "2026-12-01T22:53:46.123 NAME[PID]: MSG" on stderr. When stderr is our log file and it
-  /// has grown past 1 MiB, it is rotated first (LOG → LOG.1, a new LOG).
+  /// "2026-12-01T22:53:46.123 NAME[PID]: MSG" on stderr. When stderr is our log file and it is
+  /// due (files.rotation), it is rotated first (LOG → LOG.1 → LOG.2 …, a new LOG).
   void log(const std::string& msg);
   bool stop_requested() const { return m_hooks.stop_requested(); }
 
@@ -69,12 +78,13 @@ public:
   End run(const Loop& loop, bool permanent);
 
 private:
-  void rotate_log_if_large();
+  void rotate_log_if_due();
 
   std::string m_name;
   DaemonFiles m_files;
   Hooks m_hooks;
   LockFile m_lock;
+  std::int64_t m_log_opened_ms = 0;
 };
 
 } // namespace vbm::sys

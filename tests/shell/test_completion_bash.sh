@@ -131,7 +131,7 @@ expect() {
 check "registered for vboxmanage" eval "func_for vboxmanage >/dev/null"
 check "registered for VBoxManage" eval "func_for VBoxManage >/dev/null"
 
-commands=(list showvminfo modifyvm startvm controlvm metrics pagefusion getextradata setextradata help)
+commands=(list showvminfo modifyvm startvm controlvm metrics pagefusion getextradata setextradata balloonctrl help)
 modifyvm_opts=(--memory --page-fusion --large-pages --guest-memory-balloon)
 showvminfo_opts=(--details --machinereadable --json)
 start_types=(headless gui sdl separate)
@@ -150,6 +150,13 @@ expect "vboxmanage -" --connect --nologo --version -c -q -V
 expect "vboxmanage -c " # a URI: nothing to offer
 expect "vboxmanage -c qemu:///system s" showvminfo startvm setextradata
 expect "vboxmanage help " "${commands[@]:0:${#commands[@]}-1}" # not help again
+
+# balloonctrl: VBoxBalloonCtrl's options, the policy names, status's options and VMs.
+expect "vboxmanage balloonctrl --balloon-p" --balloon-policy
+expect "vboxmanage balloonctrl --balloon-policy " vboxkvm vbox proxmox mom
+expect "vboxmanage balloonctrl --balloon-mode " idle demand
+expect "vboxmanage balloonctrl status " --json --explain
+expect "vboxmanage balloonctrl status --explain " "${all_vms[@]}"
 
 # list
 expect "vboxmanage list " vms runningvms --long --sorted

@@ -114,7 +114,7 @@ tab() {
 wait_screen '^READY[$%#] $' || fail_screen "$shell did not start"
 
 # Command names, for both names of the program.
-tab "vboxmanage " 'controlvm +getextradata +help +list +metrics +modifyvm +pagefusion +setextradata +showvminfo +startvm' '__complete'
+tab "vboxmanage " 'balloonctrl +controlvm +getextradata +help +list +metrics +modifyvm +pagefusion +setextradata +showvminfo +startvm' '__complete'
 tab "VBoxManage s" 'setextradata +showvminfo +startvm'
 tab "vboxmanage modi" '^READY[$%#] vboxmanage modifyvm $'
 

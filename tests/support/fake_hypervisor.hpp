@@ -33,15 +33,20 @@ public:
     std::uint64_t cpu_user_ns = 0; ///< the domain's accumulated CPU time
     std::uint64_t cpu_system_ns = 0;
     int stats_period = 0; ///< set_memory_stats_period's last value
+    std::optional<std::uint64_t> usable_kib; ///< reported MemAvailable (none unless set)
+    std::optional<std::uint64_t> unused_kib; ///< reported MemFree (default: half of actual)
+    std::int64_t stats_time = 1700000000;     ///< the guest's stamp of its last statistics
   };
 
   /// Adds a powered-off VM with `memory_mb` of RAM and no balloon; returns it for tweaking.
   Vm& add(const std::string& name, const std::string& uuid, std::uint64_t memory_mb = 1024) {
-    Vm vm{{name, uuid, -1}};
+    Vm vm;
+    vm.ref = {name, uuid, -1};
     vm.memory.memory_kib = vm.memory.current_kib = memory_mb * 1024;
     m_vms.push_back(vm);
     return m_vms.back();
   }
+  std::vector<Vm>& vms() { return m_vms; }
   Vm& vm(const std::string& name) {
     return *std::find_if(m_vms.begin(), m_vms.end(),
                          [&](const Vm& v) { return v.ref.name == name; });
@@ -81,9 +86,10 @@ public:
     backend::BalloonStats s;
     if (v.live.balloon_device) {
       s.actual_kib = v.actual_kib;
-      s.last_update = v.driver ? 1700000000 : 0;
+      s.last_update = v.driver ? v.stats_time : 0;
       if (v.driver) {
-        s.unused_kib = v.actual_kib / 2;
+        s.unused_kib = v.unused_kib.value_or(v.actual_kib / 2);
+        s.usable_kib = v.usable_kib;
       }
     }
     return s;

@@ -1,9 +1,12 @@
 #pragma once
 // A fresh temporary directory for one test, removed with the object unless the test failed:
 // then it is kept, and its path printed, so what the test left can be looked at (ccache's
-// TestContext). The one temp-directory helper of the C++ tests.
+// TestContext). The one temp-directory helper of the C++ tests. The fuzzers, which have no
+// GoogleTest, define VBM_NO_GTEST: their directories are always removed.
 
+#ifndef VBM_NO_GTEST
 #include <gtest/gtest.h>
+#endif
 
 #include <cstdlib>
 #include <filesystem>
@@ -22,10 +25,12 @@ public:
     m_path = tmpl;
   }
   ~TempDir() {
+#ifndef VBM_NO_GTEST
     if (testing::Test::HasFailure()) {
       std::cerr << "kept " << m_path.string() << " (the test failed)\n";
       return;
     }
+#endif
     std::error_code ec;
     std::filesystem::remove_all(m_path, ec);
   }

@@ -372,7 +372,7 @@ TEST_F(CompleteTest, EveryCommandsGrammarIsWhatCompletionOffers) {
       lead.push_back(cmd["vm"] == "running" ? "run1" : "off1");
     }
     std::vector<std::pair<std::vector<std::string>, nlohmann::json>> places; // line, its options
-    if (cmd["subcommands"].empty()) {
+    if (cmd["subcommands"].empty() || !cmd["options"].empty()) {
       places.emplace_back(lead, cmd);
     }
     std::set<std::string> words(cmd["words"].begin(), cmd["words"].end());

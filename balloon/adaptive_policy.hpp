@@ -1,0 +1,108 @@
+#pragma once
+// vboxkvm's balloon policy: take a guest's idle memory back slowly, give it back at once before
+// the guest runs short.
+//
+//   guard     the free memory (usable: MemAvailable) each guest keeps, sized from its own
+//             recent demand growth times the time a deflate takes to reach it (measured on it),
+//             never below a floor (a few % of its RAM), never above a share of it;
+//   deflate   when usable falls below the guard, the guest faults or swaps heavily, or its own
+//             deflate-on-OOM fired (its balloon shrank by itself): enough back in one call for
+//             twice the guard plus what it grows in the next seconds, then no inflating it for a
+//             while (longer each time it repeats);
+//   inflate   only guests whose statistics are fresh and whose usable memory has been steady,
+//             in small steps, down to 1.5 × the guard, never below the floor (BalloonSizeMax,
+//             MinMB); in demand mode only while the host needs memory, shared out by shares, and
+//             given back slowly once the host has plenty again;
+//   host      states from MemAvailable, PSI (when the kernel has it) and swap-in, with hysteresis:
+//             plenty, normal, pressure, critical; pressure makes steps larger.
+// Every number is in Tuning, with the reason for it.
+
+#include "balloon/policy.hpp"
+
+#include <map>
+
+namespace vbm::balloon {
+
+enum class HostState { Plenty, Normal, Pressure, Critical };
+std::string_view host_state_name(HostState s);
+
+struct Tuning {
+  // The guard: max(floor, peak growth × (detection + deflate time)), at most a share of RAM.
+  std::uint64_t guard_floor_kib = 32 * k_mib; ///< what a guest keeps at least …
+  double guard_floor_share = 0.06;            ///< … or this share of its RAM
+  double guard_cap_share = 0.30;              ///< a guard never above this share of its RAM
+  double detect_s = 1.5;         ///< statistics every 1 s, looked at every 0.25-1 s
+  double deflate_s = 1.0;        ///< a deflate's time until measured on the guest
+  double rate_half_life_s = 60;  ///< remembered growth halves every minute
+  // Inflating: from above 2 × guard down to 1.5 × guard, a step at a time.
+  double inflate_above = 2.0;
+  double inflate_to = 1.5;
+  std::uint64_t step_kib = 32 * k_mib;          ///< per step, host fine
+  std::uint64_t step_pressure_kib = 128 * k_mib; ///< per step, host under pressure
+  std::int64_t step_every_ms = 2000;
+  std::int64_t steady_ms = 8000;     ///< usable has not fallen for this long
+  std::int64_t fresh_ms = 3000;      ///< statistics older than this are stale
+  std::uint64_t min_change_kib = 8 * k_mib;
+  // After a guest ran short: no inflating it for this long, doubled if it repeats soon.
+  std::int64_t cooldown_ms = 30000;
+  std::int64_t cooldown_max_ms = 300000;
+  // Running short besides the guard: major faults per second, swap-in.
+  double fault_rate = 500;
+  // Ticks.
+  int hot_tick_ms = 250;  ///< a guest near its guard, or something just happened
+  int tick_ms = 1000;
+  // Host states: MemAvailable % to enter / leave, PSI avg10 to enter.
+  double critical_pct = 5, critical_leave_pct = 8;
+  double pressure_pct = 15, pressure_leave_pct = 20;
+  double plenty_pct = 40, plenty_leave_pct = 35;
+  double psi_pressure = 10, psi_critical = 5; ///< some avg10, full avg10
+  /// Demand mode: the host's MemAvailable it aims to keep (% of total) by inflating.
+  double demand_target_pct = 20;
+};
+
+class AdaptivePolicy final : public Policy {
+public:
+  explicit AdaptivePolicy(Tuning tuning = {});
+  std::int64_t decide(std::int64_t now_ms, const HostFigures& host, std::span<const Guest> guests,
+                      std::vector<Action>& out) override;
+  void forget(const std::string& uuid) override { m_tracks.erase(uuid); }
+  GuestNote note(const std::string& uuid) const override;
+  bool reacts_to_events() const override { return true; }
+  HostState host_state() const { return m_host_state; }
+
+private:
+  struct Track {
+    std::optional<std::int64_t> stats_s;   ///< the guest's stamp of the last statistics used
+    std::int64_t fresh_at_ms = 0;          ///< when they arrived
+    std::optional<std::uint64_t> used_kib; ///< actual − usable then
+    std::optional<std::uint64_t> actual_kib; ///< at the last look
+    std::uint64_t self_deflated_kib = 0;     ///< what its deflate-on-OOM took since then
+    double peak_rate = 0;                  ///< KiB/s, as of peak_at_ms
+    std::int64_t peak_at_ms = 0;
+    std::optional<std::uint64_t> major_faults;
+    double fault_rate = 0;
+    std::optional<std::uint64_t> swap_in_kib;
+    bool swapping = false;
+    std::optional<std::uint64_t> usable_kib;
+    std::int64_t steady_since_ms = 0;
+    std::int64_t cooldown_until_ms = 0;
+    std::int64_t cooldown_ms = 0;
+    std::int64_t last_short_ms = -1'000'000'000;
+    std::int64_t last_step_ms = -1'000'000'000;
+    std::optional<std::pair<std::int64_t, std::uint64_t>> deflating; ///< since, to target
+    double deflate_s = 0;
+    std::uint64_t guard_kib = 0;
+    std::string state;
+  };
+  void observe(Track& t, const Guest& g, std::int64_t now_ms);
+  std::uint64_t guard(const Track& t, const Guest& g, std::int64_t now_ms) const;
+  double rate_now(const Track& t, std::int64_t now_ms) const;
+  void update_host_state(const HostFigures& host);
+  std::optional<std::string> running_short(const Track& t, const Guest& g) const;
+
+  Tuning m_t;
+  HostState m_host_state = HostState::Normal;
+  std::map<std::string, Track> m_tracks;
+};
+
+} // namespace vbm::balloon
