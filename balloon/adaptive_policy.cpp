@@ -85,8 +85,10 @@ void AdaptivePolicy::observe(Track& t, const Guest& g, std::int64_t now_ms) {
     }
     t.swapping = f.swap_in_kib && t.swap_in_kib && *f.swap_in_kib > *t.swap_in_kib;
   }
-  if (!t.usable_kib || *usable + m_t.min_change_kib < *t.usable_kib) {
-    t.steady_since_ms = now_ms; // it fell (or this is the first look): not steady from now on
+  if (!t.used_kib || used > *t.used_kib + m_t.min_change_kib) {
+    // Its own demand grew (or this is the first look): not steady from now on. (What our
+    // inflating takes lowers usable and actual alike, so it does not count.)
+    t.steady_since_ms = now_ms;
   }
   t.usable_kib = usable;
   t.used_kib = used;
@@ -177,7 +179,11 @@ std::int64_t AdaptivePolicy::decide(std::int64_t now_ms, const HostFigures& host
                                           16 * k_mib) +
                   static_cast<std::uint64_t>(rate_now(t, now_ms) * 2.0);
       auto target = std::min(f.max_kib, std::max(f.actual_kib + need, g.target_kib));
-      if (target > g.target_kib + k_mib || !t.deflating) {
+      // A deflate on its way is given time to land (statistics lag the balloon) before the
+      // same shortage asks again.
+      bool landing = t.deflating && now_ms - t.deflating->first <
+                                        static_cast<std::int64_t>(1000 * std::max(2.0, 2 * t.deflate_s));
+      if (!landing && (target > g.target_kib + k_mib || !t.deflating)) {
         out.push_back({f.uuid, target, fmt::format("{}", *why), true});
         t.deflating = {now_ms, target};
         bool again = now_ms - t.last_short_ms < 2 * std::max(t.cooldown_ms, m_t.cooldown_ms);
@@ -223,7 +229,9 @@ std::int64_t AdaptivePolicy::decide(std::int64_t now_ms, const HostFigures& host
     }
   };
   for (const auto& c : idle_mode) {
-    inflate(c, step, "");
+    // A step is a part of what is above the target (so the last steps are small), at least
+    // step_kib, at most step_max_kib.
+    inflate(c, std::clamp(c.take / m_t.inflate_parts, step, std::max(step, m_t.step_max_kib)), "");
   }
   // Demand mode: only what the host needs, shared out by shares; back to the guests once the
   // host has plenty.
@@ -245,7 +253,8 @@ std::int64_t AdaptivePolicy::decide(std::int64_t now_ms, const HostFigures& host
     for (const auto& g : guests) {
       const auto& f = g.figures;
       auto& t = m_tracks[f.uuid];
-      if (g.settings.mode.value == Mode::Demand && g.settings.enabled.value && g.running &&
+      bool decided = std::any_of(out.begin(), out.end(), [&](const Action& a) { return a.uuid == f.uuid; });
+      if (!decided && g.settings.mode.value == Mode::Demand && g.settings.enabled.value && g.running &&
           f.actual_kib + m_t.min_change_kib < f.max_kib && now_ms - t.last_step_ms >= m_t.step_every_ms &&
           g.target_kib < f.max_kib) {
         out.push_back({f.uuid, std::min(f.max_kib, f.actual_kib + step),

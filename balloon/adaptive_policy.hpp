@@ -39,8 +39,10 @@ struct Tuning {
   double inflate_to = 1.5;
   std::uint64_t step_kib = 32 * k_mib;          ///< per step, host fine
   std::uint64_t step_pressure_kib = 128 * k_mib; ///< per step, host under pressure
+  std::uint64_t step_max_kib = 128 * k_mib;      ///< idle mode: at most this per step …
+  std::uint64_t inflate_parts = 3;               ///< … and a third of what is above the target
   std::int64_t step_every_ms = 2000;
-  std::int64_t steady_ms = 8000;     ///< usable has not fallen for this long
+  std::int64_t steady_ms = 8000;     ///< its demand (actual − usable) has not grown for this long
   std::int64_t fresh_ms = 3000;      ///< statistics older than this are stale
   std::uint64_t min_change_kib = 8 * k_mib;
   // After a guest ran short: no inflating it for this long, doubled if it repeats soon.
