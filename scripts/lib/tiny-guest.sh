@@ -21,7 +21,7 @@
 #   --free-page-reporting               <memballoon freePageReporting='on'>
 #   --autodeflate                       <memballoon autodeflate='on'> (deflate on OOM)
 #   --no-share-pages                    <memoryBacking><nosharepages/> (KSM keeps off)
-#   --cache-disk MIB --disk-file FILE   a sparse raw file of MIB as virtio disk vda
+#   --cache-disk MIB --disk-file FILE   a raw file of MIB random bytes as virtio disk vda
 #   --load STEPS  --seed N  --share P  --stall MS   memload's vbm.* kernel parameters
 #   --control-socket PATH               serial port 1 (guest ttyS1) as a unix socket libvirt
 #                                       binds: the host writes memload commands to it
@@ -196,9 +196,13 @@ tiny_guest_define() {
     if [[ -n ${_tg[xml]} ]]; then
         printf '%s\n' "$xml" >"${_tg[xml]}" || return
     fi
-    if [[ -n ${_tg[disk_mib]} ]]; then # sparse: costs the host nothing until read
+    # Random bytes, not a sparse file: what a guest reads from it is then like real page cache.
+    # A cache of zeros is not: in bench_autoballoon (kernel 6.18, THP on madvise) the host freed
+    # the guests' zero-filled cache pages by itself ~80 s after they were read, no balloon
+    # involved, and credited that to whichever policy ran.
+    if [[ -n ${_tg[disk_mib]} ]]; then
         rm -f "${_tg[disk_file]}"
-        truncate -s "${_tg[disk_mib]}M" "${_tg[disk_file]}" || return
+        head -c "${_tg[disk_mib]}M" /dev/urandom >"${_tg[disk_file]}" || return
     fi
     virsh -q -c "$uri" define /dev/stdin <<<"$xml" >/dev/null ||
         _tg_err "virsh define of ${_tg[name]} on $uri failed"

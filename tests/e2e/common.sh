@@ -317,7 +317,7 @@ _gvirsh() {
 # 1 vcpu, 256 MiB unless --memory, direct kernel boot of the tiny guest,
 # console on ttyS0 logged to a file, no disk, no network, balloon statistics
 # every 2 s. The other options are scripts/lib/tiny-guest.sh's: --cache-disk
-# gives it a sparse disk of MIB (a file beside its XML), --load/--seed/--share/
+# gives it a disk of MIB random bytes (a file beside its XML), --load/--seed/--share/
 # --stall set memload's schedule and parameters, --control gives memload its
 # control socket (guest_load).
 define_guest() {
