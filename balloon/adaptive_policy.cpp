@@ -205,10 +205,9 @@ std::int64_t AdaptivePolicy::decide(std::int64_t now_ms, const HostFigures& host
     if (now_ms - t.steady_since_ms < m_t.steady_ms) {
       continue; // its usable memory fell lately: not yet
     }
-    auto inflate_above = static_cast<std::uint64_t>(m_t.inflate_above * static_cast<double>(t.guard_kib));
     auto keep = static_cast<std::uint64_t>(m_t.inflate_to * static_cast<double>(t.guard_kib));
     auto floor = floor_kib(g);
-    if (usable <= inflate_above || f.actual_kib <= floor || now_ms - t.last_step_ms < m_t.step_every_ms) {
+    if (usable <= keep || f.actual_kib <= floor || now_ms - t.last_step_ms < m_t.step_every_ms) {
       continue;
     }
     auto take = std::min(usable - keep, f.actual_kib - floor);
