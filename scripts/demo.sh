@@ -103,7 +103,7 @@ vboxmanage balloonctrl --balloon-groups /demo >"$E2E_TMP/balloonctrl.log" 2>&1 &
 service=$!
 e2e_on_cleanup "kill $service 2>/dev/null; wait $service 2>/dev/null"
 actual_mb() { echo $(($(dommemstat_value "$c" actual) / 1024)); }
-echo "(the guest idles: the service takes its idle memory back, 32 MB at a time)"
+echo "(the guest idles: the service takes its idle memory back, a step every 2 s)"
 below() { (($(actual_mb) < $1)); }
 wait_until 120 below 256 || true
 run vboxmanage balloonctrl status
