@@ -12,42 +12,21 @@ all-spike scenario). Returns D seconds after the start; exit status 1 if a line 
 could not be sent (the run is then not what was planned).
 """
 import argparse
-import socket
+import os
 import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "lib"))
+import memload_ctl  # noqa: E402 (scripts/lib: the one client of memload's control channel)
+
 
 def send(path, line, timeout=15.0):
-    """Connect (QEMU accepts one client at a time), send, stay until memload answers: QEMU drops
-    what the guest has not read yet when the client hangs up (as scripts/lib/tiny-guest.sh)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            s.connect(path)
-            break
-        except OSError as e:
-            s.close()
-            if time.monotonic() > deadline:
-                return f"ERR cannot connect: {e}"
-            time.sleep(0.05)
-    with s:
-        s.sendall(line.encode() + b"\n")
-        buf = b""
-        while b"\n" not in buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return "ERR no answer"
-            s.settimeout(left)
-            try:
-                chunk = s.recv(4096)
-            except socket.timeout:
-                continue
-            if not chunk:
-                return "ERR closed"
-            buf += chunk
-    return buf.split(b"\n")[0].decode(errors="replace").strip()
+    """memload's answer to LINE on PATH, or "ERR why"."""
+    try:
+        return memload_ctl.send(path, line, timeout, retry_s=0.05)
+    except memload_ctl.SendError as e:
+        return f"ERR {e}"
 
 
 def main():

@@ -211,40 +211,7 @@ tiny_guest_define() {
 # ---- memload, the guest's workload ------------------------------------------------------------
 
 tiny_guest_send() {
-    python3 - "$1" "$2" "${3:-15}" <<'PY'
-# Connect (QEMU listens once the guest runs), send the line, stay connected until memload's
-# answer: QEMU drops what the guest has not read yet when the client hangs up.
-import socket, sys, time
-path, line, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
-deadline = time.monotonic() + timeout
-while True:
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        s.connect(path)
-        break
-    except OSError as e:
-        s.close()
-        if time.monotonic() > deadline:
-            sys.exit(f"tiny-guest: cannot connect to {path}: {e}")
-        time.sleep(0.1)
-s.sendall(line.encode() + b"\n")
-buf = b""
-while b"\n" not in buf:
-    left = deadline - time.monotonic()
-    if left <= 0:
-        sys.exit(f"tiny-guest: no answer from memload on {path} within {timeout:g} s")
-    s.settimeout(left)
-    try:
-        chunk = s.recv(4096)
-    except socket.timeout:
-        continue
-    if not chunk:
-        sys.exit(f"tiny-guest: {path} closed before memload answered")
-    buf += chunk
-answer = buf.split(b"\n")[0].decode(errors="replace").strip()
-print(answer)
-sys.exit(0 if answer.startswith("OK") else 1)
-PY
+    python3 "$_TG_REPO/scripts/lib/memload_ctl.py" "$1" "$2" "${3:-15}"
 }
 
 # The awk prelude that splits a VBM-LOAD line into f[KEY]=VALUE (from the marker on: the kernel
