@@ -16,7 +16,7 @@ for the run log), everything the guests will do:
   budget MIB           the emulated host's memory (MemTotal), the same for every policy
   anchor_min MIB       the per-VM minimum the Proxmox and MOM runs get (VBoxKVM/Balloon/MinMB)
   vbox_max MIB         VBoxBalloonCtrl's per-VM BalloonSizeMax (the balloon it may inflate to)
-  cache_disk MIB       the size of each guest's (sparse) cache disk
+  cache_disk MIB       the size of each guest's cache disk (random bytes: real page cache)
 
 The schedules depend only on (scenario, seed, guests, memory, budget, seconds): every policy of
 a run sees the same ones. With --json FILE the same is written as JSON for the analysis.
