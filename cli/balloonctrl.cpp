@@ -407,9 +407,10 @@ int run_status(std::span<const std::string> args, Env& env) {
                       "Actual", "Usable", "State");
   for (const auto& g : s.guests) {
     auto opt_mb = [](const std::optional<std::uint64_t>& v) { return v ? mb(*v) : std::string("-"); };
-    text += fmt::format("{:<20} {:<8} {:>8} {:>8} {:>8} {:>8}  {}{}\n", g.name, g.policy, opt_mb(g.guard_kib),
-                        mb(g.target_kib), mb(g.actual_kib), opt_mb(g.usable_kib), g.state,
-                        g.why.empty() || g.why == g.state ? "" : ": " + g.why);
+    // "cooling down for 12 s after it ran short", not "cooling down: cooling down for …"
+    auto shown = g.why.starts_with(g.state) ? g.why : g.why.empty() ? g.state : g.state + ": " + g.why;
+    text += fmt::format("{:<20} {:<8} {:>8} {:>8} {:>8} {:>8}  {}\n", g.name, g.policy, opt_mb(g.guard_kib),
+                        mb(g.target_kib), mb(g.actual_kib), opt_mb(g.usable_kib), shown);
   }
   if (!s.decisions.empty()) {
     text += "Recent decisions:\n";
