@@ -26,8 +26,12 @@ int main(int argc, char** argv) {
   // A libvirtd that goes away must be an error we report, not a silent death by SIGPIPE on its
   // socket (virsh does the same); a closed stdout shows as a failed write instead.
   std::signal(SIGPIPE, SIG_IGN);
-  std::string prog = argc > 0 ? std::filesystem::path(argv[0]).filename().string() : "vboxmanage";
-  cli::StdOutput out(prog.empty() ? "vboxmanage" : prog);
+  // VirtualBox's messages are named after its executable (IPRT reads /proc/self/exe), and its
+  // Linux wrapper runs the one VBoxManage executable for both `VBoxManage` and `vboxmanage`: so
+  // the prefix is `VBoxManage` whatever we were called, except as VirtualBox's balloon service.
+  std::string invoked = argc > 0 ? std::filesystem::path(argv[0]).filename().string() : "";
+  std::string prog = invoked == "VBoxBalloonCtrl" ? invoked : "VBoxManage";
+  cli::StdOutput out(prog);
 
   std::map<std::optional<std::string>, std::unique_ptr<backend::Hypervisor>> hvs;
   std::unique_ptr<store::SettingsStore> st;

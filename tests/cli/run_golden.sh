@@ -18,7 +18,7 @@ while IFS= read -r line || [ -n "$line" ]; do
   eval "args=($line)"
   printf '$ VBoxManage %s\n' "$line" >>"$actual"
   rc=0
-  (exec -a VBoxManage "$bin" "${args[@]}") >>"$actual" 2>&1 || rc=$?
+  ("$bin" "${args[@]}") >>"$actual" 2>&1 || rc=$?
   printf '## Exit code: %s\n\n' "$rc" >>"$actual"
 done <"$in"
 # Time stamps are the moment the test ran.

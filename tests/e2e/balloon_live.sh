@@ -169,10 +169,10 @@ assert_contains "$OUT" 'GuestMemoryBalloon=32'
 
 # ---- (g) controlvm on a stopped VM, by name and by UUID ------------------------------------------
 assert_exit 1 vbm controlvm "$d" guestmemoryballoon 10
-assert_eq "vboxmanage: error: Machine '$d' is not currently running." "$ERR"
+assert_eq "VBoxManage: error: Machine '$d' is not currently running." "$ERR"
 uuid=$(virsh_q domuuid "$d")
 assert_exit 1 vbm controlvm "$uuid" guestmemoryballoon 10
-assert_eq "vboxmanage: error: Machine '$uuid' is not currently running." "$ERR"
+assert_eq "VBoxManage: error: Machine '$uuid' is not currently running." "$ERR"
 assert_exit 1 vbm controlvm "$d" poweroff
 assert_contains "$ERR" "is not currently running."
 

@@ -18,7 +18,7 @@ e2e_on_cleanup restart_libvirtd
 
 # 1. VBoxBalloonCtrl's messages (VBoxWatchdog.cpp main, RTGetOptPrintError).
 assert_exit 2 vbm balloonctrl --balloon-interval abc
-assert_eq "vboxmanage: error: Unknown option: '--balloon-interval'" "$ERR"
+assert_eq "VBoxManage: error: Unknown option: '--balloon-interval'" "$ERR"
 ln -s "$VBM" "$E2E_TMP/VBoxBalloonCtrl"
 assert_exit 2 "$E2E_TMP/VBoxBalloonCtrl" --logrotate x
 assert_eq "VBoxBalloonCtrl: error: The value given '--logrotate' has an invalid format." "$ERR"

@@ -77,6 +77,6 @@ check "completion created no store" test -z "$(ls -A "$locked")"
 # The command itself needs the store, and says so.
 as_user "$bin" showvminfo off1 >/dev/null 2>"$T_TMP/err"
 check "showvminfo $who fails with one clear line" \
-  grep -q "^vboxmanage: error: cannot create settings directory" "$T_TMP/err"
+  grep -q "^VBoxManage: error: cannot create settings directory" "$T_TMP/err"
 
 finish

@@ -31,12 +31,12 @@ rc=0
 "$bin" list --long vms >/dev/full 2>"$T_TMP/err" || rc=$?
 check "list --long vms >/dev/full exits 1" test "$rc" = 1
 check "... with one line saying why" \
-  grep -qx "vboxmanage: error: error writing to standard output: No space left on device" "$T_TMP/err"
+  grep -qx "VBoxManage: error: error writing to standard output: No space left on device" "$T_TMP/err"
 rc=0
 "$bin" showvminfo off1 >&- 2>"$T_TMP/err" || rc=$?
 check "showvminfo with stdout closed exits 1" test "$rc" = 1
 check "... with one line saying why" \
-  grep -qx "vboxmanage: error: error writing to standard output: Bad file descriptor" "$T_TMP/err"
+  grep -qx "VBoxManage: error: error writing to standard output: Bad file descriptor" "$T_TMP/err"
 rc=0
 "$bin" modifyvm off1 --memory 640 >&- 2>"$T_TMP/err" || rc=$?
 check "a command that writes nothing to a closed stdout succeeds" test "$rc" = 0 -a ! -s "$T_TMP/err"
