@@ -87,7 +87,7 @@ std::string rate_text(std::uint64_t pages, std::uint64_t sleep_ms) {
 }
 
 std::string last_gain_text(const pagefusion::Gain& g) {
-  std::string v = fmt::format("{:+} pages sharing", g.pages_sharing);
+  std::string v = pagefusion::merged_words(g.pages_sharing);
   if (g.pages_scanned) {
     v += fmt::format(" for {} scanned", *g.pages_scanned);
   }

@@ -22,6 +22,13 @@ std::string pages_and_mb(std::int64_t pages, std::uint64_t page_size) {
 }
 } // namespace
 
+std::string merged_words(std::int64_t pages) {
+  return pages >= 0
+             ? fmt::format("merged {} pages", pages)
+             : fmt::format("let sharing fall by {} pages while the guests wrote to merged pages",
+                           -pages);
+}
+
 std::string_view mode_name(Mode mode) {
   switch (mode) {
   case Mode::Burst: return "burst";
@@ -334,7 +341,7 @@ int Controller::tick_burst(const Reading& r, std::int64_t now_ms) {
                          : fmt::format("the last {} s of scanning", g.ms / 1000);
   decide(
       Mode::Idle, m_t.idle, now_ms,
-      fmt::format("merging stopped paying: {} merged {} pages{}", what, g.pages_sharing, scanned));
+      fmt::format("merging stopped paying: {} {}{}", what, merged_words(g.pages_sharing), scanned));
   m_idle_mark = r;
   return m_t.burst_tick_ms;
 }

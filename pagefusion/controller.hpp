@@ -39,6 +39,10 @@ namespace vbm::pagefusion {
 
 enum class Mode { Unmanaged, Burst, Idle };
 std::string_view mode_name(Mode mode);
+/// What a measurement window did to sharing, in words: "merged N pages", or, when guests wrote
+/// to merged pages faster than ksmd merged new ones, "let sharing fall by N pages while ..." --
+/// never a negative merge count.
+std::string merged_words(std::int64_t pages);
 
 /// ksmd's pace: pages_to_scan pages, then sleep_millisecs.
 struct Rate {

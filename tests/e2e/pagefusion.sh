@@ -93,7 +93,7 @@ assert_contains "$OUT" "State:                       running, steered by vboxkvm
 assert_contains "$OUT" "Controller:                  idle since"
 assert_contains "$OUT" "Scan rate:                   250 pages every 1000 ms (250 pages/s)"
 assert_contains "$OUT" "Page-fusion guests:          2"
-grep -Eq '^Last measured: +[-+][0-9]+ pages sharing for [0-9]+ scanned in [0-9.]+ s \(general profit [-+][0-9]+ MB\)$' <<<"$OUT" ||
+grep -Eq '^Last measured: +(merged [0-9]+ pages|let sharing fall by [0-9]+ pages while the guests wrote to merged pages) for [0-9]+ scanned in [0-9.]+ s \(general profit [-+][0-9]+ MB\)$' <<<"$OUT" ||
   fail "no Last measured line: $OUT"
 assert_not_contains "$OUT" "$g3"
 assert_contains "$OUT" "page-fusion guest"

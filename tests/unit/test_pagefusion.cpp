@@ -289,6 +289,20 @@ TEST_F(ControllerTest, WorksOnAnOlderKernelWithoutTheOptionalFiles) {
   EXPECT_EQ("merging stopped paying: the last 4 s of scanning merged 0 pages", last_reason());
 }
 
+TEST_F(ControllerTest, SharingThatFallsIsNeverANegativeMergeCount) {
+  ctl.guest_started({"u1", "web01"}, now);
+  tree.set("pages_sharing", 50000);
+  for (int i = 0; i < 16 && ctl.mode() == Mode::Burst; ++i) {
+    tree.set("pages_sharing", tree.num("pages_sharing") - 300); // the guests write to merged pages
+    advance(1000);
+  }
+  EXPECT_EQ(Mode::Idle, ctl.mode());
+  EXPECT_THAT(last_reason(),
+              testing::MatchesRegex(
+                  ".* let sharing fall by [0-9]+ pages while the guests wrote to merged pages.*"));
+  EXPECT_THAT(last_reason(), testing::Not(HasSubstr("merged -")));
+}
+
 TEST_F(ControllerTest, AKsmWithNothingToScanDoesNotBurstForever) {
   ctl.guest_started({"u1", "web01"}, now); // its memory is not registered with KSM (yet)
   for (int i = 0; i < 59; ++i) {
