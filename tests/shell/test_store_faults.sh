@@ -40,7 +40,7 @@ expect_fault() {
     err=$(cat "$T_TMP/err")
     if [[ $rc != 1 ]]; then
       fail "$name: '$cmd' exit $rc, want 1 (stderr: $err)"
-    elif [[ $(wc -l <<<"$err") != 1 || ! $err =~ ^vboxmanage:\ error:\ $want ]]; then
+    elif [[ $(wc -l <<<"$err") != 1 || ! $err =~ ^VBoxManage:\ error:\ $want ]]; then
       fail "$name: '$cmd' stderr should be one line matching /$want/: $err"
     else
       ok "$name: '$cmd' -> $err"
