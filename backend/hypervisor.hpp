@@ -54,8 +54,8 @@ struct BalloonStats {
   std::optional<std::uint64_t> available_kib; ///< guest-reported total usable memory
   std::optional<std::uint64_t> usable_kib;
   std::optional<std::uint64_t> disk_caches_kib;
-  std::optional<std::uint64_t> rss_kib;    ///< QEMU's resident set on the host
-  std::optional<std::int64_t> last_update; ///< 0: statistics enabled but the guest never reported
+  std::optional<std::uint64_t> rss_kib;      ///< QEMU's resident set on the host
+  std::optional<std::int64_t> last_update;   ///< 0: statistics enabled but the guest never reported
   std::optional<std::uint64_t> major_faults; ///< counter: pages read from disk on a fault
   std::optional<std::uint64_t> swap_in_kib;  ///< counter: memory swapped in
 };
@@ -93,7 +93,14 @@ struct DomainEvent {
   std::uint64_t actual_kib = 0; ///< BalloonChanged: the memory the guest now has
 };
 
-enum class PowerAction { PowerOff, AcpiPowerButton, Pause, Resume };
+enum class PowerAction {
+  PowerOff,        ///< stop at once (virDomainDestroy)
+  AcpiPowerButton, ///< ask the guest to shut down (virDomainShutdown: its agent, else ACPI)
+  Pause,           ///< virDomainSuspend
+  Resume,          ///< virDomainResume
+  Reset,           ///< a hardware reset: the guest reboots (virDomainReset)
+  SaveState,       ///< managed save: the domain stops, the next start resumes it running
+};
 
 struct HostInfo {
   bool is_64bit = true; ///< the hypervisor host's architecture is a 64-bit one

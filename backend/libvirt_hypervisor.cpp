@@ -335,6 +335,16 @@ void LibvirtHypervisor::power(const VmRef& vm, PowerAction action) {
     rc = virDomainResume(d.get());
     what = "resume";
     break;
+  case PowerAction::Reset:
+    rc = virDomainReset(d.get(), 0);
+    what = "reset";
+    break;
+  case PowerAction::SaveState:
+    // libvirt pauses the guest first and resumes it if the save fails, as VBoxManage does; a
+    // state saved while paused comes back running, as VirtualBox restores every saved state.
+    rc = virDomainManagedSave(d.get(), VIR_DOMAIN_SAVE_RUNNING);
+    what = "save the state of";
+    break;
   }
   if (rc < 0) {
     throw_last(fmt::format("failed to {} '{}'", what, vm.name));

@@ -74,6 +74,7 @@ struct Subcommand {
   std::string_view name;
   std::span<const OptDef> options;
   std::span<const std::string_view> words = {}; ///< keywords it takes (manage on|off)
+  int values = 0; ///< words it takes before its options (guestmemoryballoon's size)
 };
 
 /// What a command's words may be: the one description its parser, completion, `__dump-cli`

@@ -250,13 +250,14 @@ void complete_controlvm(Line& line, const Grammar& g) {
       line.out.add(sub.name);
     }
     break;
-  case 3:
-    // guestmemoryballoon N [--wait]: our option comes after the size.
-    if (const Subcommand* sub = find_sub(g, line.args[1])) {
+  default:
+    // Options come after the subcommand's own words: shutdown [--force], guestmemoryballoon N
+    // [--wait].
+    if (const Subcommand* sub = find_sub(g, line.args[1]);
+        sub && line.args.size() == 2 + static_cast<size_t>(sub->values)) {
       add_options(line, sub->options, Scan{});
     }
     break;
-  default: break;
   }
 }
 

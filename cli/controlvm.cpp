@@ -1,5 +1,6 @@
-// controlvm: guestmemoryballoon (the live balloon) and the power actions, with VirtualBox's
-// order of checks (spec §3.1).
+// controlvm: the power verbs (pause, resume, reset, poweroff, savestate, acpipowerbutton,
+// shutdown) and guestmemoryballoon (the live balloon), with VirtualBox's order of checks and
+// messages (handleControlVM; spec §3.1). Which state allows which verb is vm/state.cpp's.
 
 #include "cli/app.hpp"
 #include "cli/errors.hpp"
@@ -8,6 +9,8 @@
 #include "vm/state.hpp"
 
 #include <fmt/format.h>
+
+#include <functional>
 
 namespace vbm::cli {
 
@@ -18,25 +21,51 @@ constexpr int k_poll_ms = 100;
 // The guest frees memory in 4 KiB pages; within 1 MiB of the target counts as arrived.
 constexpr std::uint64_t k_arrived_slack_kib = 1024;
 
+// The power verbs (handleControlVM): what each calls, its state rule and its Context line.
+// VirtualBox ignores any word after them; shutdown looks only at a third word "--force".
 struct PowerVerb {
   std::string_view name;
+  vm::ConsoleCall call;
   backend::PowerAction action;
+  vm::CallSite site;
+  std::string_view failed = {}; ///< CHECK_PROGRESS_ERROR's text: the verb shows its progress
 };
 constexpr PowerVerb k_power_verbs[] = {
-    {"poweroff", backend::PowerAction::PowerOff},
-    {"acpipowerbutton", backend::PowerAction::AcpiPowerButton},
-    {"pause", backend::PowerAction::Pause},
-    {"resume", backend::PowerAction::Resume},
+    {"pause", vm::ConsoleCall::Pause, backend::PowerAction::Pause, {"Pause()", k_file, 390}},
+    {"resume", vm::ConsoleCall::Resume, backend::PowerAction::Resume, {"Resume()", k_file, 395}},
+    {"reset", vm::ConsoleCall::Reset, backend::PowerAction::Reset, {"Reset()", k_file, 400}},
+    {"poweroff",
+     vm::ConsoleCall::PowerDown,
+     backend::PowerAction::PowerOff,
+     {"PowerDown(progress.asOutParam())", k_file, 604},
+     "Failed to power off machine."},
+    {"acpipowerbutton",
+     vm::ConsoleCall::PowerButton,
+     backend::PowerAction::AcpiPowerButton,
+     {"PowerButton()", k_file, 660}},
+    // IGuest::Shutdown asks the Guest Additions; on KVM libvirt asks the guest's agent, else
+    // presses the ACPI power button. --force changes nothing: VirtualBox's Linux Additions ignore
+    // it too (RTSystemShutdown-linux.cpp), and the guest decides how it shuts down.
+    {"shutdown",
+     vm::ConsoleCall::Shutdown,
+     backend::PowerAction::AcpiPowerButton,
+     {"Shutdown(ComSafeArrayAsInParam(aShutdownFlags))", k_file, 696}},
 };
+constexpr std::string_view k_save_failed = "Failed to save machine state.";
 
 // guestmemoryballoon's --wait is ours and comes after the size (VirtualBox takes no option).
 constexpr OptDef k_balloon_opts[] = {{"--wait", 0, ArgKind::None}};
+constexpr OptDef k_shutdown_opts[] = {{"--force", 0, ArgKind::None}};
+// In VirtualBox's usage order.
 constexpr Subcommand k_subcommands[] = {
-    {"guestmemoryballoon", k_balloon_opts},
-    {"poweroff", {}},
-    {"acpipowerbutton", {}},
     {"pause", {}},
     {"resume", {}},
+    {"reset", {}},
+    {"poweroff", {}},
+    {"savestate", {}},
+    {"acpipowerbutton", {}},
+    {"shutdown", k_shutdown_opts},
+    {"guestmemoryballoon", k_balloon_opts, {}, 1},
 };
 
 // controlvm reports its syntax errors through errorSyntax but returns RTEXITCODE_FAILURE.
@@ -44,7 +73,8 @@ constexpr Subcommand k_subcommands[] = {
   throw UsageError(UsageStyle::Syntax, "controlvm", msg, k_exit_failure, std::string(scope));
 }
 
-// VirtualBox's progress on a terminal: "0%...10%...…100%" as the fraction grows.
+// VirtualBox's progress line on stderr (showProgress): "0%...10%...…100%" as the fraction grows,
+// the steps not seen filled in at the end.
 class Progress {
 public:
   Progress(Output& out, bool enabled) : m_out(out), m_enabled(enabled) {}
@@ -161,26 +191,64 @@ int guest_memory_balloon(std::span<const std::string> args, Env& env, backend::H
   }
   return k_exit_success;
 }
+
+// A call that VirtualBox runs as a progress (PowerDown, SaveState): its line on stderr, then, if
+// it fails, CHECK_PROGRESS_ERROR's message before the cause.
+void with_progress(Env& env, std::string_view failed, const std::function<void()>& call) {
+  Progress progress(env.out, true);
+  progress.start();
+  try {
+    call();
+  } catch (const Error&) {
+    progress.finish(false);
+    env.out.error(std::string(failed));
+    throw;
+  }
+  progress.finish(true);
+}
+
+void save_state(Env& env, backend::Hypervisor& hv, const backend::VmRef& vm,
+                backend::VmState state) {
+  // VBoxManage pauses first; a VM it cannot pause, unless already paused, is refused with the
+  // state's number and name (handleControlVM, no Details: Pause()'s error is not printed).
+  if (!vm::can_save_state(state)) {
+    throw Error(fmt::format("Machine in invalid state {} -- {}.", vm::state_value(state),
+                            vm::human_state(state)));
+  }
+  with_progress(env, k_save_failed, [&] { hv.power(vm, backend::PowerAction::SaveState); });
+}
 } // namespace
 
 Grammar controlvm_grammar() { return {{}, k_subcommands, {}, Grammar::Vm::Running}; }
 
 CommandHelp controlvm_help() {
   CommandHelp help{"controlvm", "change state and settings for a running virtual machine", {}, {}};
-  help.synopses.push_back("<uuid | vmname> guestmemoryballoon <balloon-size> [--wait [seconds]]");
-  for (const auto& verb : k_power_verbs) {
-    help.synopses.push_back(fmt::format("<uuid | vmname> {}", verb.name));
+  for (const auto& sub : k_subcommands) {
+    if (sub.name == "shutdown") {
+      help.synopses.push_back("<uuid | vmname> shutdown [--force]");
+    } else if (sub.name == "guestmemoryballoon") {
+      help.synopses.push_back(
+          "<uuid | vmname> guestmemoryballoon <balloon-size> [--wait [seconds]]");
+    } else {
+      help.synopses.push_back(fmt::format("<uuid | vmname> {}", sub.name));
+    }
   }
   help.details =
       "Subcommands:\n"
+      "  pause, resume          suspend or resume the VM's CPUs (virsh suspend, resume)\n"
+      "  reset                  reset the VM: the guest reboots (virsh reset)\n"
+      "  poweroff               stop the VM at once (virsh destroy)\n"
+      "  savestate              save the VM's state and stop it (virsh managedsave); startvm\n"
+      "                         resumes it\n"
+      "  acpipowerbutton        press the ACPI power button (virsh shutdown)\n"
+      "  shutdown [--force]     ask the guest to shut down (virsh shutdown: its agent, else\n"
+      "                         the ACPI power button; --force changes nothing on KVM)\n"
       "  guestmemoryballoon N   take N MB from the running guest with its balloon (live only;\n"
       "                         the configured balloon from modifyvm applies at the next start).\n"
       "                         N is decimal, 0x-hex or 0-octal, below 90% of the VM's RAM.\n"
       "      --wait [seconds]   wait (default 60 s) until the guest has moved its balloon;\n"
-      "                         fail if it does not (no virtio-balloon driver, or cannot free it)\n"
-      "  poweroff               stop the VM at once (virsh destroy)\n"
-      "  acpipowerbutton        press the ACPI power button (virsh shutdown)\n"
-      "  pause, resume          suspend or resume the VM's CPUs\n";
+      "                         fail if it does not (no virtio-balloon driver, or cannot free "
+      "it)\n";
   return help;
 }
 
@@ -190,7 +258,7 @@ int run_controlvm(std::span<const std::string> args, Env& env) {
   }
   auto& hv = env.hypervisor(Access::ReadWrite);
   auto vm = vm::find_machine(
-      hv, args[0], {"FindMachine(Bstr(a->argv[0]).raw(), machine.asOutParam())", k_file, 1421});
+      hv, args[0], {"FindMachine(Bstr(a->argv[0]).raw(), machine.asOutParam())", k_file, 365});
   auto state = hv.state(vm);
   if (!vm::is_locked(state)) {
     throw Error(fmt::format("Machine '{}' is not currently running.", args[0]));
@@ -198,17 +266,28 @@ int run_controlvm(std::span<const std::string> args, Env& env) {
   if (args[1] == "guestmemoryballoon") {
     return guest_memory_balloon(args, env, hv, vm, state);
   }
+  auto forget_live_balloon = [&] {
+    env.store().put_live_balloon({hv.hostname(), vm.uuid}, vm.name, vm.id, std::nullopt);
+  };
+  if (args[1] == "savestate") {
+    save_state(env, hv, vm, state);
+    forget_live_balloon();
+    return k_exit_success;
+  }
   for (const auto& verb : k_power_verbs) {
-    if (args[1] == verb.name) {
-      if (args.size() != 2) {
-        syntax("Too many parameters.", verb.name);
-      }
-      hv.power(vm, verb.action);
-      if (verb.action == backend::PowerAction::PowerOff) {
-        env.store().put_live_balloon({hv.hostname(), vm.uuid}, vm.name, vm.id, std::nullopt);
-      }
-      return k_exit_success;
+    if (args[1] != verb.name) {
+      continue;
     }
+    vm::check_console_call(verb.call, state, verb.site);
+    if (verb.failed.empty()) {
+      hv.power(vm, verb.action);
+    } else {
+      with_progress(env, verb.failed, [&] { hv.power(vm, verb.action); });
+    }
+    if (verb.action == backend::PowerAction::PowerOff) {
+      forget_live_balloon();
+    }
+    return k_exit_success;
   }
   syntax(fmt::format("Invalid parameter '{}'.", args[1]));
 }

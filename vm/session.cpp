@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <optional>
+#include <strings.h>
 
 namespace vbm::vm {
 
@@ -70,19 +71,64 @@ Applied apply_settings(backend::Hypervisor& hv, store::SettingsStore& store,
   return result;
 }
 
-backend::VmRef start_machine(backend::Hypervisor& hv, store::SettingsStore& store,
-                             const backend::VmRef& vm, const CallSite& site,
-                             const std::function<void()>& starting) {
+Frontend parse_frontend(std::string_view name) {
+  if (name == "emergencystop") {
+    return Frontend::EmergencyStop;
+  }
+  auto is = [&](std::string_view word) {
+    return name.size() == word.size() && strncasecmp(name.data(), word.data(), name.size()) == 0;
+  };
+  if (is("gui") || is("GUI/Qt")) {
+    return Frontend::Window;
+  }
+  if (is("separate") || is("gui/separate") || is("GUI/Qt/separate")) {
+    return Frontend::SeparateWindow;
+  }
+  if (is("headless") || is("capture") || is("vrdp")) {
+    return Frontend::Headless;
+  }
+  return Frontend::Invalid;
+}
+
+std::optional<backend::VmRef> start_machine(backend::Hypervisor& hv, store::SettingsStore& store,
+                                            const backend::VmRef& vm, std::string_view frontend,
+                                            const CallSite& site,
+                                            const std::function<void(bool joining)>& starting) {
+  const store::VmKey key{hv.hostname(), vm.uuid};
+  auto kind = parse_frontend(frontend);
+  if (kind == Frontend::EmergencyStop) {
+    // No session: Machine::launchVMProcess kills the VM process of a locked machine.
+    if (!is_locked(hv.state(vm))) {
+      throw ApiError(fmt::format("The machine '{}' is not locked by a session", vm.name),
+                     k_invalid_object_state, "MachineWrap", "IMachine", site);
+    }
+    hv.power(vm, backend::PowerAction::PowerOff);
+    store.put_live_balloon(key, vm.name, vm.id, std::nullopt);
+    return std::nullopt;
+  }
   auto lock = store.lock_writers();
-  if (is_locked(hv.state(vm))) {
+  auto state = hv.state(vm);
+  // i_launchVMProcess: a frontend name ending in "separate" may join a VM whose session is
+  // headless (every running KVM guest's is); any other is refused while the VM is active. The
+  // state check comes before the name check.
+  bool separate = frontend.size() >= 8 &&
+                  strncasecmp(frontend.data() + frontend.size() - 8, "separate", 8) == 0;
+  if (is_locked(state) && !separate) {
     throw ApiError(fmt::format("The machine '{}' is already locked by a session (or being "
                                "locked or unlocked)",
                                vm.name),
                    k_invalid_object_state, "MachineWrap", "IMachine", site);
   }
-  const store::VmKey key{hv.hostname(), vm.uuid};
+  if (kind == Frontend::Invalid) {
+    throw ApiError(fmt::format("Invalid frontend name: '{}'", frontend), k_invalid_arg,
+                   "MachineWrap", "IMachine", site);
+  }
+  if (is_locked(state)) {
+    starting(true); // a separate UI joins the running VM: there is nothing to start on KVM
+    return vm;
+  }
   recover_pending(hv, store, key, vm, hv.persistent_memory(vm));
-  starting();
+  starting(false);
   auto started = hv.start(vm);
   // A new run: forget any live balloon request of an earlier one.
   store.put_live_balloon(key, vm.name, started.id, std::nullopt);

@@ -9,6 +9,8 @@
 #include "vm/settings.hpp"
 
 #include <functional>
+#include <optional>
+#include <string_view>
 
 namespace vbm::vm {
 
@@ -35,12 +37,29 @@ struct Applied {
 Applied apply_settings(backend::Hypervisor& hv, store::SettingsStore& store,
                        const backend::VmRef& vm, const CallSite& lock_site, const Edit& edit);
 
-/// Starts (or restores) a VM under the session lock, after finishing what a killed modifyvm
-/// left, and forgets any live balloon request of an earlier run. Refuses an active VM with
-/// VirtualBox's LaunchVMProcess error at `site`; `starting` runs once the VM is known to be
-/// startable, before libvirt starts it. Returns the VM with its new domain ID.
-backend::VmRef start_machine(backend::Hypervisor& hv, store::SettingsStore& store,
-                             const backend::VmRef& vm, const CallSite& site,
-                             const std::function<void()>& starting);
+/// What a LaunchVMProcess frontend name asks for (Machine::i_launchVMProcess's names, in any case;
+/// emergencystop, Machine::launchVMProcess's, in exactly that case). `sdl` is Invalid: 7.0's
+/// builds have no SDL frontend (VBOX_WITH_VBOXSDL is off). On KVM every VM runs headless.
+enum class Frontend {
+  Headless,       ///< headless, capture, vrdp
+  Window,         ///< gui, GUI/Qt
+  SeparateWindow, ///< separate, gui/separate, GUI/Qt/separate: may join a running VM
+  EmergencyStop,  ///< stops a running VM at once
+  Invalid,        ///< "Invalid frontend name: '…'"
+};
+Frontend parse_frontend(std::string_view name);
+
+/// IMachine::LaunchVMProcess on KVM, with Main's order of checks: emergencystop stops a running
+/// VM (refused for one that is not); a separate UI may join a running VM (nothing to do on KVM);
+/// otherwise an active VM is refused with VirtualBox's lock error, then an invalid frontend name
+/// with its E_INVALIDARG error, both at `site`. Starting (or restoring) runs under the session
+/// lock, after finishing what a killed modifyvm left, and forgets any live balloon request of an
+/// earlier run. `starting` runs once the VM is known to be startable, before libvirt starts it,
+/// or joinable (its argument is then true). Returns the VM with its domain ID, or nullopt after an
+/// emergency stop (LaunchVMProcess gives no progress then, so VBoxManage prints nothing).
+std::optional<backend::VmRef> start_machine(backend::Hypervisor& hv, store::SettingsStore& store,
+                                            const backend::VmRef& vm, std::string_view frontend,
+                                            const CallSite& site,
+                                            const std::function<void(bool joining)>& starting);
 
 } // namespace vbm::vm

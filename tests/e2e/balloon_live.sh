@@ -157,7 +157,9 @@ assert_exit 1 vbm modifyvm "$d" --guest-memory-balloon 32
 assert_eq "VBoxManage: error: The machine '$d' is already locked for a session (or being unlocked)" \
   "$(head -1 <<<"${ERR//vboxmanage:/VBoxManage:}")"
 assert_exit 0 vbm controlvm "$d" poweroff
-assert_eq "" "$OUT$ERR" "controlvm poweroff output"
+assert_eq "" "$OUT" "controlvm poweroff: stdout"
+assert_eq "0%...10%...20%...30%...40%...50%...60%...70%...80%...90%...100%" "$ERR" \
+  "controlvm poweroff: VirtualBox's progress line on stderr"
 domstate_is "$d" "shut off" || fail "$d is '$(virsh_q domstate "$d")' after controlvm poweroff"
 assert_exit 0 machinereadable "$d"
 assert_contains "$OUT" 'VMState="poweroff"'

@@ -134,8 +134,8 @@ check "registered for VBoxManage" eval "func_for VBoxManage >/dev/null"
 commands=(list showvminfo modifyvm startvm controlvm metrics pagefusion getextradata setextradata balloonctrl help)
 modifyvm_opts=(--memory --page-fusion --large-pages --guest-memory-balloon)
 showvminfo_opts=(--details --machinereadable --json)
-start_types=(headless gui sdl separate)
-controlvm_subs=(guestmemoryballoon poweroff acpipowerbutton pause resume)
+start_types=(headless gui separate capture)
+controlvm_subs=(pause resume reset poweroff savestate acpipowerbutton shutdown guestmemoryballoon)
 all_vms=("my vm" plain 'it"s {odd}' myother 'busy[x]')
 running_vms=("my vm" 'busy[x]')
 stopped_vms=(plain 'it"s {odd}' myother)
@@ -209,7 +209,7 @@ expect "vboxmanage startvm plain " 'it"s {odd}' myother # not plain again
 expect "vboxmanage startvm plain -" --type
 expect "vboxmanage startvm plain --type " "${start_types[@]}"
 expect "vboxmanage startvm --type g" gui
-expect "vboxmanage startvm --type=s" sdl separate
+expect "vboxmanage startvm --type=s" separate
 expect "vboxmanage startvm -type h" headless
 expect "vboxmanage startvm --type gui " "${stopped_vms[@]}"
 expect "vboxmanage startvm --type gui pl" plain
@@ -254,7 +254,7 @@ expect "vboxmanage controlvm my" "my vm"
 expect 'vboxmanage controlvm "my v' "my vm"
 expect "vboxmanage controlvm pl"
 expect "vboxmanage controlvm busy[x] " "${controlvm_subs[@]}"
-expect "vboxmanage controlvm busy[x] p" poweroff pause
+expect "vboxmanage controlvm busy[x] p" pause poweroff
 expect 'vboxmanage controlvm my\ vm gu' guestmemoryballoon
 expect 'vboxmanage controlvm "my vm" a' acpipowerbutton
 expect "vboxmanage controlvm busy[x] guestmemoryballoon "
@@ -263,6 +263,8 @@ expect "vboxmanage controlvm busy[x] guestmemoryballoon 0x200 --w" --wait
 expect "vboxmanage controlvm busy[x] guestmemoryballoon 512 --wait "
 expect "vboxmanage controlvm busy[x] guestmemoryballoon 512 --wait 30 "
 expect "vboxmanage controlvm busy[x] poweroff "
+expect "vboxmanage controlvm busy[x] shutdown " --force
+expect "vboxmanage controlvm busy[x] shutdown --force "
 expect "vboxmanage controlvm busy[x] pause --"
 expect "vboxmanage -q controlvm busy[x] " "${controlvm_subs[@]}"
 
@@ -310,7 +312,7 @@ if true; then
     check "pagefusion options = the synopses of '$bin help pagefusion'" \
         same "$(help_flags pagefusion)" --json
     check "controlvm options = the synopsis of '$bin help controlvm'" \
-        same "$(help_flags controlvm)" --wait
+        same "$(help_flags controlvm)" --force --wait
     check "controlvm subcommands = the synopses of '$bin help controlvm'" \
         same "$(IPRT_SCREEN_WIDTH=300 "$bin" help controlvm 2>&1 |
             awk '$2 == "controlvm" { sub(/^[^>]*> /, ""); print $1 }' | LC_ALL=C sort -u)" \

@@ -140,7 +140,7 @@ tab "vboxmanage controlvm " '^paused1 +run1 *$' 'off1|saved1|nofusion'
 tab "vboxmanage controlvm run1 p" '^pause +poweroff *$'
 tab "vboxmanage controlvm run1 guestmemoryballoon 512 " 'guestmemoryballoon 512 --wait $'
 tab "VBoxManage startvm " 'nofusion\\? with\\? space +off1 +saved1' 'run1|paused1' # zsh lists quoted
-tab "vboxmanage startvm --type " '^gui +headless +sdl +separate *$'
+tab "vboxmanage startvm --type " '^capture +gui +headless +separate *$'
 
 # The connection given on the line: test:///default has one running domain, "test".
 tab "vboxmanage -c test:///default controlvm " 'vboxmanage -c test:///default controlvm test $'

@@ -32,10 +32,11 @@ public:
     std::uint64_t rss_kib = 0;     ///< QEMU's resident set (reported by running_domain_stats)
     std::uint64_t cpu_user_ns = 0; ///< the domain's accumulated CPU time
     std::uint64_t cpu_system_ns = 0;
-    int stats_period = 0; ///< set_memory_stats_period's last value
+    int stats_period = 0;                    ///< set_memory_stats_period's last value
     std::optional<std::uint64_t> usable_kib; ///< reported MemAvailable (none unless set)
     std::optional<std::uint64_t> unused_kib; ///< reported MemFree (default: half of actual)
-    std::int64_t stats_time = 1700000000;     ///< the guest's stamp of its last statistics
+    std::int64_t stats_time = 1700000000;    ///< the guest's stamp of its last statistics
+    int resets = 0;                          ///< PowerAction::Reset calls
   };
 
   /// Adds a powered-off VM with `memory_mb` of RAM and no balloon; returns it for tweaking.
@@ -116,6 +117,11 @@ public:
       break;
     case backend::PowerAction::Pause: v.state = backend::VmState::Paused; break;
     case backend::PowerAction::Resume: v.state = backend::VmState::Running; break;
+    case backend::PowerAction::Reset: ++v.resets; break;
+    case backend::PowerAction::SaveState:
+      v.state = backend::VmState::Saved;
+      v.ref.id = -1;
+      break;
     }
   }
   backend::HostInfo host_info() override {

@@ -221,18 +221,24 @@ TEST_F(CompleteTest, StartvmOffersVmsThatCanStart) {
 TEST_F(CompleteTest, StartvmType) {
   EXPECT_THAT(complete({"startvm", "off1", "-"}), ElementsAre("--type"));
   EXPECT_THAT(complete({"startvm", "--type", ""}),
-              ElementsAre("headless", "gui", "sdl", "separate"));
+              ElementsAre("headless", "gui", "separate", "capture"));
   EXPECT_THAT(complete({"startvm", "-type", "h"}), ElementsAre("headless"));
-  EXPECT_THAT(complete({"startvm", "--type=s"}), ElementsAre("--type=sdl", "--type=separate"));
+  EXPECT_THAT(complete({"startvm", "-t", "c"}), ElementsAre("capture"));
+  EXPECT_THAT(complete({"startvm", "--type=s"}), ElementsAre("--type=separate"));
   EXPECT_THAT(complete({"startvm", "--type", "gui", "-"}), IsEmpty());
+  EXPECT_THAT(complete({"startvm", "-t", "gui", "-"}), IsEmpty());
 }
 
 TEST_F(CompleteTest, ControlvmRunningVmThenSubcommandThenWait) {
   EXPECT_THAT(complete({"controlvm", ""}), ElementsAre("paused1", "run1"));
   EXPECT_THAT(complete({"controlvm", "o"}), IsEmpty());
   EXPECT_THAT(complete({"controlvm", "run1", ""}),
-              ElementsAre("guestmemoryballoon", "poweroff", "acpipowerbutton", "pause", "resume"));
-  EXPECT_THAT(complete({"controlvm", "run1", "p"}), ElementsAre("poweroff", "pause"));
+              ElementsAre("pause", "resume", "reset", "poweroff", "savestate", "acpipowerbutton",
+                          "shutdown", "guestmemoryballoon"));
+  EXPECT_THAT(complete({"controlvm", "run1", "p"}), ElementsAre("pause", "poweroff"));
+  EXPECT_THAT(complete({"controlvm", "run1", "shutdown", ""}), ElementsAre("--force"));
+  EXPECT_THAT(complete({"controlvm", "run1", "shutdown", "--force", ""}), IsEmpty());
+  EXPECT_THAT(complete({"controlvm", "run1", "guestmemoryballoon", "-"}), IsEmpty());
   EXPECT_THAT(complete({"controlvm", "run1", "guestmemoryballoon", ""}), IsEmpty());
   EXPECT_THAT(complete({"controlvm", "run1", "guestmemoryballoon", "512", ""}),
               ElementsAre("--wait"));
@@ -256,7 +262,8 @@ TEST_F(CompleteTest, OptionsOfferedAreThoseOfEachCommandsHelp) {
   EXPECT_EQ(as_set(complete({"showvminfo", "off1", "-"})), synopsis_options("showvminfo"));
   EXPECT_EQ(as_set(complete({"modifyvm", "off1", "-"})), synopsis_options("modifyvm"));
   EXPECT_EQ(as_set(complete({"startvm", "-"})), synopsis_options("startvm"));
-  EXPECT_EQ(as_set(complete({"controlvm", "run1", "guestmemoryballoon", "1", "-"})),
+  EXPECT_EQ(as_set(complete({"controlvm", "run1", "guestmemoryballoon", "1", "-"}) +
+                   complete({"controlvm", "run1", "shutdown", "-"})),
             synopsis_options("controlvm"));
 }
 

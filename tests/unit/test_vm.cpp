@@ -148,9 +148,11 @@ TEST_F(VmTest, StartMachineFinishesAHalfMadeChangeFirst) {
                  {vm::to_store(wanted), vm::to_record(hv.vm("vm").memory), vm::to_record(after)});
   hv.vm("vm").memory.current_kib = after.current_kib; // the first of two calls was made
   bool starting = false;
-  auto started = vm::start_machine(hv, st, ref(), k_site, [&] { starting = true; });
+  auto started =
+      vm::start_machine(hv, st, ref(), "headless", k_site, [&](bool) { starting = true; });
   EXPECT_TRUE(starting);
-  EXPECT_GE(started.id, 0);
+  ASSERT_TRUE(started.has_value());
+  EXPECT_GE(started->id, 0);
   EXPECT_EQ(hv.vm("vm").live.memory_kib, 512u * 1024); // started with the whole change
   EXPECT_EQ(pending_count(), 0);
 }
@@ -158,8 +160,26 @@ TEST_F(VmTest, StartMachineFinishesAHalfMadeChangeFirst) {
 TEST_F(VmTest, StartMachineRefusesAnActiveVm) {
   hv.run("vm");
   bool starting = false;
-  EXPECT_THROW(vm::start_machine(hv, st, ref(), k_site, [&] { starting = true; }), vm::ApiError);
+  EXPECT_THROW(vm::start_machine(hv, st, ref(), "headless", k_site, [&](bool) { starting = true; }),
+               vm::ApiError);
   EXPECT_FALSE(starting);
+}
+
+TEST(Frontend, LaunchVMProcessNames) {
+  using vm::Frontend;
+  for (const char* name : {"headless", "Headless", "capture", "CAPTURE", "vrdp", "Vrdp"}) {
+    EXPECT_EQ(vm::parse_frontend(name), Frontend::Headless) << name;
+  }
+  for (const char* name : {"gui", "GUI", "GUI/Qt", "gui/qt"}) {
+    EXPECT_EQ(vm::parse_frontend(name), Frontend::Window) << name;
+  }
+  for (const char* name : {"separate", "Separate", "gui/separate", "GUI/Qt/separate"}) {
+    EXPECT_EQ(vm::parse_frontend(name), Frontend::SeparateWindow) << name;
+  }
+  EXPECT_EQ(vm::parse_frontend("emergencystop"), Frontend::EmergencyStop);
+  for (const char* name : {"EmergencyStop", "sdl", "GUI/SDL", "", "gui ", "headles", "xseparate"}) {
+    EXPECT_EQ(vm::parse_frontend(name), Frontend::Invalid) << name;
+  }
 }
 
 TEST_F(VmTest, GatherRecordsTheStateItSawAndKeepsItsTime) {
