@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace vbm::cli {
@@ -183,8 +184,9 @@ std::string_view iprt_status(int err) {
   }
 }
 
-/// Reads up to `limit` bytes of a file ("stdin" is standard input when `stdin_name`); the
-/// errno of a failed open (first) or read (second).
+/// Reads up to `limit` bytes of a file ("stdin" is standard input when `stdin_name`), or, with
+/// no limit, as many bytes as the file's size says (RTFileReadAllEx: a pipe or a device such as
+/// /dev/zero reads as empty); the errno of a failed open (first) or read (second).
 struct ReadResult {
   std::string data;
   int open_errno = 0;
@@ -197,6 +199,16 @@ ReadResult read_file(const std::string& path, size_t limit, bool stdin_name) {
   if (fd < 0) {
     r.open_errno = errno;
     return r;
+  }
+  if (limit == SIZE_MAX) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+      r.read_errno = errno;
+    }
+    limit = S_ISREG(st.st_mode) ? static_cast<size_t>(st.st_size) : 0;
+    if (S_ISDIR(st.st_mode)) {
+      r.read_errno = EISDIR;
+    }
   }
   char buf[4096];
   while (r.data.size() < limit) {

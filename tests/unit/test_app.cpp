@@ -108,6 +108,11 @@ TEST_F(CliTest, ResponseFileWordsGoWhereTheAtWordWas) {
   EXPECT_EQ(run_args({"@" + (dir.path / "missing").string(), "list", "vms"}), 1);
   EXPECT_EQ(out.stderr_text, "VBoxManage: error: Error reading response file '" +
                                  (dir.path / "missing").string() + "': VERR_FILE_NOT_FOUND\n");
+  // RTFileReadAllEx reads the file's size: a device reads as empty, a directory fails.
+  EXPECT_EQ(run_args({"@/dev/zero", "list", "vms"}), 0);
+  EXPECT_EQ(run_args({"@" + dir.path.string()}), 1);
+  EXPECT_EQ(out.stderr_text, "VBoxManage: error: Error reading response file '" +
+                                 dir.path.string() + "': VERR_IS_A_DIRECTORY\n");
   auto bad = dir.write("bad", "list \xff vms");
   EXPECT_EQ(run_args({"@" + bad}), 1);
   EXPECT_EQ(out.stderr_text, "VBoxManage: error: Invalid response file ('" + bad +
