@@ -6,10 +6,13 @@
 #include "metrics/collector_main.hpp"
 #include "pagefusion/controller_main.hpp"
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace vbm::cli {
 
@@ -42,6 +45,10 @@ constexpr OptDef k_global_options[] = {
     {"--help", k_global_help, ArgKind::None},
     {"-?", k_global_help, ArgKind::None},
     {"-help", k_global_help, ArgKind::None},
+    {"-d", k_global_detailed_progress, ArgKind::None},
+    {"--detailed-progress", k_global_detailed_progress, ArgKind::None},
+    {"--settingspw", k_global_settingspw, ArgKind::String},
+    {"--settingspwfile", k_global_settingspwfile, ArgKind::String},
 };
 
 // The hidden commands: not in help or usage. The background processes' loops are their
@@ -66,12 +73,18 @@ constexpr Hidden k_hidden[] = {
 CommandHelp global_help() {
   return {"",
           "VirtualBox-compatible command-line interface for KVM hosts",
-          {"[-V|--version] [-q|--nologo] [-c|--connect=URI] [[help] <subcommand>]"},
+          {"[-V|--version] [-q|--nologo] [-d|--detailed-progress] [--settingspw <pw>] "
+           "[--settingspwfile <file>] [@<response-file>] [-c|--connect=URI] [[help] "
+           "<subcommand>]"},
           "Global options:\n"
           "  -c, --connect URI   libvirt connection URI (default: libvirt's own default,\n"
           "                      so LIBVIRT_DEFAULT_URI works), e.g. qemu+tcp://host/system\n"
           "  -q, --nologo        suppress the logo\n"
           "  -V, --version       print the version and exit\n"
+          "  -d, --detailed-progress  accepted; progress is always shown as 0%...100%\n"
+          "  --settingspw <pw>, --settingspwfile <file>\n"
+          "                      accepted (vboxkvm has no encrypted settings)\n"
+          "  @<response-file>    more arguments from a file, split as a Bourne shell would\n"
           "\nEnvironment:\n"
           "  VBOX_USER_HOME      directory of the settings store (default ~/.config/vboxkvm)\n"};
 }
@@ -91,15 +104,52 @@ std::string global_usage(std::string_view prog, int width) {
   return out;
 }
 
-// Lines VBoxManageHelp.cpp counts to decide whether to repeat the error after the usage.
+// VBoxManageHelp.cpp's ERROR_REPEAT_AFTER_USAGE_LENGTH: errorSyntax and errorGetOpt print the
+// error once more after a brief usage of this many lines or more (the lines after "Usage…:").
 constexpr int k_repeat_after_usage_lines = 16;
 
-void print_usage_error(const UsageError& e, Output& out, int width) {
+// How long VirtualBox 7.0.14's own brief usage of a whole command is, at 80 columns (where
+// scripts read it: `2>&1 | tail -1` makes stderr a pipe, which IPRT gives 80 columns), for
+// the commands where it reaches 16 lines; ours are shorter because they list only what
+// vboxkvm does. The repeat follows VirtualBox's length, so the last line of a failed
+// modifyvm or controlvm is the error, as scripts expect. A subcommand's usage ("Usage:" and
+// its synopsis, e.g. controlvm … guestmemoryballoon) is short in VirtualBox too: our own
+// length decides there, as it does for every other command.
+struct VboxUsageLength {
+  std::string_view command;
+  int lines;
+};
+constexpr VboxUsageLength k_vbox_usage_lines[] = {
+    {"modifyvm", 110},  // one synopsis of ~300 options (spec §1.5)
+    {"controlvm", 118}, // 59 synopses, each after a blank line (at least 2 lines each)
+};
+
+int vbox_usage_lines(std::string_view command) {
+  for (const auto& v : k_vbox_usage_lines) {
+    if (v.command == command) {
+      return v.lines;
+    }
+  }
+  return 0;
+}
+
+// showLogo: at most once per process, on the stream the first caller chose.
+struct Frame {
+  bool logo_shown = false;
+  void logo(Output& out, bool to_stdout) {
+    if (!logo_shown) {
+      logo_shown = true;
+      to_stdout ? out.out(cli::logo()) : out.err(cli::logo());
+    }
+  }
+};
+
+void print_usage_error(const UsageError& e, Output& out, int width, Frame& frame) {
   if (e.style == UsageStyle::Argument) {
     out.error(e.what());
     return;
   }
-  out.err(logo());
+  frame.logo(out, false);
   out.error(e.what());
   if (e.style == UsageStyle::Syntax) {
     out.err("\n");
@@ -108,92 +158,252 @@ void print_usage_error(const UsageError& e, Output& out, int width) {
   std::string usage =
       cmd ? brief_usage(cmd->help(), out.prog(), width, e.scope) : global_usage(out.prog(), width);
   out.err(usage);
-  if (std::count(usage.begin(), usage.end(), '\n') >= k_repeat_after_usage_lines) {
+  // printBriefCommandOrSubcommandHelp's count leaves out the "Usage…:" line.
+  int lines = static_cast<int>(std::count(usage.begin(), usage.end(), '\n')) - 1;
+  if (e.scope.empty()) {
+    lines = std::max(lines, vbox_usage_lines(e.command));
+  }
+  if (lines >= k_repeat_after_usage_lines) {
     out.err("\n");
     out.error(e.what());
   }
 }
 
-// VirtualBox's single-dash and '?' spellings of the global options, mapped to what CLI11 parses.
-std::string normalize_global(const std::string& arg) {
-  if (arg == "-v" || arg == "-version" || arg == "-Version") {
-    return "--version";
+// IPRT's status name (%Rrc) for what RTErrConvertFromErrno makes of an errno.
+std::string_view iprt_status(int err) {
+  switch (err) {
+  case ENOENT: return "VERR_FILE_NOT_FOUND";
+  case ENOTDIR: return "VERR_PATH_NOT_FOUND";
+  case EACCES:
+  case EPERM: return "VERR_ACCESS_DENIED";
+  case EISDIR: return "VERR_IS_A_DIRECTORY";
+  case ENAMETOOLONG: return "VERR_FILENAME_TOO_LONG";
+  case ELOOP: return "VERR_TOO_MANY_SYMLINKS";
+  case EIO: return "VERR_DEV_IO_ERROR";
+  default: return "VERR_UNRESOLVED_ERROR";
   }
-  if (arg == "-nologo") {
-    return "--nologo";
-  }
-  if (arg == "-?" || arg == "-help" || arg == "help") {
-    return "--help";
-  }
-  return arg;
 }
 
-int dispatch(const std::vector<std::string>& args, Output& out, Services& services, int width) {
+/// Reads up to `limit` bytes of a file ("stdin" is standard input when `stdin_name`), or, with
+/// no limit, as many bytes as the file's size says (RTFileReadAllEx: a pipe or a device such as
+/// /dev/zero reads as empty); the errno of a failed open (first) or read (second).
+struct ReadResult {
+  std::string data;
+  int open_errno = 0;
+  int read_errno = 0;
+};
+ReadResult read_file(const std::string& path, size_t limit, bool stdin_name) {
+  ReadResult r;
+  bool from_stdin = stdin_name && path == "stdin";
+  int fd = from_stdin ? STDIN_FILENO : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    r.open_errno = errno;
+    return r;
+  }
+  if (limit == SIZE_MAX) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+      r.read_errno = errno;
+    }
+    limit = S_ISREG(st.st_mode) ? static_cast<size_t>(st.st_size) : 0;
+    if (S_ISDIR(st.st_mode)) {
+      r.read_errno = EISDIR;
+    }
+  }
+  char buf[4096];
+  while (r.data.size() < limit) {
+    ssize_t n = ::read(fd, buf, std::min(sizeof buf, limit - r.data.size()));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      r.read_errno = errno;
+      break;
+    }
+    if (n == 0) {
+      break;
+    }
+    r.data.append(buf, static_cast<size_t>(n));
+  }
+  if (!from_stdin) {
+    ::close(fd);
+  }
+  return r;
+}
+
+// RTStrValidateEncoding: well-formed UTF-8 (no overlong forms, surrogates or code points
+// above U+10FFFF).
+bool valid_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    int extra = c < 0x80             ? 0
+                : (c & 0xE0) == 0xC0 ? 1
+                : (c & 0xF0) == 0xE0 ? 2
+                : (c & 0xF8) == 0xF0 ? 3
+                                     : -1;
+    if (extra < 0 || i + static_cast<size_t>(extra) >= s.size()) {
+      return false;
+    }
+    std::uint32_t cp = extra == 0 ? c : c & (0x3F >> extra);
+    for (int k = 1; k <= extra; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + static_cast<size_t>(k)]);
+      if ((cc & 0xC0) != 0x80) {
+        return false;
+      }
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    constexpr std::uint32_t k_min[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < k_min[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    i += static_cast<size_t>(extra) + 1;
+  }
+  return true;
+}
+
+// main()'s `@file`: the file's words, split as RTGetOptArgvFromString (Bourne shell) does.
+std::vector<std::string> response_file_words(const std::string& path) {
+  auto r = read_file(path, SIZE_MAX, false);
+  if (r.open_errno != 0 || r.read_errno != 0) {
+    throw Error(fmt::format("Error reading response file '{}': {}", path,
+                            iprt_status(r.open_errno != 0 ? r.open_errno : r.read_errno)),
+                k_exit_failure);
+  }
+  std::string_view text(r.data);
+  text = text.substr(0, text.find('\0')); // RTFILE_RDALL_F_TRAILING_ZERO_BYTE: a C string
+  if (!valid_utf8(text)) {
+    throw Error(
+        fmt::format("Invalid response file ('{}') encoding: VERR_INVALID_UTF8_ENCODING", path),
+        k_exit_failure);
+  }
+  return split_bourne_sh(text);
+}
+
+// settingsPasswordFile (Frontends/Common/PasswordInput.cpp): the first line of the file (up to
+// 511 bytes, to the first control character); "stdin" reads standard input. Only its errors
+// matter here: vboxkvm has no settings secret to give it to.
+void read_settings_password_file(const std::string& path) {
+  auto r = read_file(path, 511, true);
+  if (r.open_errno != 0) {
+    throw Error(fmt::format("Cannot open password file '{}' ({})", path, iprt_status(r.open_errno)),
+                k_exit_failure);
+  }
+  if (r.read_errno != 0) {
+    // RTStrmReadEx reports a failed fread as VERR_READ_ERROR, whatever errno says.
+    throw Error(fmt::format("Cannot read password from file '{}': VERR_READ_ERROR", path),
+                k_exit_failure);
+  }
+}
+
+bool is_global(std::string_view arg, GlobalOption kind) {
+  return std::any_of(std::begin(k_global_options), std::end(k_global_options),
+                     [&](const OptDef& d) { return d.id == kind && d.name == arg; });
+}
+
+int dispatch(std::vector<std::string> args, Output& out, Services& services, int width,
+             Frame& frame) {
   for (const auto& hidden : k_hidden) {
     if (!args.empty() && args[0] == hidden.name) {
       return hidden.run(std::span<const std::string>(args).subspan(1), out, services);
     }
   }
-  // Global options, left to right, up to the first word that is not one (VBoxManage.cpp main).
-  CLI::App app;
-  app.set_help_flag();
-  app.prefix_command();
-  std::string uri;
-  bool nologo = false;
-  bool version = false;
-  bool help = false;
-  app.add_option("-c,--connect", uri);
-  app.add_flag("-q,--nologo", nologo);
-  app.add_flag("-V,--version", version);
-  app.add_flag("-h,--help", help);
-  std::vector<std::string> argv;
-  size_t i = 0;
-  for (; i < args.size(); ++i) {
-    std::string a = normalize_global(args[i]);
-    bool takes_value = a == "-c" || a == "--connect";
-    bool global = takes_value || a == "--version" || a == "--nologo" || a == "--help" ||
-                  a == "-q" || a == "-V" || a == "-h" || a.starts_with("--connect=") ||
-                  (a.starts_with("-c") && a.size() > 2 && a[2] != '-');
-    if (!global) {
+  // VBoxManage.cpp main(): the global options, left to right, up to the first word that is
+  // not one; `i` walks the words, `cmd` is where the command is (they differ after a value).
+  bool show_logo = false;
+  bool show_help = false;
+  std::optional<std::string> uri;
+  std::optional<std::string> settings_pw;
+  std::optional<std::string> settings_pw_file;
+  bool response_file_read = false;
+  size_t cmd = 0;
+  for (size_t i = 0; i < args.size() || args.size() <= cmd; ++i) {
+    if (args.size() <= cmd || args[i] == "help" || is_global(args[i], k_global_help)) {
+      if (i + 1 >= args.size()) {
+        // Nothing after it: the logo (whatever -q said) and the global usage, exit 0.
+        frame.logo(out, true);
+        out.out(global_usage(out.prog(), width));
+        return k_exit_success;
+      }
+      show_logo = true;
+      show_help = true;
+      ++cmd;
+      continue;
+    }
+    const std::string& a = args[i];
+    if (is_global(a, k_global_version)) {
+      out.out(version_string() + "\n");
+      return k_exit_success;
+    }
+    if (is_global(a, k_global_nologo)) {
+      show_logo = false;
+      ++cmd;
+    } else if (is_global(a, k_global_detailed_progress)) {
+      ++cmd; // accepted: vboxkvm's progress has one format
+    } else if (is_global(a, k_global_settingspw) || is_global(a, k_global_settingspwfile)) {
+      bool file = a == "--settingspwfile";
+      if (i + 1 >= args.size()) {
+        throw Error(file ? "No password file specified" : "Password expected", k_exit_failure);
+      }
+      // VirtualBox takes the value without stepping over it: the next round looks at the
+      // value itself, which ends the global options unless it looks like one.
+      (file ? settings_pw_file : settings_pw) = args[i + 1];
+      cmd += 2;
+    } else if (a == "-c" || a == "--connect") {
+      // vboxkvm's own: -c URI, --connect URI, --connect=URI, -cURI.
+      if (i + 1 >= args.size()) {
+        throw UsageError(UsageStyle::Argument, "", "Connection URI expected", k_exit_syntax);
+      }
+      uri = args[++i];
+      cmd += 2;
+    } else if (a.starts_with("--connect=") ||
+               (a.starts_with("-c") && a.size() > 2 && a[2] != '-')) {
+      uri = a.substr(a.starts_with("--") ? 10 : 2);
+      ++cmd;
+    } else if (a.starts_with("@")) {
+      if (response_file_read) {
+        throw Error("Only one response file allowed", k_exit_failure);
+      }
+      response_file_read = true;
+      auto words = response_file_words(a.substr(1));
+      // Its words go right after the @file word, so they may hold global options and the
+      // command too.
+      args.insert(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, words.begin(), words.end());
+      ++cmd;
+    } else {
       break;
     }
-    argv.push_back(a);
-    if (takes_value && i + 1 < args.size()) {
-      argv.push_back(args[++i]);
+  }
+  if (show_logo) {
+    frame.logo(out, true);
+  }
+  std::span<const std::string> rest = std::span<const std::string>(args).subspan(cmd);
+  const Command* command = find_command(rest[0]);
+  if (command && (show_help || (rest.size() == 1 && !command->runs_bare))) {
+    auto h = command->help();
+    if (show_help) {
+      // VirtualBox returns RTEXITCODE_FAILURE even when help was asked for (spec §1.1).
+      out.out(brief_usage(h, out.prog(), width) + "\n" + h.details);
+    } else {
+      out.out(brief_usage(h, out.prog(), width));
     }
+    return k_exit_failure;
   }
-  std::vector<std::string> rest(args.begin() + static_cast<std::ptrdiff_t>(i), args.end());
-  try {
-    std::reverse(argv.begin(), argv.end()); // CLI11 2.1 parses a reversed vector
-    app.parse(argv);
-  } catch (const CLI::ParseError& e) {
-    throw UsageError(UsageStyle::Syntax, "", e.what(), k_exit_syntax);
-  }
-  Env env{out, services, uri.empty() ? std::nullopt : std::optional(uri), width};
-  if (version) {
-    out.out(version_string() + "\n");
-    return k_exit_success;
-  }
-  if (rest.empty()) {
-    out.out(logo() + global_usage(out.prog(), width));
-    return help ? k_exit_success : k_exit_failure;
-  }
-  const Command* cmd = find_command(rest[0]);
-  if (!cmd) {
+  if (!command) {
     throw UsageError(UsageStyle::Syntax, "", fmt::format("Invalid command '{}'", rest[0]),
                      k_exit_syntax);
   }
-  if (help) {
-    // VirtualBox returns RTEXITCODE_FAILURE even when help was asked for (spec §1.1).
-    auto h = cmd->help();
-    out.out(logo() + brief_usage(h, out.prog(), width) + "\n" + h.details);
-    return k_exit_failure;
+  // Where VirtualBox hands the password to IVirtualBox::SetSettingsSecret, right before the
+  // command runs (--settingspw wins over --settingspwfile).
+  if (settings_pw || settings_pw_file) {
+    if (!settings_pw) {
+      read_settings_password_file(*settings_pw_file);
+    }
+    out.warning(fmt::format("{} ignored: vboxkvm keeps no encrypted settings",
+                            settings_pw ? "--settingspw" : "--settingspwfile"));
   }
-  if (rest.size() == 1 && !cmd->runs_bare) {
-    out.out(brief_usage(cmd->help(), out.prog(), width));
-    return k_exit_failure;
-  }
-  return cmd->run(std::span<const std::string>(rest).subspan(1), env);
+  Env env{out, services, uri, width};
+  return command->run(rest.subspan(1), env);
 }
 } // namespace
 
@@ -219,10 +429,11 @@ const Command* find_command(std::string_view name) {
 
 int run_app(const std::vector<std::string>& args, Output& out, Services& services) {
   int width = screen_width();
+  Frame frame;
   try {
-    return dispatch(args, out, services, width);
+    return dispatch(args, out, services, width, frame);
   } catch (const UsageError& e) {
-    print_usage_error(e, out, width);
+    print_usage_error(e, out, width, frame);
     return e.exit_code();
   } catch (const Error& e) {
     print_error(e, out);

@@ -101,7 +101,15 @@ struct Command {
 
 /// The global options (before the command), each spelling VBoxManage.cpp accepts; the first
 /// of each kind is the one completion offers.
-enum GlobalOption { k_global_connect, k_global_nologo, k_global_version, k_global_help };
+enum GlobalOption {
+  k_global_connect,
+  k_global_nologo,
+  k_global_version,
+  k_global_help,
+  k_global_detailed_progress,
+  k_global_settingspw,
+  k_global_settingspwfile,
+};
 std::span<const OptDef> global_options();
 
 /// THE command table, in help order.

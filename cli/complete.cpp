@@ -437,11 +437,15 @@ void complete(std::span<const std::string> words, Candidates& out, Services& ser
     const std::string& a = words[i];
     std::optional<std::string_view> inline_value;
     const OptDef* def = match_option(a, globals, &inline_value);
-    if (def && def->id == k_global_connect && !inline_value) {
+    if (def && def->kind == ArgKind::String && !inline_value) {
       if (++i == words.size()) {
-        return; // the current word is a URI
+        return; // the current word is a URI or a settings password (file)
       }
-      uri = words[i];
+      if (def->id == k_global_connect) {
+        uri = words[i];
+      }
+    } else if (a.starts_with("@")) {
+      continue; // a response file: its words are not known here
     } else if (def && def->id == k_global_connect) {
       uri = std::string(*inline_value);
     } else if (a.starts_with("-c") && a.size() > 2 && a[2] != '-') {

@@ -1,5 +1,5 @@
 #pragma once
-// VirtualBox IPRT RTEXITCODE values (iprt/types.h); never pass CLI11's own codes through.
+// VirtualBox IPRT RTEXITCODE values (iprt/types.h).
 
 namespace vbm::cli {
 constexpr int k_exit_success = 0;

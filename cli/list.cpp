@@ -1,4 +1,5 @@
-// list vms | runningvms: `"name" {uuid}` lines (spec §1.7).
+// list vms | runningvms: `"name" {uuid}` lines or the showvminfo report (spec §1.7;
+// VBoxManageList.cpp handleList/produceList).
 
 #include "cli/app.hpp"
 #include "cli/errors.hpp"
@@ -13,63 +14,28 @@
 namespace vbm::cli {
 
 namespace {
-enum Opt { k_long, k_sorted };
+enum Opt { k_long, k_sorted, k_multiple };
 constexpr OptDef k_opts[] = {
-    {"--long", k_long, ArgKind::None},
-    {"-l", k_long, ArgKind::None},
-    {"--sorted", k_sorted, ArgKind::None},
-    {"-s", k_sorted, ArgKind::None},
+    {"--long", k_long, ArgKind::None},         {"-l", k_long, ArgKind::None},
+    {"--multiple", k_multiple, ArgKind::None}, {"-m", k_multiple, ArgKind::None},
+    {"--sorted", k_sorted, ArgKind::None},     {"-s", k_sorted, ArgKind::None},
 };
 constexpr std::string_view k_lists[] = {"vms", "runningvms"};
 
 [[noreturn]] void syntax(const std::string& msg, UsageStyle style = UsageStyle::Syntax) {
   throw UsageError(style, "list", msg, k_exit_syntax);
 }
-} // namespace
 
-Grammar list_grammar() { return {k_opts, {}, k_lists}; }
-
-CommandHelp list_help() {
-  return {"list",
-          "view system information and VM configuration details",
-          {"[--long] [--sorted] [ runningvms | vms ]"},
-          "Options:\n"
-          "  -l, --long     the showvminfo report of each VM\n"
-          "  -s, --sorted   sort by name\n"
-          "Lists: vms (every domain on the connection), runningvms (running and paused).\n"};
-}
-
-int run_list(std::span<const std::string> args, Env& env) {
-  bool long_form = false;
-  bool sorted = false;
-  std::optional<std::string> kind;
-  GetOpt opts(args, k_opts);
-  try {
-    while (auto item = opts.next()) {
-      if (item->def) {
-        (item->def->id == k_long ? long_form : sorted) = true;
-      } else if (std::find(std::begin(k_lists), std::end(k_lists), item->text) ==
-                 std::end(k_lists)) {
-        syntax(fmt::format("Unknown subcommand \"{}\".", item->text));
-      } else if (kind) {
-        syntax("Too many subcommands for \"list\" command.");
-      } else {
-        kind = item->text;
-      }
-    }
-  } catch (const GetOptError& e) {
-    syntax(e.what(), UsageStyle::GetOpt);
-  }
-  if (!kind) {
-    syntax("Missing subcommand for \"list\" command.");
-  }
+// produceList for vms and runningvms (VBoxManageList.cpp).
+void produce_list(std::string_view kind, bool long_form, bool sorted, Env& env) {
   auto& hv = env.hypervisor(Access::ReadOnly);
   auto vms = hv.list_vms();
-  if (*kind == "runningvms") {
+  if (kind == "runningvms") {
     std::erase_if(vms,
                   [&](const backend::VmRef& vm) { return !vm::is_running_for_list(hv.state(vm)); });
   }
-  if (sorted) {
+  if (sorted && kind == "vms") {
+    // Only `vms` sorts (by name); runningvms ignores --sorted.
     std::sort(vms.begin(), vms.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   } else {
     // VirtualBox lists in registration order; libvirt's order is a hash walk that changes
@@ -83,10 +49,76 @@ int run_list(std::span<const std::string> args, Env& env) {
   }
   for (const auto& vm : vms) {
     if (long_form) {
-      env.out.out(format_human(gather_vm_info(env, hv, vm)) + "\n");
+      // showVMInfo(…, VMINFO_STANDARD) without a session: the registered machine's report.
+      env.out.out(format_human(gather_vm_info(env, hv, vm, vm::Session::None)) + "\n");
     } else {
       env.out.out(fmt::format("\"{}\" {{{}}}\n", vm.name, vm.uuid));
     }
+  }
+}
+} // namespace
+
+Grammar list_grammar() { return {k_opts, {}, k_lists}; }
+
+CommandHelp list_help() {
+  return {"list",
+          "view system information and VM configuration details",
+          {"[--long] [--sorted] [--multiple] [ runningvms | vms ]"},
+          "Options:\n"
+          "  -l, --long       the showvminfo report of each VM (without a session: no\n"
+          "                   running-guest lines, the balloon as configured)\n"
+          "  -s, --sorted     sort by name (vms only, as VirtualBox)\n"
+          "  -m, --multiple   every list named, each under a [list] header (VirtualBox's\n"
+          "                   undocumented option); without it only the last list named\n"
+          "                   is printed\n"
+          "Lists: vms (every domain on the connection), runningvms (running and paused).\n"};
+}
+
+int run_list(std::span<const std::string> args, Env& env) {
+  // handleList: the list names are options of its table, matched in any order with the
+  // flags; without --multiple the last one named is the one produced.
+  bool long_form = false;
+  bool sorted = false;
+  bool multiple = false;
+  bool first = true;
+  std::optional<std::string> kind;
+  auto produce_now = [&](std::string_view header) {
+    if (!first) {
+      env.out.out("\n");
+    }
+    first = false;
+    env.out.out(fmt::format("[{}]\n", header));
+    produce_list(*kind, long_form, sorted, env);
+  };
+  GetOpt opts(args, k_opts);
+  try {
+    while (auto item = opts.next()) {
+      if (item->def && item->def->id == k_multiple) {
+        multiple = true;
+        if (kind) {
+          // -m after a list: that list again, under the header of the option just matched.
+          produce_now("--multiple");
+        }
+      } else if (item->def) {
+        (item->def->id == k_long ? long_form : sorted) = true;
+      } else if (std::find(std::begin(k_lists), std::end(k_lists), item->text) ==
+                 std::end(k_lists)) {
+        syntax(fmt::format("Unknown subcommand \"{}\".", item->text));
+      } else {
+        kind = item->text;
+        if (multiple) {
+          produce_now(*kind);
+        }
+      }
+    }
+  } catch (const GetOptError& e) {
+    syntax(e.what(), UsageStyle::GetOpt);
+  }
+  if (!kind) {
+    syntax("Missing subcommand for \"list\" command.");
+  }
+  if (!multiple) {
+    produce_list(*kind, long_form, sorted, env);
   }
   return k_exit_success;
 }

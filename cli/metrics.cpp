@@ -10,7 +10,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <charconv>
 #include <set>
 
 namespace vbm::cli {
@@ -55,19 +54,6 @@ const Subcommand* find_subcommand(std::string_view name) {
   return nullptr;
 }
 
-/// RTStrToUInt32Full(value, 10) == VINF_SUCCESS: '+' signs, then decimal digits only.
-std::optional<std::uint32_t> parse_decimal(std::string_view text) {
-  while (!text.empty() && text.front() == '+') {
-    text.remove_prefix(1);
-  }
-  std::uint32_t v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
-    return std::nullopt;
-  }
-  return v;
-}
-
 struct Options {
   std::uint32_t period = 1;
   std::uint32_t samples = 1;
@@ -96,7 +82,7 @@ Options parse_options(std::span<const std::string> args, const Subcommand& sub) 
                          fmt::format("Missing argument to '{}'", a), k_exit_syntax);
       }
       const auto& value = args[++i];
-      auto v = parse_decimal(value);
+      auto v = parse_uint32_decimal(value);
       if (!v || *v == 0) {
         throw UsageError(UsageStyle::Argument, "metrics",
                          fmt::format("Invalid value for '{}' parameter: '{}'",

@@ -29,8 +29,9 @@ std::string line(std::string_view label, std::string_view value) {
 }
 } // namespace
 
-vm::VmInfo gather_vm_info(Env& env, backend::Hypervisor& hv, const backend::VmRef& vm) {
-  auto info = vm::gather(hv, env.store(), vm, env.now_ms());
+vm::VmInfo gather_vm_info(Env& env, backend::Hypervisor& hv, const backend::VmRef& vm,
+                          vm::Session session) {
+  auto info = vm::gather(hv, env.store(), vm, env.now_ms(), session);
   if (info.drift) {
     env.out.warning(fmt::format("the libvirt configuration of '{}' was changed outside vboxmanage "
                                 "({}); showing libvirt's values",

@@ -11,8 +11,10 @@ namespace vbm::cli {
 
 /// vm::gather, warning on stderr when libvirt's configuration was changed outside vboxmanage
 /// (the values are then libvirt's).
-vm::VmInfo gather_vm_info(Env& env, backend::Hypervisor& hv, const backend::VmRef& vm);
+vm::VmInfo gather_vm_info(Env& env, backend::Hypervisor& hv, const backend::VmRef& vm,
+                          vm::Session session = vm::Session::Open);
 
+/// The human report; the running guest's lines only when `info.session` is Session::Open.
 std::string format_human(const vm::VmInfo& info);
 std::string format_machine_readable(const vm::VmInfo& info);
 std::string format_json(const vm::VmInfo& info);

@@ -5,7 +5,7 @@
 set -euo pipefail
 pkgs=(
   # build
-  cmake ninja-build g++ pkg-config libcli11-dev libfmt-dev libsqlite3-dev libvirt-dev
+  cmake ninja-build g++ pkg-config libfmt-dev libsqlite3-dev libvirt-dev
   libgtest-dev libgmock-dev libpugixml-dev nlohmann-json3-dev
   # real libvirtd, QEMU guests, the tiny guest image
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 cpio busybox-static musl-tools

@@ -19,9 +19,10 @@ std::int64_t state_since(store::SettingsStore& store, const store::VmKey& key,
 } // namespace
 
 VmInfo gather(backend::Hypervisor& hv, store::SettingsStore& store, const backend::VmRef& vm,
-              std::int64_t now_ms) {
+              std::int64_t now_ms, Session session) {
   VmInfo info;
   info.vm = vm;
+  info.session = session;
   info.state = hv.state(vm);
   store::VmKey key{hv.hostname(), vm.uuid};
   auto resolved = resolve_settings(store, key, hv.persistent_memory(vm));
@@ -30,7 +31,7 @@ VmInfo gather(backend::Hypervisor& hv, store::SettingsStore& store, const backen
   info.memory_mb = resolved.settings.memory_mb;
   info.balloon_mb = resolved.settings.balloon_mb;
   // While it runs, VirtualBox shows the runtime balloon (controlvm's request), spec §3.2.
-  if (is_locked(info.state) && vm.id >= 0) {
+  if (session == Session::Open && is_locked(info.state) && vm.id >= 0) {
     if (auto live = store.live_balloon(key, vm.id)) {
       info.balloon_mb = static_cast<std::uint32_t>(*live);
     }

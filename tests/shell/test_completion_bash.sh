@@ -145,8 +145,10 @@ expect "vboxmanage " "${commands[@]}"
 expect "VBoxManage " "${commands[@]}"
 expect "vboxmanage mo" modifyvm
 expect "vboxmanage -q " "${commands[@]}"
-expect "vboxmanage -q --" --connect --nologo --version
-expect "vboxmanage -" --connect --nologo --version -c -q -V
+expect "vboxmanage -q --" --connect --nologo --version --detailed-progress --settingspw --settingspwfile
+expect "vboxmanage -" --connect --nologo --version --detailed-progress --settingspw --settingspwfile -c -q -V -d
+# --settingspw/--settingspwfile take the next word as their value: nothing is offered for it.
+expect "vboxmanage --settingspw "
 expect "vboxmanage -c " # a URI: nothing to offer
 expect "vboxmanage -c qemu:///system s" showvminfo startvm setextradata
 expect "vboxmanage help " "${commands[@]:0:${#commands[@]}-1}" # not help again
@@ -159,7 +161,7 @@ expect "vboxmanage balloonctrl status " --json --explain
 expect "vboxmanage balloonctrl status --explain " "${all_vms[@]}"
 
 # list
-expect "vboxmanage list " vms runningvms --long --sorted
+expect "vboxmanage list " vms runningvms --long --multiple --sorted
 expect "vboxmanage list --long r" runningvms
 expect "vboxmanage list --s" --sorted
 
@@ -300,7 +302,7 @@ if true; then
     check "showvminfo options = the synopsis of '$bin help showvminfo'" \
         same "$(help_flags showvminfo)" "${showvminfo_opts[@]}"
     check "list options = the synopsis of '$bin help list'" \
-        same "$(help_flags list)" --long --sorted
+        same "$(help_flags list)" --long --multiple --sorted
     check "startvm options = the synopsis of '$bin help startvm'" \
         same "$(help_flags startvm)" --type
     check "startvm types = the synopsis of '$bin help startvm'" \

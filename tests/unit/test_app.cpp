@@ -4,6 +4,10 @@
 
 #include <gmock/gmock.h>
 
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
 using testing::HasSubstr;
 using testing::StartsWith;
 
@@ -17,6 +21,188 @@ TEST_F(CliTest, HelpAsLastWordIsExit0ToStdout) {
     EXPECT_THAT(out.stdout_text, HasSubstr("modifyvm <uuid | vmname>"));
     EXPECT_EQ(out.stderr_text, "");
   }
+}
+
+TEST_F(CliTest, BareAndOnlyNologoIsLogoAndUsageExit0) {
+  // VBoxManage.cpp main(): with no command left, showLogo (unconditionally) and the usage on
+  // stdout, RTEXITCODE_SUCCESS.
+  for (const char* line : {"", "-q", "--nologo", "-nologo", "-q -q", "-q help", "-d"}) {
+    EXPECT_EQ(run(line), 0) << line;
+    EXPECT_THAT(out.stdout_text, StartsWith("vboxkvm Command Line Management Interface Version"))
+        << line;
+    EXPECT_THAT(out.stdout_text, HasSubstr("VBoxManage modifyvm <uuid | vmname>")) << line;
+    EXPECT_EQ(out.stderr_text, "") << line;
+  }
+}
+
+TEST_F(CliTest, NologoOnlyCountsAfterTheHelpWord) {
+  // help sets fShowLogo; -q after it clears it; -q before it does not (main()).
+  EXPECT_EQ(run("help -q list"), 1);
+  EXPECT_THAT(out.stdout_text, StartsWith("Usage - View system information"));
+  EXPECT_EQ(run("-q help list"), 1);
+  EXPECT_THAT(out.stdout_text, StartsWith("vboxkvm Command Line"));
+  // The logo is printed once per process: help's on stdout, then none before the error.
+  EXPECT_EQ(run("help nope"), 2);
+  EXPECT_THAT(out.stdout_text, StartsWith("vboxkvm Command Line"));
+  EXPECT_THAT(out.stderr_text, StartsWith("VBoxManage: error: Invalid command 'nope'\n"));
+  // errorSyntax prints the logo on stderr whatever -q said.
+  EXPECT_EQ(run("-q nope"), 2);
+  EXPECT_THAT(out.stderr_text, StartsWith("vboxkvm Command Line"));
+}
+
+int usage_error_lines(const std::string& err, const std::string& line) {
+  int n = 0;
+  for (size_t at = err.find(line); at != std::string::npos; at = err.find(line, at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+TEST_F(CliTest, ErrorRepeatedAfterALongUsage) {
+  // errorSyntax/errorGetOpt repeat the error after a usage of 16 lines or more (VirtualBox's
+  // length for modifyvm and controlvm; ours elsewhere), so it is the last line of stderr.
+  hv.add("vm", "11111111-2222-3333-4444-555555555555");
+  EXPECT_EQ(run("modifyvm vm --bogus"), 1);
+  EXPECT_EQ(usage_error_lines(out.stderr_text, "VBoxManage: error: Unknown option: --bogus\n"), 2);
+  EXPECT_THAT(out.stderr_text,
+              testing::EndsWith("\n\nVBoxManage: error: Unknown option: --bogus\n"));
+  EXPECT_EQ(run("controlvm vm"), 2);
+  EXPECT_THAT(out.stderr_text,
+              testing::EndsWith("\n\nVBoxManage: error: Not enough parameters.\n"));
+  EXPECT_EQ(run("list bogus"), 2); // list's usage is short, in VirtualBox too
+  EXPECT_EQ(usage_error_lines(out.stderr_text, "error: Unknown subcommand"), 1);
+  EXPECT_EQ(run("nope"), 2); // the global usage is long
+  EXPECT_THAT(out.stderr_text,
+              testing::EndsWith("\n\nVBoxManage: error: Invalid command 'nope'\n"));
+}
+
+struct TempDir {
+  std::filesystem::path path =
+      std::filesystem::temp_directory_path() / ("vbm-app-" + std::to_string(::getpid()));
+  TempDir() { std::filesystem::create_directories(path); }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::string write(const std::string& name, const std::string& text) const {
+    std::ofstream(path / name, std::ios::binary) << text;
+    return (path / name).string();
+  }
+};
+
+TEST_F(CliTest, ResponseFileWordsGoWhereTheAtWordWas) {
+  // main()'s @file: RTGetOptArgvFromString (Bourne shell) words inserted after it; they may
+  // hold global options and the command.
+  hv.add("my vm", "11111111-2222-3333-4444-555555555555");
+  TempDir dir;
+  auto f = dir.write("args", "-q list\n  'vms'\n");
+  EXPECT_EQ(run_args({"@" + f}), 0);
+  EXPECT_EQ(out.stdout_text, "\"my vm\" {11111111-2222-3333-4444-555555555555}\n");
+  auto g = dir.write("cmd", "showvminfo \"my vm\" --machinereadable");
+  EXPECT_EQ(run_args({"-q", "@" + g}), 0);
+  EXPECT_THAT(out.stdout_text, HasSubstr("name=\"my vm\"\n"));
+  // Only in the global position: after the command it is an ordinary word.
+  EXPECT_EQ(run_args({"showvminfo", "@" + g}), 1);
+  EXPECT_THAT(out.stderr_text, HasSubstr("Could not find a registered machine named '@"));
+  // A file of global options only, so that the loop reaches the second @ word.
+  auto q = dir.write("globals", "-q");
+  EXPECT_EQ(run_args({"@" + q, "@" + q, "list", "vms"}), 1);
+  EXPECT_EQ(out.stderr_text, "VBoxManage: error: Only one response file allowed\n");
+  EXPECT_EQ(run_args({"@" + (dir.path / "missing").string(), "list", "vms"}), 1);
+  EXPECT_EQ(out.stderr_text, "VBoxManage: error: Error reading response file '" +
+                                 (dir.path / "missing").string() + "': VERR_FILE_NOT_FOUND\n");
+  // RTFileReadAllEx reads the file's size: a device reads as empty, a directory fails.
+  EXPECT_EQ(run_args({"@/dev/zero", "list", "vms"}), 0);
+  EXPECT_EQ(run_args({"@" + dir.path.string()}), 1);
+  EXPECT_EQ(out.stderr_text, "VBoxManage: error: Error reading response file '" +
+                                 dir.path.string() + "': VERR_IS_A_DIRECTORY\n");
+  auto bad = dir.write("bad", "list \xff vms");
+  EXPECT_EQ(run_args({"@" + bad}), 1);
+  EXPECT_EQ(out.stderr_text, "VBoxManage: error: Invalid response file ('" + bad +
+                                 "') encoding: VERR_INVALID_UTF8_ENCODING\n");
+}
+
+TEST_F(CliTest, DetailedProgressAndSettingsPasswords) {
+  hv.add("vm", "11111111-2222-3333-4444-555555555555");
+  EXPECT_EQ(run("-d --detailed-progress list vms"), 0);
+  EXPECT_EQ(out.stderr_text, "");
+  // --settingspw: accepted, said once, right before the command runs.
+  EXPECT_EQ(run("--settingspw secret list vms"), 0);
+  EXPECT_EQ(out.stderr_text,
+            "VBoxManage: warning: --settingspw ignored: vboxkvm keeps no encrypted settings\n");
+  EXPECT_THAT(out.stdout_text, HasSubstr("\"vm\""));
+  EXPECT_EQ(run("--settingspw"), 1);
+  EXPECT_EQ(out.stderr_text, "VBoxManage: error: Password expected\n");
+  EXPECT_EQ(run("--settingspwfile"), 1);
+  EXPECT_EQ(out.stderr_text, "VBoxManage: error: No password file specified\n");
+  // main() does not step over the value: the word after it is the command even when it looks
+  // like a global option.
+  EXPECT_EQ(run("--settingspw pw -q list vms"), 2);
+  EXPECT_THAT(out.stderr_text, HasSubstr("error: Invalid command '-q'"));
+  EXPECT_EQ(run("--settingspw=pw list vms"), 2);
+  EXPECT_THAT(out.stderr_text, HasSubstr("error: Invalid command '--settingspw=pw'"));
+  TempDir dir;
+  auto pw = dir.write("pw", "secret\nsecond line\n");
+  EXPECT_EQ(run_args({"--settingspwfile", pw, "list", "vms"}), 0);
+  EXPECT_EQ(out.stderr_text,
+            "VBoxManage: warning: --settingspwfile ignored: vboxkvm keeps no encrypted settings\n");
+  auto missing = (dir.path / "nope").string();
+  EXPECT_EQ(run_args({"--settingspwfile", missing, "list", "vms"}), 1);
+  EXPECT_EQ(out.stderr_text, "VBoxManage: error: Cannot open password file '" + missing +
+                                 "' (VERR_FILE_NOT_FOUND)\n");
+  EXPECT_EQ(out.stdout_text, "");
+  EXPECT_EQ(run_args({"--settingspwfile", dir.path.string(), "list", "vms"}), 1);
+  EXPECT_EQ(out.stderr_text, "VBoxManage: error: Cannot read password from file '" +
+                                 dir.path.string() + "': VERR_READ_ERROR\n");
+  // Both only when a value is itself the other option (and the command is then two words on,
+  // as main() counts 2 for each); --settingspw wins, the file ("--settingspw") is not read.
+  EXPECT_EQ(run("--settingspwfile --settingspw x list vms"), 2);
+  EXPECT_THAT(out.stderr_text, HasSubstr("error: Invalid command 'vms'"));
+  EXPECT_EQ(run("--settingspwfile --settingspw x y list vms"), 0);
+  EXPECT_EQ(out.stderr_text,
+            "VBoxManage: warning: --settingspw ignored: vboxkvm keeps no encrypted settings\n");
+  // A usage path never reaches the password (no warning with the usage).
+  EXPECT_EQ(run("--settingspw x list"), 1);
+  EXPECT_EQ(out.stderr_text, "");
+}
+
+TEST_F(CliTest, ListLongShowsTheRegisteredMachineWithoutASession) {
+  // VBoxManageList.cpp: showVMInfo(…, VMINFO_STANDARD) with no session: no running-guest
+  // lines, and the configured balloon, not controlvm's live request.
+  auto& v = hv.add("vm", "11111111-2222-3333-4444-555555555555", 2048);
+  auto ref = hv.start(v.ref);
+  st.put_live_balloon({"fakehost", ref.uuid}, "vm", ref.id, 300);
+  EXPECT_EQ(run("showvminfo vm"), 0);
+  EXPECT_THAT(out.stdout_text, HasSubstr("Configured memory balloon:   300MB\n"));
+  EXPECT_EQ(run("list -l vms"), 0);
+  EXPECT_THAT(out.stdout_text, HasSubstr("Configured memory balloon:   0MB\n"));
+  for (const char* guest_line : {"OS type:", "Additions run level:", "Guest Facilities:"}) {
+    EXPECT_THAT(out.stdout_text, testing::Not(HasSubstr(guest_line)));
+  }
+}
+
+TEST_F(CliTest, ListSeveralTypesLastWinsOrMultiple) {
+  // handleList: the last list named is the one produced; -m/--multiple produces each under a
+  // [name] header; -m after a list produces it again as [--multiple].
+  hv.add("off", "11111111-2222-3333-4444-555555555555");
+  auto& r = hv.add("run", "22222222-2222-3333-4444-555555555555");
+  hv.start(r.ref);
+  EXPECT_EQ(run("list vms runningvms"), 0);
+  EXPECT_EQ(out.stdout_text, "\"run\" {22222222-2222-3333-4444-555555555555}\n");
+  EXPECT_EQ(run("list runningvms vms"), 0);
+  EXPECT_EQ(std::count(out.stdout_text.begin(), out.stdout_text.end(), '\n'), 2);
+  EXPECT_EQ(run("list -m runningvms vms"), 0);
+  EXPECT_EQ(out.stdout_text, "[runningvms]\n"
+                             "\"run\" {22222222-2222-3333-4444-555555555555}\n"
+                             "\n[vms]\n"
+                             "\"run\" {22222222-2222-3333-4444-555555555555}\n"
+                             "\"off\" {11111111-2222-3333-4444-555555555555}\n");
+  EXPECT_EQ(run("list runningvms --multiple"), 0);
+  EXPECT_EQ(out.stdout_text, "[--multiple]\n\"run\" {22222222-2222-3333-4444-555555555555}\n");
+  // Combined short flags; --sorted sorts vms only.
+  EXPECT_EQ(run("list -ls runningvms"), 0);
+  EXPECT_THAT(out.stdout_text, StartsWith("Name:                        run\n"));
+  EXPECT_EQ(run("list -sm vms"), 0);
+  EXPECT_THAT(out.stdout_text, StartsWith("[vms]\n\"off\""));
+  EXPECT_EQ(run("list -lx vms"), 2);
+  EXPECT_THAT(out.stderr_text, HasSubstr("VBoxManage: error: Unknown option: x\n"));
 }
 
 TEST_F(CliTest, HelpForACommandIsExit1) {

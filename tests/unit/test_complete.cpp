@@ -89,8 +89,14 @@ TEST_F(CompleteTest, EveryCommandHasACompleter) {
 
 TEST_F(CompleteTest, GlobalOptionsBeforeTheCommand) {
   EXPECT_THAT(complete({"-"}),
-              UnorderedElementsAre("--connect", "--nologo", "--version", "-c", "-q", "-V"));
-  EXPECT_THAT(complete({"-q", "--"}), UnorderedElementsAre("--connect", "--nologo", "--version"));
+              UnorderedElementsAre("--connect", "--nologo", "--version", "--detailed-progress",
+                                   "--settingspw", "--settingspwfile", "-c", "-q", "-V", "-d"));
+  EXPECT_THAT(complete({"-q", "--"}),
+              UnorderedElementsAre("--connect", "--nologo", "--version", "--detailed-progress",
+                                   "--settingspw", "--settingspwfile"));
+  EXPECT_THAT(complete({"--settingspw", ""}), IsEmpty()); // a password
+  EXPECT_THAT(complete({"--settingspwfile", "x", "-q", "st"}), ElementsAre("startvm"));
+  EXPECT_THAT(complete({"@args", "st"}), ElementsAre("startvm"));
   EXPECT_THAT(complete({"-q", "st"}), ElementsAre("startvm"));
   EXPECT_THAT(complete({"-c", ""}), IsEmpty()); // a URI
   EXPECT_THAT(complete({"--connect", "q"}), IsEmpty());
@@ -138,11 +144,13 @@ TEST_F(CompleteTest, NoConnectionMeansNoNamesAndNoError) {
 
 TEST_F(CompleteTest, List) {
   EXPECT_THAT(complete({"list", ""}),
-              UnorderedElementsAre("vms", "runningvms", "--long", "--sorted"));
+              UnorderedElementsAre("vms", "runningvms", "--long", "--multiple", "--sorted"));
   EXPECT_THAT(complete({"list", "--long", "r"}), ElementsAre("runningvms"));
-  EXPECT_THAT(complete({"list", "-l", ""}), UnorderedElementsAre("vms", "runningvms", "--sorted"));
-  EXPECT_THAT(complete({"list", "vms", ""}), UnorderedElementsAre("--long", "--sorted"));
-  EXPECT_THAT(complete({"list", "vms", "--long", "-"}), ElementsAre("--sorted"));
+  EXPECT_THAT(complete({"list", "-l", ""}),
+              UnorderedElementsAre("vms", "runningvms", "--multiple", "--sorted"));
+  EXPECT_THAT(complete({"list", "vms", ""}),
+              UnorderedElementsAre("--long", "--multiple", "--sorted"));
+  EXPECT_THAT(complete({"list", "vms", "--long", "-"}), ElementsAre("--multiple", "--sorted"));
   EXPECT_THAT(complete({"list", "vms", "v"}), IsEmpty());
 }
 

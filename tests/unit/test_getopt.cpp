@@ -65,7 +65,67 @@ TEST(GetOpt, Errors) {
   EXPECT_EQ(error_of({"--flag", "yes"}), "Unknown option: yes");
   EXPECT_EQ(error_of({"--num"}), "--num: RTGetOpt: Command line option needs argument.");
   EXPECT_EQ(error_of({"--num", "12x"}), "Invalid argument format: 12x");
-  EXPECT_EQ(error_of({"-l=3"}), "Unknown option: -l=3");
+  // RTGetOpt's compressed short options: `-l=3` is -l, then the unknown "option" =3.
+  EXPECT_EQ(error_of({"-l=3"}), "Unknown option: =3");
+  EXPECT_EQ(error_of({"-lx"}), "Unknown option: x");
+  EXPECT_EQ(error_of({"-x"}), "Unknown option: -x");
+}
+
+constexpr OptDef k_short_defs[] = {
+    {"-a", 1, ArgKind::None},
+    {"-b", 2, ArgKind::None},
+    {"-n", 3, ArgKind::UInt32},
+    {"-details", 4, ArgKind::None},
+};
+
+std::vector<int> ids_of(std::vector<std::string> args, std::vector<std::uint32_t>* nums = nullptr) {
+  GetOpt g(args, k_short_defs);
+  std::vector<int> ids;
+  while (auto i = g.next()) {
+    ids.push_back(i->def ? i->def->id : 0);
+    if (nums && i->def && i->def->kind == ArgKind::UInt32) {
+      nums->push_back(i->u32);
+    }
+  }
+  return ids;
+}
+
+TEST(GetOpt, CompressedShortOptions) {
+  // RTGetOpt (getopt.cpp): a long match first, then `-xyz` as -x -y -z; a short option that
+  // takes a value takes the rest of the word (after one ':' or '='), or the next word.
+  EXPECT_EQ(ids_of({"-ab"}), (std::vector<int>{1, 2}));
+  EXPECT_EQ(ids_of({"-ba", "-a"}), (std::vector<int>{2, 1, 1}));
+  EXPECT_EQ(ids_of({"-details"}), (std::vector<int>{4})); // not -d -e -t …
+  std::vector<std::uint32_t> nums;
+  EXPECT_EQ(ids_of({"-an5", "-n=6", "-n:7", "-n", "8", "-an", "9"}, &nums),
+            (std::vector<int>{1, 3, 3, 3, 3, 1, 3}));
+  EXPECT_EQ(nums, (std::vector<std::uint32_t>{5, 6, 7, 8, 9}));
+}
+
+TEST(GetOpt, SignRunsFoldAsIprtDoes) {
+  // RTStrToUInt64Ex (strtonum.cpp): '+' resets the sign, '-' flips it; a negative value is
+  // VWRN_NEGATIVE_UNSIGNED, which every VBoxManage caller refuses (even -0).
+  for (const char* ok : {"--512", "-+512", "+--512", "++512", "----512", "+-+512"}) {
+    EXPECT_EQ(cli::parse_uint32_getopt(ok), 512u) << ok;
+    EXPECT_EQ(cli::parse_uint32_auto(ok), 512u) << ok;
+    EXPECT_EQ(cli::parse_uint32_decimal(ok), 512u) << ok;
+  }
+  for (const char* neg : {"-512", "+-512", "---512", "-0", "-+-0", "-"}) {
+    EXPECT_FALSE(cli::parse_uint32_getopt(neg).has_value()) << neg;
+    EXPECT_FALSE(cli::parse_uint32_auto(neg).has_value()) << neg;
+    EXPECT_FALSE(cli::parse_uint32_decimal(neg).has_value()) << neg;
+  }
+  EXPECT_EQ(cli::rt_str_to_uint64("+-512", 10).status, cli::RtStatus::NegativeUnsigned);
+  EXPECT_EQ(cli::rt_str_to_uint64("--", 10).status, cli::RtStatus::NoDigits);
+  EXPECT_EQ(cli::rt_str_to_uint64("12 ", 10).status, cli::RtStatus::TrailingSpaces);
+  EXPECT_EQ(cli::rt_str_to_uint64("12MB", 10).status, cli::RtStatus::TrailingChars);
+  EXPECT_EQ(cli::rt_str_to_uint64("99999999999999999999", 10).status, cli::RtStatus::NumberTooBig);
+  // Signs before 0x: base 0 reads hex after the signs; RTGetOpt's 0x fallback needs the raw
+  // text to start with "0x".
+  EXPECT_EQ(cli::parse_uint32_auto("--0x10"), 16u);
+  EXPECT_FALSE(cli::parse_uint32_getopt("--0x10").has_value());
+  EXPECT_FALSE(cli::parse_uint32_decimal("0x10").has_value());
+  EXPECT_EQ(cli::parse_uint32_auto("-+0100"), 64u);
 }
 
 TEST(GetOpt, Uint32Rules) {
@@ -86,6 +146,22 @@ TEST(GetOpt, OnOffAnyCase) {
   EXPECT_EQ(cli::parse_on_off("Off"), false);
   EXPECT_FALSE(cli::parse_on_off("1").has_value());
   EXPECT_FALSE(cli::parse_on_off("true").has_value());
+}
+
+TEST(ResponseFile, BourneShellSplitting) {
+  // RTGetOptArgvFromString(…, RTGETOPTARGV_CNV_QUOTE_BOURNE_SH, NULL) (getoptargv.cpp).
+  using V = std::vector<std::string>;
+  EXPECT_EQ(cli::split_bourne_sh("  list\t-l \r\n vms\n"), (V{"list", "-l", "vms"}));
+  EXPECT_EQ(cli::split_bourne_sh("'a b' \"c d\" e\\ f"), (V{"a b", "c d", "e f"}));
+  EXPECT_EQ(cli::split_bourne_sh("'it''s' '' x"), (V{"its", "", "x"}));
+  EXPECT_EQ(cli::split_bourne_sh("'$x \\n'"), (V{"$x \\n"}));                 // '…' is literal
+  EXPECT_EQ(cli::split_bourne_sh("\"\\\" \\\\ \\$ \\`\""), (V{"\" \\ $ `"})); // "\"" etc.
+  EXPECT_EQ(cli::split_bourne_sh("\"a\\nb\""), (V{"a\"nb"})); // IPRT's quirk: \n in "…" is "n
+  EXPECT_EQ(cli::split_bourne_sh("# not a comment"), (V{"#", "not", "a", "comment"}));
+  EXPECT_EQ(cli::split_bourne_sh("\"unterminated  x"), (V{"unterminated  x"}));
+  EXPECT_EQ(cli::split_bourne_sh("a\\"), (V{"a"}));
+  EXPECT_EQ(cli::split_bourne_sh(""), V{});
+  EXPECT_EQ(cli::split_bourne_sh("a b"), (V{"a", "b"}));
 }
 
 TEST(Uuid, ShapesAndNil) {
