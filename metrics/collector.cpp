@@ -324,7 +324,7 @@ std::int64_t ratio_milli(std::uint64_t part, U128 whole) {
   return static_cast<std::int64_t>(std::min<U128>(v, 100000));
 }
 
-constexpr std::uint64_t k_mib = 1024 * 1024;
+constexpr std::uint64_t k_mib = 1024ULL * 1024;
 } // namespace
 
 // The device of a host base metric from its key "uri|host|Disk/vda/Load": "vda".
