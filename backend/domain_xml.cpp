@@ -104,6 +104,26 @@ DomainMemory parse_domain_memory(std::string_view xml) {
   return mem;
 }
 
+DomainDevices parse_domain_devices(std::string_view xml) {
+  auto doc = load(xml);
+  DomainDevices out;
+  auto devices = doc.child("domain").child("devices");
+  for (auto disk : devices.children("disk")) {
+    std::string_view device = disk.attribute("device").as_string("disk");
+    std::string_view target = disk.child("target").attribute("dev").value();
+    if (device == "disk" && !target.empty()) {
+      out.disks.emplace_back(target);
+    }
+  }
+  for (auto nic : devices.children("interface")) {
+    std::string_view target = nic.child("target").attribute("dev").value();
+    if (!target.empty()) {
+      out.nics.emplace_back(target);
+    }
+  }
+  return out;
+}
+
 std::string apply_domain_memory(std::string_view xml, const DomainMemory& mem) {
   auto doc = load(xml);
   auto domain = doc.child("domain");

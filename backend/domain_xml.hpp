@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace vbm::backend {
 
@@ -15,5 +16,14 @@ DomainMemory parse_domain_memory(std::string_view xml);
 /// Returns `xml` with <memory>, <currentMemory> (in KiB) and the <nosharepages/> and
 /// <hugepages/> flags set to `mem`; everything else is preserved. Throws BackendError.
 std::string apply_domain_memory(std::string_view xml, const DomainMemory& mem);
+
+/// The devices of a domain XML that the VM metrics count: the targets of its hard disks
+/// (<disk device='disk'>, the default) and of its network interfaces, in document order.
+/// Throws BackendError on XML it cannot read.
+struct DomainDevices {
+  std::vector<std::string> disks;
+  std::vector<std::string> nics;
+};
+DomainDevices parse_domain_devices(std::string_view xml);
 
 } // namespace vbm::backend

@@ -69,6 +69,27 @@ struct DomainStats {
   std::optional<std::uint64_t> cpu_system_ns;
 };
 
+/// One hard disk of a running domain (a <disk device='disk'>; CD-ROMs and floppies are not
+/// counted, as VirtualBox's Machine::i_getDiskList counts only hard disks).
+struct DomainDiskStats {
+  std::string target;                          ///< <target dev>, e.g. "vda"
+  std::optional<std::uint64_t> physical_bytes; ///< the image's size on the host
+};
+
+/// One network interface of a running domain, counters from the guest's side.
+struct DomainNicStats {
+  std::string target; ///< the host-side device, e.g. "vnet0"
+  std::uint64_t rx_bytes = 0;
+  std::uint64_t tx_bytes = 0;
+};
+
+/// A running domain's disks and network interfaces (the VM metrics Disk/Usage and Net/Rate).
+struct DomainIoStats {
+  VmRef vm;
+  std::vector<DomainDiskStats> disks;
+  std::vector<DomainNicStats> nics;
+};
+
 /// What libvirt reports about the host itself (virNodeGet*): the metrics source for a host
 /// that is not this machine. Absent where the driver does not say.
 struct NodeStats {
@@ -140,6 +161,9 @@ public:
   /// has it (virConnectGetAllDomainStats), else one call per domain.
   virtual std::vector<DomainStats> running_domain_stats() = 0;
   virtual NodeStats node_stats() = 0;
+  /// Every running domain's hard disks and network interfaces: one bulk call where the driver
+  /// has its block and interface groups, else one call per device.
+  virtual std::vector<DomainIoStats> running_domain_io_stats() = 0;
   /// Asks the running guest's balloon driver to report statistics every `seconds` (LIVE).
   virtual void set_memory_stats_period(const VmRef& vm, int seconds) = 0;
 

@@ -9,6 +9,7 @@
 #include <pugixml.hpp>
 
 #include <algorithm>
+#include <map>
 #include <utility>
 
 namespace vbm::backend {
@@ -492,6 +493,126 @@ std::vector<DomainStats> LibvirtHypervisor::running_domain_stats() {
       }
     }
     virResetLastError(); // CPU statistics are optional
+    out.push_back(std::move(st));
+  }
+  return out;
+}
+
+namespace {
+// A running domain's figures by device, from the bulk call's "block.N.*" and "net.N.*" fields.
+struct BulkIo {
+  bool block = false; ///< the driver has the block group ("block.count")
+  bool net = false;   ///< … and the interface group ("net.count")
+  std::map<std::string, std::uint64_t, std::less<>> physical; ///< disk target -> bytes
+  std::map<std::string, DomainNicStats, std::less<>> nics;    ///< nic target -> counters
+};
+
+BulkIo bulk_io(const virDomainStatsRecord& rec) {
+  std::map<std::string, std::string, std::less<>> names; // "block.0" / "net.0" -> device
+  for (int p = 0; p < rec.nparams; ++p) {
+    const auto& param = rec.params[p];
+    std::string_view f = param.field;
+    if (param.type == VIR_TYPED_PARAM_STRING && f.ends_with(".name")) {
+      names[std::string(f.substr(0, f.size() - 5))] = param.value.s;
+    }
+  }
+  BulkIo out;
+  for (int p = 0; p < rec.nparams; ++p) {
+    const auto& param = rec.params[p];
+    std::string_view f = param.field;
+    out.block |= f == "block.count";
+    out.net |= f == "net.count";
+    auto dot = f.rfind('.');
+    if (param.type != VIR_TYPED_PARAM_ULLONG || dot == std::string_view::npos) {
+      continue;
+    }
+    std::string_view prefix =
+        f.starts_with("net.") ? f.substr(0, f.find('.', 4)) : f.substr(0, dot);
+    auto name = names.find(prefix);
+    if (name == names.end()) {
+      continue;
+    }
+    std::string_view key = f.substr(prefix.size() + 1);
+    if (f.starts_with("block.") && key == "physical") {
+      out.physical[name->second] = param.value.ul;
+    } else if (f.starts_with("net.") && (key == "rx.bytes" || key == "tx.bytes")) {
+      auto& nic = out.nics[name->second];
+      nic.target = name->second;
+      (key == "rx.bytes" ? nic.rx_bytes : nic.tx_bytes) = param.value.ul;
+    }
+  }
+  return out;
+}
+} // namespace
+
+std::vector<DomainIoStats> LibvirtHypervisor::running_domain_io_stats() {
+  // The bulk call has the figures; the live XML says which block devices are hard disks. A
+  // driver without the bulk call or its groups (the test driver) is asked device by device.
+  // NOWAIT: a guest whose QEMU is busy with a job (a save, a migration) gives no block figures
+  // this time instead of stalling every guest's sample for up to 30 s.
+  virDomainStatsRecordPtr* records = nullptr;
+  int n = virConnectGetAllDomainStats(
+      m_impl->conn, VIR_DOMAIN_STATS_BLOCK | VIR_DOMAIN_STATS_INTERFACE, &records,
+      VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE | VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
+  std::unique_ptr<virDomainStatsRecordPtr, StatsRecordsDeleter> owned_records(n >= 0 ? records
+                                                                                     : nullptr);
+  std::vector<std::pair<virDomainPtr, BulkIo>> doms;
+  std::vector<Domain> listed;
+  if (n >= 0) {
+    for (int i = 0; i < n; ++i) {
+      doms.emplace_back(records[i]->dom, bulk_io(*records[i]));
+    }
+  } else {
+    if (virGetLastErrorCode() != VIR_ERR_NO_SUPPORT) {
+      throw_last("failed to read the running domains' statistics");
+    }
+    virResetLastError();
+    virDomainPtr* all = nullptr;
+    int nd = virConnectListAllDomains(m_impl->conn, &all, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+    if (nd < 0) {
+      throw_last("failed to list the running domains");
+    }
+    listed = std::vector<Domain>(all, all + nd);
+    free(all); // NOLINT: libvirt allocates with malloc
+    for (const auto& d : listed) {
+      doms.emplace_back(d.get(), BulkIo{});
+    }
+  }
+  std::vector<DomainIoStats> out;
+  for (auto& [dom, bulk] : doms) {
+    Chars xml(virDomainGetXMLDesc(dom, 0));
+    if (!xml) {
+      if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN ||
+          virGetLastErrorCode() == VIR_ERR_OPERATION_INVALID) {
+        virResetLastError();
+        continue; // stopped between the listing and the read
+      }
+      throw_last("failed to read a running domain's definition");
+    }
+    auto devices = parse_domain_devices(xml.get());
+    DomainIoStats st;
+    st.vm = ref_of(dom);
+    for (const auto& target : devices.disks) {
+      DomainDiskStats disk{target, std::nullopt};
+      if (auto it = bulk.physical.find(target); it != bulk.physical.end()) {
+        disk.physical_bytes = it->second;
+      } else if (virDomainBlockInfo info{};
+                 !bulk.block && virDomainGetBlockInfo(dom, target.c_str(), &info, 0) == 0) {
+        disk.physical_bytes = info.physical;
+      }
+      st.disks.push_back(std::move(disk));
+    }
+    for (const auto& target : devices.nics) {
+      if (auto it = bulk.nics.find(target); it != bulk.nics.end()) {
+        st.nics.push_back(it->second);
+      } else if (virDomainInterfaceStatsStruct ifs{};
+                 !bulk.net && virDomainInterfaceStats(dom, target.c_str(), &ifs, sizeof ifs) == 0 &&
+                 ifs.rx_bytes >= 0 && ifs.tx_bytes >= 0) {
+        st.nics.push_back({target, static_cast<std::uint64_t>(ifs.rx_bytes),
+                           static_cast<std::uint64_t>(ifs.tx_bytes)});
+      }
+    }
+    virResetLastError(); // a device without figures is left out, not an error
     out.push_back(std::move(st));
   }
   return out;

@@ -5,9 +5,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
-#include <cstdlib>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
@@ -196,6 +198,215 @@ std::optional<ProcessCpu> LocalHost::process_cpu(int pid) const {
 std::uint64_t LocalHost::page_size_kib() const {
   long ps = sysconf(_SC_PAGESIZE);
   return ps > 0 ? static_cast<std::uint64_t>(ps) / 1024 : 4;
+}
+
+namespace {
+// mtab fields escape blanks as octal (\040).
+std::string unescape_mtab(std::string_view field) {
+  std::string out;
+  for (size_t i = 0; i < field.size(); ++i) {
+    if (field[i] == '\\' && i + 3 < field.size()) {
+      auto digits = field.substr(i + 1, 3);
+      if (digits.size() == 3 &&
+          std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '7'; })) {
+        out +=
+            static_cast<char>((digits[0] - '0') * 64 + (digits[1] - '0') * 8 + (digits[2] - '0'));
+        i += 3;
+        continue;
+      }
+    }
+    out += field[i];
+  }
+  return out;
+}
+
+// VirtualBox's getDiskName: the last path component, without trailing digits if `trim`.
+std::string disk_name(std::string_view dev, bool trim) {
+  if (trim) {
+    while (dev.size() > 1 && std::isdigit(static_cast<unsigned char>(dev.back()))) {
+      dev.remove_suffix(1);
+    }
+  }
+  auto slash = dev.rfind('/');
+  return std::string(slash == std::string_view::npos ? dev : dev.substr(slash + 1));
+}
+} // namespace
+
+RootDisks LocalHost::root_disks() const {
+  RootDisks out;
+  auto mtab = read("etc/mtab");
+  if (!mtab) {
+    return out;
+  }
+  std::error_code ec;
+  auto root = std::filesystem::canonical(m_root, ec);
+  std::istringstream in(*mtab);
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream fields(line);
+    std::string fsname, dir;
+    if (!(fields >> fsname >> dir) || fsname == "rootfs" || unescape_mtab(dir) != "/") {
+      continue;
+    }
+    fsname = unescape_mtab(fsname);
+    // RTPathReal: the device through its symlinks (/dev/root, /dev/disk/by-uuid/…).
+    if (!fsname.starts_with('/')) {
+      continue;
+    }
+    auto real = std::filesystem::canonical(m_root / fsname.substr(1), ec);
+    if (ec) {
+      continue;
+    }
+    std::string real_dev = "/" + real.lexically_relative(root).string();
+    if (fsname.starts_with("/dev/mapper")) {
+      // LVM: the disks under its dm device (VBoxVolInfo), digits trimmed except for dm-N.
+      std::filesystem::path slaves = m_root / "sys/block" / disk_name(real_dev, false) / "slaves";
+      std::vector<std::string> names;
+      for (const auto& e : std::filesystem::directory_iterator(slaves, ec)) {
+        auto name = e.path().filename().string();
+        names.push_back(name.starts_with("dm-") ? name : disk_name(name, true));
+      }
+      std::sort(names.begin(), names.end());
+      out.usage = names;
+      out.load = names;
+    } else if (real_dev.starts_with("/dev/md")) {
+      // Software RAID: the md device's size, its members' load (addRaidDisks: "md0 : active
+      // raid1 sdb1[1] sda1[0]" -> the letters each member name starts with).
+      auto md = disk_name(real_dev, false);
+      out.usage.push_back(md);
+      std::istringstream stat(read("proc/mdstat").value_or(""));
+      for (std::string l; std::getline(stat, l);) {
+        std::istringstream words(l);
+        std::string name, colon, status, type;
+        if (!(words >> name) || name != md || !(words >> colon >> status >> type)) {
+          continue;
+        }
+        for (std::string member; words >> member;) {
+          auto end = std::find_if(member.begin(), member.end(), [](char c) {
+            return !std::isalpha(static_cast<unsigned char>(c));
+          });
+          out.load.emplace_back(member.begin(), end);
+        }
+        break;
+      }
+    } else {
+      out.usage.push_back(disk_name(real_dev, true));
+      out.load.push_back(out.usage.back());
+    }
+    break;
+  }
+  return out;
+}
+
+std::optional<std::uint64_t> LocalHost::disk_size_bytes(const std::string& disk) const {
+  if (disk.empty() || disk.find('/') != std::string::npos) {
+    return std::nullopt;
+  }
+  auto text = read(std::filesystem::path("sys/block") / disk / "size");
+  auto sectors = text ? parse_u64(*text) : std::nullopt;
+  return sectors ? std::optional<std::uint64_t>(*sectors * 512) : std::nullopt;
+}
+
+std::optional<std::uint64_t> LocalHost::disk_busy_ms(const std::string& disk) const {
+  std::istringstream in(read("proc/diskstats").value_or(""));
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream fields(line);
+    std::string major, minor, name;
+    if (!(fields >> major >> minor >> name) || name != disk) {
+      continue;
+    }
+    std::string v;
+    for (int i = 1; i <= 10 && fields >> v; ++i) {
+      if (i == 10) {
+        return parse_u64(v);
+      }
+    }
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+namespace {
+// /proc/net/dev: "  eth0: rx_bytes rx_packets … (8 figures) tx_bytes …".
+std::vector<std::pair<std::string, NetCounters>> net_dev(std::string_view text) {
+  std::vector<std::pair<std::string, NetCounters>> out;
+  std::istringstream in{std::string(text)};
+  for (std::string line; std::getline(in, line);) {
+    auto colon = line.find(':');
+    if (colon == std::string::npos) {
+      continue;
+    }
+    auto name = line.substr(0, colon);
+    name.erase(0, name.find_first_not_of(' '));
+    std::istringstream fields(line.substr(colon + 1));
+    std::vector<std::uint64_t> v;
+    for (std::string f; fields >> f;) {
+      v.push_back(parse_u64(f).value_or(0));
+    }
+    if (v.size() >= 9 && !name.empty() && name.find('/') == std::string::npos) {
+      out.push_back({name, {v[0], v[8]}});
+    }
+  }
+  return out;
+}
+} // namespace
+
+std::vector<std::string> LocalHost::net_interfaces() const {
+  // getDefaultIfaceName: the first up route (flags & RTF_UP) to 0.0.0.0/0 in /proc/net/route.
+  std::string default_if;
+  std::istringstream routes(read("proc/net/route").value_or(""));
+  for (std::string line; std::getline(routes, line);) {
+    std::istringstream f(line);
+    std::string iface, dest, gateway, flags, refcnt, use, metric, mask;
+    if (f >> iface >> dest >> gateway >> flags >> refcnt >> use >> metric >> mask &&
+        dest == "00000000" && mask == "00000000" &&
+        (std::strtoul(flags.c_str(), nullptr, 16) & 1U) != 0) {
+      default_if = iface;
+      break;
+    }
+  }
+  std::vector<std::string> out;
+  for (const auto& [name, counters] : net_dev(read("proc/net/dev").value_or(""))) {
+    // Ethernet (ARPHRD_ETHER) only; vboxnet* are VirtualBox's host-only interfaces.
+    auto type = read(std::filesystem::path("sys/class/net") / name / "type");
+    if (!type || parse_u64(*type) != 1U || name.starts_with("vboxnet")) {
+      continue;
+    }
+    if (name == default_if) {
+      out.insert(out.begin(), name);
+    } else {
+      out.push_back(name);
+    }
+  }
+  return out;
+}
+
+std::optional<NetCounters> LocalHost::net_counters(const std::string& ifname) const {
+  for (const auto& [name, counters] : net_dev(read("proc/net/dev").value_or(""))) {
+    if (name == ifname) {
+      return counters;
+    }
+  }
+  return std::nullopt;
+}
+
+std::uint32_t LocalHost::link_speed_mbit(const std::string& ifname) const {
+  if (ifname.empty() || ifname.find('/') != std::string::npos) {
+    return 0;
+  }
+  auto dir = std::filesystem::path("sys/class/net") / ifname;
+  auto flags = read(dir / "flags");
+  if (!flags || (std::strtoul(flags->c_str(), nullptr, 16) & 1U) == 0) { // IFF_UP
+    return 0;
+  }
+  auto speed = read(dir / "speed");
+  auto mbit = speed ? parse_u64(*speed) : std::nullopt; // "-1" (unknown) does not parse
+  if (!mbit || *mbit > 0xffffffffU) {
+    return 0;
+  }
+  if (*mbit == 10 && read(dir / "carrier").value_or("0").starts_with('0')) {
+    return 0; // no cable: VirtualBox checks the carrier of a 10 Mbit link
+  }
+  return static_cast<std::uint32_t>(*mbit);
 }
 
 } // namespace vbm::backend

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace vbm::backend {
 
@@ -45,6 +46,18 @@ struct ProcessCpu {
   std::uint64_t system_ns = 0;
 };
 
+/// The disks behind the root file system, named as VirtualBox's getDiskListByFs names them.
+struct RootDisks {
+  std::vector<std::string> usage; ///< Disk/<d>/Usage: their sizes
+  std::vector<std::string> load;  ///< Disk/<d>/Load: their busy time (md: the member disks)
+};
+
+/// A network interface's byte counters (/proc/net/dev).
+struct NetCounters {
+  std::uint64_t rx_bytes = 0;
+  std::uint64_t tx_bytes = 0;
+};
+
 class LocalHost {
 public:
   explicit LocalHost(std::filesystem::path root = "/");
@@ -66,6 +79,23 @@ public:
   std::optional<std::uint64_t> ksm_merging_pages(int pid) const;
   std::optional<ProcessCpu> process_cpu(int pid) const;
   std::uint64_t page_size_kib() const;
+
+  /// VirtualBox's getDiskListByFs("/") on Linux: the /etc/mtab entry of "/" (not "rootfs"),
+  /// its device resolved through symlinks; /dev/mapper/* (LVM): the slave disks of its dm
+  /// device; /dev/md*: the md device for usage, its member disks (/proc/mdstat) for load;
+  /// otherwise the device's name without trailing digits (sda2 -> sda, nvme0n1p2 -> nvme0n1p).
+  RootDisks root_disks() const;
+  /// A block device's size, /sys/block/<d>/size sectors x 512 (none if there is no such disk).
+  std::optional<std::uint64_t> disk_size_bytes(const std::string& disk) const;
+  /// Milliseconds the disk spent doing I/O since boot (/proc/diskstats, its 10th figure).
+  std::optional<std::uint64_t> disk_busy_ms(const std::string& disk) const;
+  /// VirtualBox's NetIfList on Linux: the Ethernet interfaces of /proc/net/dev except its
+  /// host-only vboxnet*, the one with the default route first.
+  std::vector<std::string> net_interfaces() const;
+  std::optional<NetCounters> net_counters(const std::string& ifname) const;
+  /// The link speed in Mbit/s of an interface that is up (/sys/class/net/<if>/speed; a 10 Mbit
+  /// link without carrier counts as none), 0 when down or unknown.
+  std::uint32_t link_speed_mbit(const std::string& ifname) const;
 
 private:
   std::optional<std::string> read(const std::filesystem::path& rel) const;

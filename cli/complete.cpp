@@ -285,7 +285,7 @@ void complete_metric_filter(Line& line, std::string_view sub, std::span<const st
   }
   for (auto kind : kinds) {
     if (base) {
-      for (auto b : metrics::base_metrics(kind)) {
+      for (const auto& b : metrics::base_metrics(kind)) {
         line.out.add(b);
       }
     } else {

@@ -123,7 +123,7 @@ void print_affected(Env& env, const metrics::Affected& affected) {
 std::string format_values(const metrics::FullMetric& m, const std::vector<std::int64_t>& vals) {
   std::string out;
   for (size_t i = 0; i < vals.size(); ++i) {
-    out += (i ? ", " : "") + metrics::format_value(m.def->unit, vals[i]);
+    out += (i ? ", " : "") + metrics::format_value(m.def.unit, vals[i]);
   }
   return out;
 }
@@ -135,12 +135,12 @@ int run_list(Env& env, Setups& m, std::span<const std::string> args) {
                      "--------------- ---------------------------------------- ---- ---------- "
                      "---------- ---------- ---------- -----------\n";
   m.each_full(f, [&](const Object& o, const metrics::FullMetric& fm) {
-    auto s = m.setup_of(o, fm.def->base);
+    auto s = m.setup_of(o, fm.def.base);
     bool agg = fm.aggregate != Aggregate::None;
     text += fmt::format("{:<15} {:<40} {:<4} {:>10} {:>10} {:>10} {:>10} {}\n", o.name, fm.name(),
-                        metrics::unit_name(fm.def->unit), metrics::unit_min(fm.def->unit),
-                        metrics::unit_max(fm.def->unit), s ? s->period_s : 0,
-                        agg ? 1 : (s ? s->samples : 0), agg ? "" : fm.def->description);
+                        metrics::unit_name(fm.def.unit), metrics::unit_min(fm.def.unit),
+                        metrics::unit_max(fm.def.unit), s ? s->period_s : 0,
+                        agg ? 1 : (s ? s->samples : 0), agg ? "" : fm.def.description);
   });
   env.out.out(text);
   return k_exit_success;
@@ -165,11 +165,11 @@ std::string query_json(Setups& m, const Filter& f) {
     row["uuid"] = o.kind == ObjectKind::Host ? nlohmann::ordered_json(nullptr)
                                              : nlohmann::ordered_json(o.key);
     row["metric"] = fm.name();
-    row["unit"] = metrics::unit_name(fm.def->unit);
-    auto s = m.setup_of(o, fm.def->base);
+    row["unit"] = metrics::unit_name(fm.def.unit);
+    auto s = m.setup_of(o, fm.def.base);
     row["period"] = s ? s->period_s : 0;
     auto values = nlohmann::ordered_json::array();
-    int scale = metrics::unit_scale(fm.def->unit);
+    int scale = metrics::unit_scale(fm.def.unit);
     for (auto v : m.values(o, fm)) {
       if (scale == 1) {
         values.push_back(v);
@@ -180,7 +180,7 @@ std::string query_json(Setups& m, const Filter& f) {
     row["values"] = values;
     if (s && fm.aggregate == Aggregate::None) {
       auto times = nlohmann::ordered_json::array();
-      for (const auto& sample : m.samples(o, *fm.def)) {
+      for (const auto& sample : m.samples(o, fm.def)) {
         times.push_back(sample.time_ms);
       }
       row["times_ms"] = times;
@@ -225,9 +225,9 @@ metrics::Affected collect_targets(Setups& m, const Filter& f) {
   });
   metrics::Affected affected;
   for (const auto& o : wanted.empty() ? m.all_objects() : f.objects) {
-    for (auto base : metrics::base_metrics(o.kind)) {
-      if (wanted.empty() || wanted.contains({o.key, std::string(base)})) {
-        affected.emplace_back(o, std::string(base));
+    for (const auto& base : m.base_metrics(o.kind)) {
+      if (wanted.empty() || wanted.contains({o.key, base})) {
+        affected.emplace_back(o, base);
       }
     }
   }
@@ -322,7 +322,8 @@ int run_metrics(std::span<const std::string> args, Env& env) {
   }
   auto rest = args.subspan(1);
   auto opt = parse_options(rest, *sub); // syntax errors before any connection
-  Setups m(env.hypervisor(Access::ReadOnly), env.store());
+  auto& hv = env.hypervisor(Access::ReadOnly);
+  Setups m(hv, env.store(), metrics::host_devices(hv, backend::LocalHost(env.services.host_root)));
   if (name == "list") {
     return run_list(env, m, rest);
   }

@@ -9,9 +9,23 @@
 namespace vbm::metrics {
 
 namespace {
-// spec §4.4, in VirtualBox's registration order (HostImpl.cpp, MachineImpl.cpp). Host Disk/*
-// and Net/* and VM Disk/Usage and Net/Rate are not offered: vboxkvm has no source for them.
-constexpr MetricDef k_host[] = {
+/// Which host devices a row is registered for (a `<dev>` in its names).
+enum class Devices { None, DiskLoad, DiskUsage, Net };
+
+struct Row {
+  std::string_view name;
+  std::string_view base;
+  Unit unit;
+  std::string_view description;
+  Devices devices = Devices::None;
+};
+
+constexpr std::string_view k_dev = "<dev>";
+
+// spec §4.4, in VirtualBox's registration order (HostImpl.cpp, HostNetworkInterfaceImpl.cpp,
+// MachineImpl.cpp). Host Disk/* is registered per disk behind "/" (i_registerDiskMetrics: every
+// load disk, then every usage disk), Net/* per interface (LinkSpeed, Load/Rx, Load/Tx each).
+constexpr Row k_host[] = {
     {"CPU/Load/User", "CPU/Load", Unit::Percent,
      "Percentage of processor time spent in user mode."},
     {"CPU/Load/Kernel", "CPU/Load", Unit::Percent,
@@ -30,13 +44,25 @@ constexpr MetricDef k_host[] = {
     {"FS/{/}/Usage/Total", "FS/{/}/Usage", Unit::MB, "Root file system size."},
     {"FS/{/}/Usage/Used", "FS/{/}/Usage", Unit::MB, "Root file system space currently occupied."},
     {"FS/{/}/Usage/Free", "FS/{/}/Usage", Unit::MB, "Root file system space currently empty."},
+    {"Disk/<dev>/Load/Util", "Disk/<dev>/Load", Unit::Percent,
+     "Percentage of time disk was busy serving I/O requests.", Devices::DiskLoad},
+    {"Disk/<dev>/Usage/Total", "Disk/<dev>/Usage", Unit::MB, "Disk size.", Devices::DiskUsage},
+    {"Net/<dev>/LinkSpeed", "Net/<dev>/LinkSpeed", Unit::Mbit, "Physical link speed.",
+     Devices::Net},
+    {"Net/<dev>/Load/Rx", "Net/<dev>/Load", Unit::Percent,
+     "Percentage of network interface receive bandwidth used.", Devices::Net},
+    {"Net/<dev>/Load/Tx", "Net/<dev>/Load", Unit::Percent,
+     "Percentage of network interface transmit bandwidth used.", Devices::Net},
 };
-constexpr MetricDef k_vm[] = {
+constexpr Row k_vm[] = {
     {"CPU/Load/User", "CPU/Load", Unit::Percent,
      "Percentage of processor time spent in user mode by the VM process."},
     {"CPU/Load/Kernel", "CPU/Load", Unit::Percent,
      "Percentage of processor time spent in kernel mode by the VM process."},
     {"RAM/Usage/Used", "RAM/Usage", Unit::KB, "Size of resident portion of VM process in memory."},
+    {"Disk/Usage/Used", "Disk/Usage", Unit::MB, "Actual size of all VM disks combined."},
+    {"Net/Rate/Rx", "Net/Rate", Unit::BytesPerSec, "Network receive rate."},
+    {"Net/Rate/Tx", "Net/Rate", Unit::BytesPerSec, "Network transmit rate."},
     {"Guest/CPU/Load/User", "Guest/CPU/Load", Unit::Percent,
      "Percentage of processor time spent in user mode as seen by the guest."},
     {"Guest/CPU/Load/Kernel", "Guest/CPU/Load", Unit::Percent,
@@ -56,18 +82,70 @@ constexpr MetricDef k_vm[] = {
 };
 
 constexpr Aggregate k_aggregates[] = {Aggregate::Avg, Aggregate::Min, Aggregate::Max};
-} // namespace
 
-std::span<const MetricDef> catalog(ObjectKind kind) {
+std::span<const Row> rows(ObjectKind kind) {
   if (kind == ObjectKind::Host) {
     return k_host;
   }
   return k_vm;
 }
 
-std::vector<std::string_view> base_metrics(ObjectKind kind) {
-  std::vector<std::string_view> out;
-  for (const auto& m : catalog(kind)) {
+// A template with the device put in, or with the "<dev>/" component left out (device "").
+std::string with_device(std::string_view templ, std::string_view device) {
+  std::string out(templ);
+  if (auto at = out.find(k_dev); at != std::string::npos) {
+    if (device.empty()) {
+      out.erase(at, k_dev.size() + 1);
+    } else {
+      out.replace(at, k_dev.size(), device);
+    }
+  }
+  return out;
+}
+
+MetricDef instance(const Row& row, std::string_view device) {
+  return {with_device(row.name, device), with_device(row.base, device), row.unit, row.description,
+          std::string(device),           with_device(row.name, "")};
+}
+
+const std::vector<std::string>& devices_of(Devices which, const HostDevices& d) {
+  static const std::vector<std::string> none;
+  switch (which) {
+  case Devices::DiskLoad: return d.disk_load;
+  case Devices::DiskUsage: return d.disk_usage;
+  case Devices::Net: return d.nets;
+  case Devices::None: break;
+  }
+  return none;
+}
+} // namespace
+
+std::vector<MetricDef> catalog(ObjectKind kind, const HostDevices& devices) {
+  std::vector<MetricDef> out;
+  auto all = rows(kind);
+  for (size_t i = 0; i < all.size();) {
+    if (all[i].devices == Devices::None) {
+      out.push_back(instance(all[i++], ""));
+      continue;
+    }
+    // A run of rows for the same devices is registered device by device.
+    size_t end = i;
+    while (end < all.size() && all[end].devices == all[i].devices) {
+      ++end;
+    }
+    for (const auto& dev : devices_of(all[i].devices, devices)) {
+      for (size_t r = i; r < end; ++r) {
+        out.push_back(instance(all[r], dev));
+      }
+    }
+    i = end;
+  }
+  return out;
+}
+
+std::vector<std::string> base_metrics(ObjectKind kind, const HostDevices& devices) {
+  std::vector<std::string> out;
+  for (const auto& m : catalog(kind, devices)) {
     if (std::find(out.begin(), out.end(), m.base) == out.end()) {
       out.push_back(m.base);
     }
@@ -75,25 +153,38 @@ std::vector<std::string_view> base_metrics(ObjectKind kind) {
   return out;
 }
 
-const MetricDef* find_metric(ObjectKind kind, std::string_view name) {
-  for (const auto& m : catalog(kind)) {
-    if (m.name == name) {
-      return &m;
+std::vector<MetricDef> metrics_of_base(ObjectKind kind, std::string_view base) {
+  std::vector<MetricDef> out;
+  for (const auto& row : rows(kind)) {
+    std::string_view templ = row.base;
+    auto at = templ.find(k_dev);
+    if (at == std::string_view::npos) {
+      if (templ == base) {
+        out.push_back(instance(row, ""));
+      }
+      continue;
+    }
+    // "Disk/<dev>/Load" matches "Disk/vda/Load": a device is one non-empty path component.
+    auto head = templ.substr(0, at);
+    auto tail = templ.substr(at + k_dev.size());
+    if (base.size() > head.size() + tail.size() && base.starts_with(head) && base.ends_with(tail)) {
+      auto device = base.substr(head.size(), base.size() - head.size() - tail.size());
+      if (device.find('/') == std::string_view::npos) {
+        out.push_back(instance(row, device));
+      }
     }
   }
-  return nullptr;
+  return out;
 }
 
-std::string FullMetric::name() const {
-  return std::string(def->name) + std::string(aggregate_suffix(aggregate));
-}
+std::string FullMetric::name() const { return def.name + std::string(aggregate_suffix(aggregate)); }
 
-std::vector<FullMetric> full_metrics(ObjectKind kind) {
+std::vector<FullMetric> full_metrics(ObjectKind kind, const HostDevices& devices) {
   std::vector<FullMetric> out;
-  for (const auto& m : catalog(kind)) {
-    out.push_back({&m, Aggregate::None});
+  for (auto& m : catalog(kind, devices)) {
+    out.push_back({m, Aggregate::None});
     for (auto a : k_aggregates) {
-      out.push_back({&m, a});
+      out.push_back({m, a});
     }
   }
   return out;
@@ -105,6 +196,8 @@ std::string_view unit_name(Unit unit) {
   case Unit::KB: return "kB";
   case Unit::MB: return "MB";
   case Unit::MHz: return "MHz";
+  case Unit::Mbit: return "mbit/s";
+  case Unit::BytesPerSec: return "B/s";
   }
   return "";
 }

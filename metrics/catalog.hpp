@@ -14,32 +14,46 @@ namespace vbm::metrics {
 
 enum class ObjectKind { Host, Vm };
 
-enum class Unit { Percent, KB, MB, MHz };
+enum class Unit { Percent, KB, MB, MHz, Mbit, BytesPerSec };
 
-/// One sub-metric (a name that collects samples), e.g. RAM/Usage/Used of base RAM/Usage.
+/// The host's devices that have metrics of their own (VirtualBox's HostImpl.cpp and
+/// HostNetworkInterfaceImpl.cpp): the disks behind the root file system, by load and by usage
+/// (they differ for software RAID), and the network interfaces. Empty for a host that is not
+/// this machine.
+struct HostDevices {
+  std::vector<std::string> disk_load;  ///< Disk/<d>/Load
+  std::vector<std::string> disk_usage; ///< Disk/<d>/Usage
+  std::vector<std::string> nets;       ///< Net/<if>/LinkSpeed, Net/<if>/Load
+};
+
+/// One sub-metric (a name that collects samples), e.g. RAM/Usage/Used of base RAM/Usage, or
+/// Disk/vda/Load/Util of base Disk/vda/Load (device "vda").
 struct MetricDef {
-  std::string_view name;
-  std::string_view base;
+  std::string name;
+  std::string base;
   Unit unit;
   std::string_view description;
+  std::string device;       ///< the host device in the name, "" for the others
+  std::string generic_name; ///< the name with the device left out: "Disk/Load/Util"
 };
 
 /// The sub-metrics registered for an object, in VirtualBox's registration order.
-std::span<const MetricDef> catalog(ObjectKind kind);
+std::vector<MetricDef> catalog(ObjectKind kind, const HostDevices& devices = {});
 /// The distinct base metrics of an object, in registration order.
-std::vector<std::string_view> base_metrics(ObjectKind kind);
-const MetricDef* find_metric(ObjectKind kind, std::string_view name);
+std::vector<std::string> base_metrics(ObjectKind kind, const HostDevices& devices = {});
+/// The sub-metrics of one base metric (a device's too: "Disk/vda/Load"), none if unknown.
+std::vector<MetricDef> metrics_of_base(ObjectKind kind, std::string_view base);
 
 enum class Aggregate { None, Avg, Min, Max };
 
 /// A name `list` and `query` show: a sub-metric, or one of its aggregates ("…:avg").
 struct FullMetric {
-  const MetricDef* def;
+  MetricDef def;
   Aggregate aggregate;
   std::string name() const;
 };
 /// Every full name of an object, in `list` order: each sub-metric followed by :avg, :min, :max.
-std::vector<FullMetric> full_metrics(ObjectKind kind);
+std::vector<FullMetric> full_metrics(ObjectKind kind, const HostDevices& devices = {});
 
 std::string_view unit_name(Unit unit);
 /// Raw values of % metrics are in 1/1000 %; the others are in their unit.

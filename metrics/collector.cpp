@@ -48,11 +48,22 @@ struct Collector::Snapshot {
   std::string uri;
   std::map<std::string, backend::DomainStats> doms; ///< running domains by UUID
   std::optional<backend::NodeStats> node;
+  std::optional<std::map<std::string, backend::DomainIoStats>> io; ///< by UUID
   const backend::NodeStats& node_stats() {
     if (!node) {
       node = hv.node_stats();
     }
     return *node;
+  }
+  const backend::DomainIoStats* io_stats(const std::string& uuid) {
+    if (!io) {
+      io.emplace();
+      for (auto& d : hv.running_domain_io_stats()) {
+        io->emplace(d.vm.uuid, std::move(d));
+      }
+    }
+    auto it = io->find(uuid);
+    return it == io->end() ? nullptr : &it->second;
   }
 };
 
@@ -82,7 +93,7 @@ bool Collector::beat(std::int64_t now_ms) {
 void Collector::beat_uri(const std::string& uri, std::int64_t now_ms) {
   auto setups = m_metrics.setups(uri);
   auto& hv = m_connect(uri);
-  Snapshot snap{hv, hv.is_local(), uri, {}, std::nullopt};
+  Snapshot snap{hv, hv.is_local(), uri, {}, std::nullopt, std::nullopt};
   auto& names = m_names[uri];
   names.clear();
   for (auto& d : hv.running_domain_stats()) {
@@ -122,6 +133,7 @@ void Collector::beat_uri(const std::string& uri, std::int64_t now_ms) {
     // Forget its CPU counters too (keys are "uri|object|base|run").
     auto prefix = fmt::format("{}|{}|{}|", uri, s->object, s->base);
     std::erase_if(m_prev, [&](const auto& kv) { return kv.first.starts_with(prefix); });
+    std::erase_if(m_counters, [&](const auto& kv) { return kv.first.starts_with(prefix); });
     std::erase_if(m_pids, [&](const auto& kv) { return kv.first.starts_with(s->object + "|"); });
   }
   // record() checks, under the write lock, that each row is still the one sampled: a
@@ -149,8 +161,14 @@ const Collector::Sampler Collector::k_samplers[] = {
     {ObjectKind::Host, "RAM/Usage", &Collector::host_ram},
     {ObjectKind::Host, "RAM/VMM", &Collector::host_vmm},
     {ObjectKind::Host, "FS/{/}/Usage", &Collector::host_fs},
+    {ObjectKind::Host, "Disk/*/Load", &Collector::host_disk_load},
+    {ObjectKind::Host, "Disk/*/Usage", &Collector::host_disk_usage},
+    {ObjectKind::Host, "Net/*/LinkSpeed", &Collector::host_net_speed},
+    {ObjectKind::Host, "Net/*/Load", &Collector::host_net_load},
     {ObjectKind::Vm, "CPU/Load", &Collector::vm_cpu},
     {ObjectKind::Vm, "RAM/Usage", &Collector::vm_ram},
+    {ObjectKind::Vm, "Disk/Usage", &Collector::vm_disk},
+    {ObjectKind::Vm, "Net/Rate", &Collector::vm_net},
     {ObjectKind::Vm, "Guest/RAM/Usage", &Collector::vm_guest_ram},
 };
 
@@ -159,7 +177,7 @@ Values Collector::sample(Snapshot& snap, const store::MetricSetup& s, std::int64
   const backend::DomainStats* dom = host ? nullptr : &snap.doms.at(s.object);
   std::string key = fmt::format("{}|{}|{}", snap.uri, s.object, s.base);
   for (const auto& row : k_samplers) {
-    if ((row.kind == ObjectKind::Host) == host && row.base == s.base) {
+    if ((row.kind == ObjectKind::Host) == host && pattern_match(row.base, s.base)) {
       return (this->*row.fn)(snap, dom, key, now_ms);
     }
   }
@@ -274,6 +292,153 @@ Values Collector::vm_guest_ram(Snapshot& snap, const backend::DomainStats* d, co
   return v;
 }
 
+std::optional<Collector::Growth> Collector::growth(const std::string& key, std::int64_t now_ms,
+                                                   DeviceCounters cur) {
+  auto it = m_counters.find(key);
+  std::optional<Growth> out;
+  if (it != m_counters.end() && now_ms > it->second.time_ms) {
+    Growth g{0, 0, now_ms - it->second.time_ms};
+    for (const auto& [dev, c] : cur) {
+      auto prev = it->second.devices.find(dev);
+      bool known = prev != it->second.devices.end();
+      g.first += known && c.first >= prev->second.first ? c.first - prev->second.first : c.first;
+      g.second +=
+          known && c.second >= prev->second.second ? c.second - prev->second.second : c.second;
+    }
+    out = g;
+  }
+  m_counters[key] = {now_ms, std::move(cur)};
+  return out;
+}
+
+namespace {
+// Byte counts times 100000 need more than 64 bits.
+__extension__ typedef unsigned __int128 U128; // NOLINT(modernize-use-using)
+
+// part / whole in 1/1000 % (capped at 100%).
+std::int64_t ratio_milli(std::uint64_t part, U128 whole) {
+  if (whole == 0) {
+    return 0;
+  }
+  auto v = static_cast<U128>(part) * 100000 / whole;
+  return static_cast<std::int64_t>(std::min<U128>(v, 100000));
+}
+
+constexpr std::uint64_t k_mib = 1024ULL * 1024;
+} // namespace
+
+// The device of a host base metric from its key "uri|host|Disk/vda/Load": "vda".
+std::string Collector::device_of(const Snapshot& snap, const std::string& key) {
+  auto base = std::string_view(key).substr(snap.uri.size() + k_host.size() + 2);
+  auto first = base.find('/');
+  auto second = base.find('/', first + 1);
+  return std::string(base.substr(first + 1, second - first - 1));
+}
+
+// MachineDiskUsage: the VM's hard disks' actual sizes (IMedium::size, the image file, not its
+// virtual size), each in whole MB, summed; a VM without disks uses 0 MB. A disk without a figure
+// this time (its QEMU busy with a job) means no sample, not a smaller one.
+Values Collector::vm_disk(Snapshot& snap, const backend::DomainStats* d, const std::string&,
+                          std::int64_t) {
+  const auto* io = snap.io_stats(d->vm.uuid);
+  if (io == nullptr) {
+    return {};
+  }
+  std::uint64_t mb = 0;
+  for (const auto& disk : io->disks) {
+    if (!disk.physical_bytes) {
+      return {};
+    }
+    mb += *disk.physical_bytes / k_mib;
+  }
+  Values v;
+  put(v, "Disk/Usage/Used", mb);
+  return v;
+}
+
+// Guest::i_updateStats: the bytes all the VM's network interfaces received and sent since the
+// last sample, per second of the time that passed; 0 B/s for a VM without interfaces.
+Values Collector::vm_net(Snapshot& snap, const backend::DomainStats* d, const std::string& key,
+                         std::int64_t now_ms) {
+  const auto* io = snap.io_stats(d->vm.uuid);
+  if (io == nullptr) {
+    return {};
+  }
+  DeviceCounters cur;
+  for (const auto& nic : io->nics) {
+    cur[nic.target] = {nic.rx_bytes, nic.tx_bytes};
+  }
+  Values v;
+  if (auto g = growth(fmt::format("{}|{}", key, d->vm.id), now_ms, std::move(cur))) {
+    auto per_s = [&](std::uint64_t bytes) {
+      return static_cast<std::uint64_t>(static_cast<U128>(bytes) * 1000 /
+                                        static_cast<std::uint64_t>(g->ms));
+    };
+    put(v, "Net/Rate/Rx", per_s(g->first));
+    put(v, "Net/Rate/Tx", per_s(g->second));
+  }
+  return v;
+}
+
+// HostDiskLoadRaw: the share of the time that passed in which the disk was busy.
+Values Collector::host_disk_load(Snapshot& snap, const backend::DomainStats*,
+                                 const std::string& key, std::int64_t now_ms) {
+  auto dev = device_of(snap, key);
+  auto busy = snap.local ? m_local.disk_busy_ms(dev) : std::nullopt;
+  if (!busy) {
+    return {};
+  }
+  Values v;
+  if (auto g = growth(key, now_ms, {{dev, {*busy, 0}}})) {
+    v.emplace_back(fmt::format("Disk/{}/Load/Util", dev),
+                   ratio_milli(g->first, static_cast<std::uint64_t>(g->ms)));
+  }
+  return v;
+}
+
+// HostDiskUsage: /sys/block/<d>/size in whole MB.
+Values Collector::host_disk_usage(Snapshot& snap, const backend::DomainStats*,
+                                  const std::string& key, std::int64_t) {
+  auto dev = device_of(snap, key);
+  Values v;
+  if (auto bytes = snap.local ? m_local.disk_size_bytes(dev) : std::nullopt) {
+    put(v, fmt::format("Disk/{}/Usage/Total", dev), *bytes / k_mib);
+  }
+  return v;
+}
+
+// HostNetworkSpeed: the link speed, when the interface is up and has one.
+Values Collector::host_net_speed(Snapshot& snap, const backend::DomainStats*,
+                                 const std::string& key, std::int64_t) {
+  auto dev = device_of(snap, key);
+  Values v;
+  if (auto mbit = snap.local ? m_local.link_speed_mbit(dev) : 0U; mbit > 0) {
+    put(v, fmt::format("Net/{}/LinkSpeed", dev), mbit);
+  }
+  return v;
+}
+
+// HostNetworkLoadRaw: bytes received and sent as a share of what the link carries in the time
+// that passed; nothing for a link without a speed (unplugged, down, or not reporting one).
+Values Collector::host_net_load(Snapshot& snap, const backend::DomainStats*, const std::string& key,
+                                std::int64_t now_ms) {
+  auto dev = device_of(snap, key);
+  auto counters = snap.local ? m_local.net_counters(dev) : std::nullopt;
+  if (!counters) {
+    return {};
+  }
+  auto g = growth(key, now_ms, {{dev, {counters->rx_bytes, counters->tx_bytes}}});
+  std::uint64_t mbit = m_local.link_speed_mbit(dev);
+  Values v;
+  if (g && mbit > 0) {
+    // bytes per millisecond the link carries: Mbit/s x 10^6 / 8 / 1000
+    auto capacity = static_cast<U128>(mbit) * 125 * static_cast<std::uint64_t>(g->ms);
+    v.emplace_back(fmt::format("Net/{}/Load/Rx", dev), ratio_milli(g->first, capacity));
+    v.emplace_back(fmt::format("Net/{}/Load/Tx", dev), ratio_milli(g->second, capacity));
+  }
+  return v;
+}
+
 // A run's QEMU PID does not change: read its pid file once per run (absent ones too).
 std::optional<int> Collector::qemu_pid(const backend::VmRef& vm) {
   auto key = fmt::format("{}|{}", vm.uuid, vm.id);
@@ -348,23 +513,22 @@ Values Collector::vm_cpu(Snapshot& snap, const backend::DomainStats* dom, const 
   return v;
 }
 
-std::string prometheus_name(bool host, std::string_view metric) {
+std::string prometheus_name(bool host, const MetricDef& def) {
   std::string name = host ? "vboxkvm_host_" : "vboxkvm_vm_";
-  const MetricDef* def = find_metric(host ? ObjectKind::Host : ObjectKind::Vm, metric);
-  std::string m(metric);
+  std::string m(def.generic_name);
   if (auto pos = m.find("{/}"); pos != std::string::npos) {
     m.replace(pos, 3, "root");
   }
   for (char c : m) {
     name += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(c)) : '_';
   }
-  if (def) {
-    switch (def->unit) {
-    case Unit::Percent: name += "_ratio"; break;
-    case Unit::KB:
-    case Unit::MB: name += "_bytes"; break;
-    case Unit::MHz: name += "_hertz"; break;
-    }
+  switch (def.unit) {
+  case Unit::Percent: name += "_ratio"; break;
+  case Unit::KB:
+  case Unit::MB: name += "_bytes"; break;
+  case Unit::MHz: name += "_hertz"; break;
+  case Unit::Mbit: name += "_bits_per_second"; break;
+  case Unit::BytesPerSec: name += "_bytes_per_second"; break;
   }
   return name;
 }
@@ -390,6 +554,8 @@ std::string prometheus_value(Unit unit, std::int64_t raw) {
   case Unit::KB: return fmt::format("{}", raw * 1024);
   case Unit::MB: return fmt::format("{}", raw * 1024 * 1024);
   case Unit::MHz: return fmt::format("{}", raw * 1'000'000);
+  case Unit::Mbit: return fmt::format("{}", raw * 1'000'000);
+  case Unit::BytesPerSec: return fmt::format("{}", raw);
   }
   return "0";
 }
@@ -425,16 +591,16 @@ std::string Collector::exposition() {
         }
         labels += fmt::format(",vm=\"{}\",uuid=\"{}\"", label_escape(name->second), s.object);
       }
-      for (const auto& def : catalog(host ? ObjectKind::Host : ObjectKind::Vm)) {
-        if (def.base != s.base) {
-          continue;
-        }
-        auto samples = m_metrics.samples(uri, s, std::string(def.name));
+      for (const auto& def : metrics_of_base(host ? ObjectKind::Host : ObjectKind::Vm, s.base)) {
+        auto samples = m_metrics.samples(uri, s, def.name);
         if (samples.empty()) {
           continue;
         }
-        auto& f = family(prometheus_name(host, def.name), def.description);
-        f.lines.push_back(fmt::format("{}{{{}}} {}", prometheus_name(host, def.name), labels,
+        auto name = prometheus_name(host, def);
+        auto& f = family(name, def.description);
+        std::string device =
+            def.device.empty() ? "" : fmt::format(",device=\"{}\"", label_escape(def.device));
+        f.lines.push_back(fmt::format("{}{{{}{}}} {}", name, labels, device,
                                       prometheus_value(def.unit, samples.back().value)));
       }
     }

@@ -6,11 +6,13 @@
 
 #include "backend/hypervisor.hpp"
 #include "backend/local_host.hpp"
+#include "metrics/catalog.hpp"
 #include "store/metrics_store.hpp"
 
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -68,20 +70,51 @@ private:
                 std::int64_t now_ms);
   Values vm_guest_ram(Snapshot& snap, const backend::DomainStats* dom, const std::string& key,
                       std::int64_t now_ms);
+  Values vm_disk(Snapshot& snap, const backend::DomainStats* dom, const std::string& key,
+                 std::int64_t now_ms);
+  Values vm_net(Snapshot& snap, const backend::DomainStats* dom, const std::string& key,
+                std::int64_t now_ms);
+  Values host_disk_load(Snapshot& snap, const backend::DomainStats* dom, const std::string& key,
+                        std::int64_t now_ms);
+  Values host_disk_usage(Snapshot& snap, const backend::DomainStats* dom, const std::string& key,
+                         std::int64_t now_ms);
+  Values host_net_speed(Snapshot& snap, const backend::DomainStats* dom, const std::string& key,
+                        std::int64_t now_ms);
+  Values host_net_load(Snapshot& snap, const backend::DomainStats* dom, const std::string& key,
+                       std::int64_t now_ms);
+  static std::string device_of(const Snapshot& snap, const std::string& key);
+  /// Two counters (bytes received and sent, or busy milliseconds) per device.
+  using DeviceCounters = std::map<std::string, std::pair<std::uint64_t, std::uint64_t>>;
+  struct Counters {
+    std::int64_t time_ms = 0;
+    DeviceCounters devices;
+  };
+  struct Growth {
+    std::uint64_t first = 0;
+    std::uint64_t second = 0;
+    std::int64_t ms = 0;
+  };
+  /// How much the counters summed over the devices grew since the last reading of `key`, in
+  /// how many milliseconds: a device whose counters went back (restarted) or that is new counts
+  /// from 0, one that is gone is left out. nullopt at the first reading, which only primes.
+  std::optional<Growth> growth(const std::string& key, std::int64_t now_ms, DeviceCounters cur);
 
   store::MetricsStore m_metrics;
   Connect m_connect;
   const backend::LocalHost& m_local;
   std::function<void(const std::string&)> m_log;
   std::function<void(const std::string&)> m_failed;
-  std::map<std::string, Prev> m_prev;       ///< CPU counters at the last sample, per uri|object
-  std::set<std::string> m_stats_period_set; ///< uri|uuid|run whose guest statistics we enabled
+  std::map<std::string, Counters> m_counters; ///< per uri|object|base|…: rates' counters
+  std::map<std::string, Prev> m_prev;         ///< CPU counters at the last sample, per uri|object
+  std::set<std::string> m_stats_period_set;   ///< uri|uuid|run whose guest statistics we enabled
   std::map<std::string, std::map<std::string, std::string>> m_names; ///< uri → uuid → VM name
   std::map<std::string, std::optional<int>> m_pids; ///< QEMU PID per "uuid|domain ID" (local)
   std::optional<int> qemu_pid(const backend::VmRef& vm);
 };
 
-/// Prometheus metric name for a VirtualBox metric: "vboxkvm_host_ram_usage_used_bytes".
-std::string prometheus_name(bool host, std::string_view metric);
+/// Prometheus metric name for a VirtualBox metric: "vboxkvm_host_ram_usage_used_bytes"; a host
+/// device's metrics are one family with the device as a label
+/// ("vboxkvm_host_disk_load_util_ratio").
+std::string prometheus_name(bool host, const MetricDef& def);
 
 } // namespace vbm::metrics

@@ -1,6 +1,7 @@
 #include "metrics/setups.hpp"
 
 #include <algorithm>
+#include <utility>
 
 namespace vbm::metrics {
 
@@ -10,8 +11,19 @@ constexpr std::string_view k_host = "host";
 Object host_object() { return {ObjectKind::Host, std::string(k_host), std::string(k_host), 0}; }
 } // namespace
 
-Setups::Setups(backend::Hypervisor& hv, store::SettingsStore& store)
-    : m_hv(hv), m_uri(hv.uri()), m_ms(store) {}
+HostDevices host_devices(backend::Hypervisor& hv, const backend::LocalHost& local) {
+  HostDevices out;
+  if (hv.is_local()) {
+    auto disks = local.root_disks();
+    out.disk_load = std::move(disks.load);
+    out.disk_usage = std::move(disks.usage);
+    out.nets = local.net_interfaces();
+  }
+  return out;
+}
+
+Setups::Setups(backend::Hypervisor& hv, store::SettingsStore& store, HostDevices devices)
+    : m_hv(hv), m_uri(hv.uri()), m_devices(std::move(devices)), m_ms(store) {}
 
 std::vector<Object> Setups::all_objects() {
   std::vector<Object> out{host_object()};
@@ -60,12 +72,12 @@ std::optional<store::MetricSetup> Setups::setup_of(const Object& o, std::string_
 
 std::vector<store::MetricSample> Setups::samples(const Object& o, const MetricDef& def) {
   auto s = setup_of(o, def.base);
-  return s ? m_ms.samples(m_uri, *s, std::string(def.name)) : std::vector<store::MetricSample>{};
+  return s ? m_ms.samples(m_uri, *s, def.name) : std::vector<store::MetricSample>{};
 }
 
 std::vector<std::int64_t> Setups::values(const Object& o, const FullMetric& m) {
   std::vector<std::int64_t> out;
-  for (const auto& sample : samples(o, *m.def)) {
+  for (const auto& sample : samples(o, m.def)) {
     out.push_back(sample.value);
   }
   if (m.aggregate != Aggregate::None) {
@@ -81,9 +93,9 @@ std::vector<std::int64_t> Setups::values(const Object& o, const FullMetric& m) {
 Affected Setups::setup(const Filter& f, std::uint32_t period_s, std::uint32_t samples) {
   Affected which;
   for (const auto& o : f.objects) {
-    for (auto base : base_metrics(o.kind)) {
+    for (const auto& base : base_metrics(o.kind)) {
       if (f.metric_list.matches(base)) {
-        which.emplace_back(o, std::string(base));
+        which.emplace_back(o, base);
       }
     }
   }
@@ -120,10 +132,10 @@ Affected Setups::set_enabled(const Filter& f, bool on) {
   Affected which;
   auto txn = m_ms.begin_write();
   for (const auto& o : f.objects) {
-    for (auto base : base_metrics(o.kind)) {
+    for (const auto& base : base_metrics(o.kind)) {
       if (f.metric_list.matches(base)) {
-        set_enabled(o, std::string(base), on);
-        which.emplace_back(o, std::string(base));
+        set_enabled(o, base, on);
+        which.emplace_back(o, base);
       }
     }
   }

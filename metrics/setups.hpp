@@ -6,6 +6,7 @@
 // samples.
 
 #include "backend/hypervisor.hpp"
+#include "backend/local_host.hpp"
 #include "metrics/catalog.hpp"
 #include "store/metrics_store.hpp"
 
@@ -26,6 +27,10 @@ struct Object {
   bool operator<(const Object& o) const { return key < o.key; }
 };
 
+/// The host devices VirtualBox registers metrics for, read from this machine (`local`) when the
+/// connection's host is this machine; none otherwise.
+HostDevices host_devices(backend::Hypervisor& hv, const backend::LocalHost& local);
+
 /// The objects and metric patterns a command's filter (`[* | host | VM [metric-list]]`) names.
 struct Filter {
   std::vector<Object> objects;
@@ -37,8 +42,9 @@ using Affected = std::vector<std::pair<Object, std::string>>;
 
 class Setups {
 public:
-  /// Throws backend::BackendError (the connection's URI).
-  Setups(backend::Hypervisor& hv, store::SettingsStore& store);
+  /// Throws backend::BackendError (the connection's URI). `devices`: the host's disks and
+  /// network interfaces with metrics (host_devices; none for a host that is not this machine).
+  Setups(backend::Hypervisor& hv, store::SettingsStore& store, HostDevices devices = {});
 
   /// The objects that have metrics now: the host, then running VMs in start order.
   std::vector<Object> all_objects();
@@ -57,7 +63,7 @@ public:
   template <typename F>
   void each_full(const Filter& f, F&& fn) {
     for (const auto& o : f.objects) {
-      for (const auto& m : full_metrics(o.kind)) {
+      for (const auto& m : full_metrics(o.kind, m_devices)) {
         if (f.metric_list.matches(m.name())) {
           fn(o, m);
         }
@@ -74,6 +80,11 @@ public:
   /// Stops collecting exactly these pairs (collect interrupted), keeping their samples.
   void disable(const Affected& which);
 
+  /// The base metrics an object of this kind has here (the host's per device).
+  std::vector<std::string> base_metrics(ObjectKind kind) const {
+    return metrics::base_metrics(kind, m_devices);
+  }
+
   const std::string& uri() const { return m_uri; }
   /// Reads the setups again at the next question (collect, between its rounds).
   void forget_cache() { m_setups.reset(); }
@@ -84,6 +95,7 @@ private:
 
   backend::Hypervisor& m_hv;
   std::string m_uri;
+  HostDevices m_devices;
   store::MetricsStore m_ms;
   std::optional<std::vector<store::MetricSetup>> m_setups;
 };

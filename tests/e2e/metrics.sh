@@ -5,7 +5,10 @@
 # per VM on a remote URI); Guest/RAM/Usage/Balloon follows controlvm; samples outlive the
 # commands; collect prints VirtualBox's lines and stops on SIGINT; --detach names the collector;
 # the Prometheus textfile parses; a stopped VM's metrics vanish; disable stops sampling and the
-# collector exits.
+# collector exits. Disk/Usage/Used is the guests' disk images' size (the third guest has a 16 MiB
+# raw disk; the others none: 0 MB); Net/Rate/* is 0 B/s, because the tiny guests have no network
+# interface (VirtualBox sums over none); the host's Disk/<disk>/* and Net/<interface>/* exist (on
+# a local URI) with this machine's figures.
 . "$(dirname "$0")/common.sh"
 e2e_start_libvirtd
 vbm() { "$VBM" --connect "$LIBVIRT_URI" "$@"; }
@@ -26,7 +29,7 @@ echo 10 >$ksm/sleep_millisecs
 
 g1=$(define_guest g1 --memory 256)
 g2=$(define_guest g2 --memory 256)
-g3=$(define_guest nofusion --memory 256 --no-share-pages)
+g3=$(define_guest nofusion --memory 256 --no-share-pages --cache-disk 16)
 for g in "$g1" "$g2" "$g3"; do start_guest "$g"; done
 for g in "$g1" "$g2" "$g3"; do wait_guest_ready "$g"; done
 
@@ -67,6 +70,50 @@ fi
 has_values() { [[ -n $(values "$1" "$2") ]]; }
 wait_until 5 has_values "$g1" RAM/Usage/Used || fail "no RAM/Usage/Used for $g1"
 wait_until 5 has_values host RAM/VMM/Used || fail "no RAM/VMM/Used"
+
+# Disk/Usage/Used and Net/Rate (Machine::i_registerMetrics), the host's Disk/* and Net/*.
+assert_exit 0 vbm metrics setup --period 1 --samples 5 '*' 'Disk/*,Net/*'
+last_mb() { values "$1" "$2" | awk -F', ' '{ v = $NF; sub(/ MB$/, "", v); print v }'; }
+wait_until 10 has_values "$g3" Disk/Usage/Used || fail "no Disk/Usage/Used for $g3"
+capacity=$(_gvirsh "$g3" domblkinfo "$g3" vda | awk '$1 == "Capacity:" { print $2 }')
+used=$(last_mb "$g3" Disk/Usage/Used)
+if ! [[ -n $used && -n $capacity ]] || ((used <= 0 || used * 1048576 > capacity)); then
+  fail "$g3 Disk/Usage/Used '$used' MB: want > 0 and <= its disk's virtual size ($capacity bytes)"
+fi
+e2e_log "$g3 Disk/Usage/Used: $used MB (virtual size $capacity bytes)"
+assert_eq 0 "$(last_mb "$g1" Disk/Usage/Used)" "a guest without disks uses 0 MB"
+wait_until 10 has_values "$g1" Net/Rate/Rx || fail "no Net/Rate/Rx for $g1"
+for m in Net/Rate/Rx Net/Rate/Tx; do
+  v=$(values "$g1" $m)
+  [[ -z ${v//[0 B\/s,]/} ]] || fail "$g1 has no network interface: $m must be 0 B/s, not '$v'"
+done
+host_rows=$(vbm metrics list host 'Disk/*:,Net/*:' | awk 'NR > 2 { print $2 }')
+if ((remote)); then
+  assert_eq "" "$host_rows" "a remote host has no Disk/Net metrics"
+else
+  # The disk behind / as VirtualBox names it, and its size from sysfs, to the MB.
+  disk=$(sed -n 's|^Disk/\([^/]*\)/Usage/Total$|\1|p' <<<"$host_rows" | head -1)
+  [[ -n $disk ]] || fail "no host Disk/<disk>/Usage/Total: $host_rows"
+  want=$(($(cat "/sys/block/$disk/size") * 512 / 1048576))
+  total_is() { [[ $(last_mb host "Disk/$disk/Usage/Total") == "$want" ]]; }
+  wait_until 10 total_is || fail "host Disk/$disk/Usage/Total: $(values host "Disk/$disk/Usage/Total"), want $want MB"
+  wait_until 10 has_values host "Disk/$disk/Load/Util" || fail "no host Disk/$disk/Load/Util"
+  e2e_log "host Disk/$disk: $want MB, busy $(values host "Disk/$disk/Load/Util")"
+  while read -r ifc; do
+    [[ $(cat "/sys/class/net/$ifc/type") == 1 ]] || fail "Net/$ifc is not an Ethernet interface"
+    speed=$(cat "/sys/class/net/$ifc/speed" 2>/dev/null || true)
+    if [[ $speed =~ ^[1-9][0-9]*$ && $(($(cat "/sys/class/net/$ifc/flags") & 1)) == 1 ]]; then
+      speed_is() { [[ $(values host "Net/$ifc/LinkSpeed") == *"$speed mbit/s" ]]; }
+      wait_until 10 speed_is || fail "host Net/$ifc/LinkSpeed: $(values host "Net/$ifc/LinkSpeed"), want $speed mbit/s"
+      wait_until 10 has_values host "Net/$ifc/Load/Rx" || fail "no host Net/$ifc/Load/Rx"
+    else
+      # No speed (down, or the driver does not say): VirtualBox collects neither.
+      assert_eq "" "$(values host "Net/$ifc/LinkSpeed")$(values host "Net/$ifc/Load/Rx")" \
+        "Net/$ifc without a link speed ('$speed') has no LinkSpeed or Load samples"
+    fi
+  done < <(sed -n 's|^Net/\([^/]*\)/LinkSpeed$|\1|p' <<<"$host_rows")
+  e2e_log "host interfaces with metrics: $(sed -n 's|^Net/\([^/]*\)/LinkSpeed$|\1|p' <<<"$host_rows" | tr '\n' ' ')"
+fi
 
 # The balloon, as the guest really has it.
 assert_exit 0 vbm controlvm "$g1" guestmemoryballoon 64 --wait 30

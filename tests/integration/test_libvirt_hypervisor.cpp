@@ -31,6 +31,30 @@ TEST(LibvirtTestDefault, ReadOnlyConnectionReads) {
   EXPECT_EQ(hv->persistent_memory(*vm).memory_kib, 8388608u);
 }
 
+// The VM metrics Disk/Usage and Net/Rate: the test driver has no block or interface group in its
+// bulk statistics, so each device is read on its own (virDomainGetBlockInfo's physical size,
+// virDomainInterfaceStats' counters).
+TEST(LibvirtTestDefault, DisksAndInterfacesOfRunningDomains) {
+  auto hv = backend::open_hypervisor("test:///default", true);
+  auto io = hv->running_domain_io_stats();
+  ASSERT_EQ(io.size(), 1u);
+  EXPECT_EQ(io[0].vm.name, "test");
+  ASSERT_EQ(io[0].disks.size(), 1u);
+  EXPECT_EQ(io[0].disks[0].target, "vda");
+  EXPECT_EQ(io[0].disks[0].physical_bytes, 1099511627776u);
+  ASSERT_EQ(io[0].nics.size(), 1u);
+  EXPECT_EQ(io[0].nics[0].target, "testnet0");
+  EXPECT_GT(io[0].nics[0].rx_bytes, 0u);
+  EXPECT_GT(io[0].nics[0].tx_bytes, 0u);
+  auto node = backend::open_hypervisor(node_uri(), true);
+  auto node_io = node->running_domain_io_stats();
+  EXPECT_EQ(node_io.size(), 2u); // run1 and paused1, neither with a disk or an interface
+  for (const auto& d : node_io) {
+    EXPECT_TRUE(d.disks.empty()) << d.vm.name;
+    EXPECT_TRUE(d.nics.empty()) << d.vm.name;
+  }
+}
+
 TEST(LibvirtNode, StatesFromTheNodeFile) {
   auto hv = backend::open_hypervisor(node_uri(), false);
   std::map<std::string, VmState> states;

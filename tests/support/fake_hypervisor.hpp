@@ -37,6 +37,10 @@ public:
     std::optional<std::uint64_t> unused_kib; ///< reported MemFree (default: half of actual)
     std::int64_t stats_time = 1700000000;    ///< the guest's stamp of its last statistics
     int resets = 0;                          ///< PowerAction::Reset calls
+
+    /// running_domain_io_stats: its hard disks and its network interfaces' counters.
+    std::vector<backend::DomainDiskStats> disks;
+    std::vector<backend::DomainNicStats> nics;
   };
 
   /// Adds a powered-off VM with `memory_mb` of RAM and no balloon; returns it for tweaking.
@@ -176,6 +180,16 @@ public:
         st.balloon.disk_caches_kib = v.actual_kib / 8;
       }
       out.push_back(st);
+    }
+    return out;
+  }
+  std::vector<backend::DomainIoStats> running_domain_io_stats() override {
+    check("running_domain_io_stats");
+    std::vector<backend::DomainIoStats> out;
+    for (const auto& ref : list_vms()) {
+      if (ref.id >= 0) {
+        out.push_back({ref, get(ref).disks, get(ref).nics});
+      }
     }
     return out;
   }

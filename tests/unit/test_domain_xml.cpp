@@ -24,6 +24,21 @@ constexpr const char* k_xml = R"(<domain type='qemu'>
   </devices>
 </domain>)";
 
+// What the VM metrics count (Machine::i_getDiskList: hard disks only, not CD-ROMs or floppies).
+TEST(DomainXml, DevicesAreHardDisksAndInterfaces) {
+  auto d = backend::parse_domain_devices(R"(<domain><devices>
+    <disk type='file' device='disk'><target dev='vda' bus='virtio'/></disk>
+    <disk type='file' device='cdrom'><target dev='sda' bus='sata'/></disk>
+    <disk type='file'><target dev='vdb'/></disk>
+    <disk type='file' device='floppy'><target dev='fda'/></disk>
+    <interface type='network'><target dev='vnet3'/></interface>
+    <interface type='user'/>
+  </devices></domain>)");
+  EXPECT_EQ(d.disks, (std::vector<std::string>{"vda", "vdb"}));
+  EXPECT_EQ(d.nics, std::vector<std::string>{"vnet3"}); // no host device: no counters
+  EXPECT_THROW(backend::parse_domain_devices("<domain"), backend::BackendError);
+}
+
 TEST(DomainXml, ParsesUnitsAndFlags) {
   auto m = backend::parse_domain_memory(k_xml);
   EXPECT_EQ(m.memory_kib, 1048576u);

@@ -82,10 +82,59 @@ TEST(MetricCatalog, BaseNamesAndListOrder) {
   EXPECT_EQ(host[0].name(), "CPU/Load/User");
   EXPECT_EQ(host[1].name(), "CPU/Load/User:avg");
   EXPECT_EQ(host[3].name(), "CPU/Load/User:max");
-  EXPECT_EQ(metrics::full_metrics(metrics::ObjectKind::Vm).size(), 12u * 4);
+  auto vm = metrics::full_metrics(metrics::ObjectKind::Vm);
+  ASSERT_EQ(vm.size(), 15u * 4);
+  // Machine::i_registerMetrics: after RAM/Usage/Used come Disk/Usage/Used and Net/Rate/{Rx,Tx}.
+  EXPECT_EQ(vm[12].name(), "Disk/Usage/Used");
+  EXPECT_EQ(vm[12].def.unit, Unit::MB);
+  EXPECT_EQ(vm[12].def.description, "Actual size of all VM disks combined.");
+  EXPECT_EQ(vm[16].name(), "Net/Rate/Rx");
+  EXPECT_EQ(vm[20].name(), "Net/Rate/Tx");
+  EXPECT_EQ(metrics::unit_name(vm[20].def.unit), "B/s");
+  EXPECT_EQ(metrics::unit_max(vm[20].def.unit), 2147483647);
   auto bases = metrics::base_metrics(metrics::ObjectKind::Vm);
-  EXPECT_EQ(bases, (std::vector<std::string_view>{"CPU/Load", "RAM/Usage", "Guest/CPU/Load",
-                                                  "Guest/RAM/Usage"}));
+  EXPECT_EQ(bases, (std::vector<std::string>{"CPU/Load", "RAM/Usage", "Disk/Usage", "Net/Rate",
+                                             "Guest/CPU/Load", "Guest/RAM/Usage"}));
+}
+
+// HostImpl::i_registerDiskMetrics (every load disk, then every usage disk) and
+// HostNetworkInterface::i_registerMetrics (per interface: LinkSpeed, Load/Rx, Load/Tx).
+TEST(MetricCatalog, HostDevicesHaveMetricsOfTheirOwn) {
+  metrics::HostDevices dev{{"sda", "sdb"}, {"md0"}, {"eth1", "eth0"}};
+  std::vector<std::string> names;
+  for (const auto& m : metrics::catalog(metrics::ObjectKind::Host, dev)) {
+    names.push_back(m.name);
+  }
+  ASSERT_EQ(names.size(), 14u + 2 + 1 + 2 * 3);
+  EXPECT_EQ(
+      std::vector<std::string>(names.begin() + 14, names.end()),
+      (std::vector<std::string>{"Disk/sda/Load/Util", "Disk/sdb/Load/Util", "Disk/md0/Usage/Total",
+                                "Net/eth1/LinkSpeed", "Net/eth1/Load/Rx", "Net/eth1/Load/Tx",
+                                "Net/eth0/LinkSpeed", "Net/eth0/Load/Rx", "Net/eth0/Load/Tx"}));
+  auto bases = metrics::base_metrics(metrics::ObjectKind::Host, dev);
+  EXPECT_EQ(std::vector<std::string>(bases.begin() + 5, bases.end()),
+            (std::vector<std::string>{"Disk/sda/Load", "Disk/sdb/Load", "Disk/md0/Usage",
+                                      "Net/eth1/LinkSpeed", "Net/eth1/Load", "Net/eth0/LinkSpeed",
+                                      "Net/eth0/Load"}));
+  auto link = metrics::catalog(metrics::ObjectKind::Host, dev)[17];
+  EXPECT_EQ(link.name, "Net/eth1/LinkSpeed");
+  EXPECT_EQ(link.base, "Net/eth1/LinkSpeed"); // its own base, as toBaseName says
+  EXPECT_EQ(metrics::unit_name(link.unit), "mbit/s");
+  EXPECT_EQ(link.description, "Physical link speed.");
+  EXPECT_EQ(metrics::base_of("Net/eth1/LinkSpeed:avg"), "Net/eth1"); // toBaseName, as CPU/MHz
+  EXPECT_EQ(metrics::base_of("Disk/sda/Load/Util"), "Disk/sda/Load");
+  // The metrics of a base metric, as the collector and the textfile find them.
+  auto load = metrics::metrics_of_base(metrics::ObjectKind::Host, "Net/eth0/Load");
+  ASSERT_EQ(load.size(), 2u);
+  EXPECT_EQ(load[0].name, "Net/eth0/Load/Rx");
+  EXPECT_EQ(load[0].device, "eth0");
+  EXPECT_EQ(load[0].generic_name, "Net/Load/Rx");
+  EXPECT_EQ(metrics::metrics_of_base(metrics::ObjectKind::Host, "Disk/vda/Usage")[0].name,
+            "Disk/vda/Usage/Total");
+  EXPECT_TRUE(metrics::metrics_of_base(metrics::ObjectKind::Host, "Disk/a/b/Load").empty());
+  EXPECT_TRUE(metrics::metrics_of_base(metrics::ObjectKind::Host, "Disk//Load").empty());
+  EXPECT_TRUE(metrics::metrics_of_base(metrics::ObjectKind::Vm, "Disk/vda/Load").empty());
+  EXPECT_EQ(metrics::metrics_of_base(metrics::ObjectKind::Vm, "Net/Rate").size(), 2u);
 }
 
 // A fake machine root for LocalHost: /proc/meminfo, /proc/stat, /sys/kernel/mm/ksm, a QEMU
@@ -113,6 +162,7 @@ struct MetricsTest : CliTest {
   metrics::Collector collector{
       st, [this](const std::string&) -> backend::Hypervisor& { return hv; }, local};
   MetricsTest() {
+    services.host_root = root.dir; // the host's disks and interfaces are the fake tree's
     hv.add("vm1", "11111111-1111-1111-1111-111111111111", 1024);
     hv.add("vm2", "22222222-2222-2222-2222-222222222222", 512);
     hv.add("off", "33333333-3333-3333-3333-333333333333");
@@ -505,9 +555,204 @@ TEST_F(MetricsTest, PrometheusExposition) {
               HasSubstr("vboxkvm_vm_ram_usage_used_bytes{uri=\"test:///fake\",vm=\"we\\\"ird\","
                         "uuid=\"44444444-4444-4444-4444-444444444444\"} 2048\n"));
   EXPECT_THAT(text, Not(HasSubstr("cpu_load"))); // no CPU sample yet (first beat primes)
-  EXPECT_EQ(metrics::prometheus_name(true, "FS/{/}/Usage/Free"),
-            "vboxkvm_host_fs_root_usage_free_bytes");
-  EXPECT_EQ(metrics::prometheus_name(false, "CPU/Load/User"), "vboxkvm_vm_cpu_load_user_ratio");
+  auto host = metrics::catalog(metrics::ObjectKind::Host, {{"sda"}, {"sda"}, {"eth0"}});
+  EXPECT_EQ(metrics::prometheus_name(true, host[13]), "vboxkvm_host_fs_root_usage_free_bytes");
+  EXPECT_EQ(metrics::prometheus_name(true, host[14]), "vboxkvm_host_disk_load_util_ratio");
+  EXPECT_EQ(metrics::prometheus_name(true, host[16]), "vboxkvm_host_net_linkspeed_bits_per_second");
+  auto vm = metrics::catalog(metrics::ObjectKind::Vm);
+  EXPECT_EQ(metrics::prometheus_name(false, vm[0]), "vboxkvm_vm_cpu_load_user_ratio");
+  EXPECT_EQ(metrics::prometheus_name(false, vm[4]), "vboxkvm_vm_net_rate_rx_bytes_per_second");
+}
+
+// CollectorLinux::getDiskListByFs("/"): the mtab entry of "/", resolved through symlinks.
+TEST(LocalHostDisks, NamedAsVirtualBoxNamesThem) {
+  FakeRoot root;
+  backend::LocalHost local{root.dir};
+  EXPECT_TRUE(local.root_disks().usage.empty()); // no /etc/mtab
+  root.write("dev/sda2", "");
+  root.write("etc/mtab", "rootfs / rootfs rw 0 0\n/dev/sdb1 /boot ext4 rw 0 0\n"
+                         "/dev/sda2 / ext4 rw 0 0\n");
+  auto d = local.root_disks();
+  EXPECT_EQ(d.usage, std::vector<std::string>{"sda"}); // trailing digits trimmed
+  EXPECT_EQ(d.load, std::vector<std::string>{"sda"});
+  // nvme0n1p2 -> nvme0n1p: VirtualBox trims digits only (that disk then has no size).
+  root.write("dev/nvme0n1p2", "");
+  std::filesystem::create_symlink("nvme0n1p2", root.dir / "dev/root");
+  root.write("etc/mtab", "/dev/root / ext4 rw 0 0\n");
+  EXPECT_EQ(local.root_disks().usage, std::vector<std::string>{"nvme0n1p"});
+  // A device that does not resolve is skipped (overlay in a container): no disks.
+  root.write("etc/mtab", "overlay / overlay rw 0 0\n/dev/gone / ext4 rw 0 0\n");
+  EXPECT_TRUE(local.root_disks().usage.empty());
+  // Software RAID: the md device's size, its members' load.
+  root.write("dev/md0", "");
+  root.write("etc/mtab", "/dev/md0 / ext4 rw 0 0\n");
+  root.write("proc/mdstat", "Personalities : [raid1]\nmd0 : active raid1 sdb1[1] sda1[0]\n"
+                            "      1048512 blocks [2/2] [UU]\n");
+  d = local.root_disks();
+  EXPECT_EQ(d.usage, std::vector<std::string>{"md0"});
+  EXPECT_EQ(d.load, (std::vector<std::string>{"sdb", "sda"}));
+  // LVM: the slaves of its dm device.
+  root.write("dev/dm-0", "");
+  std::filesystem::create_directories(root.dir / "dev/mapper");
+  std::filesystem::create_symlink("../dm-0", root.dir / "dev/mapper/vg-root");
+  root.write("sys/block/dm-0/slaves/sdb3", "");
+  root.write("sys/block/dm-0/slaves/dm-1", "");
+  root.write("etc/mtab", "/dev/mapper/vg-root / ext4 rw 0 0\n");
+  d = local.root_disks();
+  EXPECT_EQ(d.usage, (std::vector<std::string>{"dm-1", "sdb"}));
+  EXPECT_EQ(d.load, d.usage);
+  // Sizes and busy time.
+  root.write("sys/block/sda/size", "2097152\n");
+  EXPECT_EQ(local.disk_size_bytes("sda"), 1073741824u);
+  EXPECT_EQ(local.disk_size_bytes("nvme0n1p"), std::nullopt);
+  root.write("proc/diskstats", "   8       0 sda 1 2 3 4 5 6 7 8 9 1234 11 12\n"
+                               "   8       1 sda1 1 2 3 4 5 6 7 8 9 99 11 12\n");
+  EXPECT_EQ(local.disk_busy_ms("sda"), 1234u);
+  EXPECT_EQ(local.disk_busy_ms("sdb"), std::nullopt);
+}
+
+// NetIfList: Ethernet interfaces of /proc/net/dev, not vboxnet*, the default route's first.
+TEST(LocalHostNet, InterfacesCountersAndSpeed) {
+  FakeRoot root;
+  backend::LocalHost local{root.dir};
+  root.write("proc/net/dev",
+             "Inter-|   Receive                            |  Transmit\n"
+             " face |bytes    packets errs drop fifo frame compressed multicast|bytes ...\n"
+             "    lo: 100 1 0 0 0 0 0 0 100 1 0 0 0 0 0 0\n"
+             "  eth0: 5000 10 0 0 0 0 0 0 7000 12 0 0 0 0 0 0\n"
+             "  eth1: 1 1 0 0 0 0 0 0 2 1 0 0 0 0 0 0\n"
+             "vboxnet0: 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n");
+  root.write("sys/class/net/lo/type", "772\n");
+  root.write("sys/class/net/eth0/type", "1\n");
+  root.write("sys/class/net/eth1/type", "1\n");
+  root.write("sys/class/net/vboxnet0/type", "1\n");
+  EXPECT_EQ(local.net_interfaces(), (std::vector<std::string>{"eth0", "eth1"}));
+  root.write("proc/net/route", "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\n"
+                               "eth0\t0000A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\n"
+                               "eth1\t00000000\t0100A8C0\t0003\t0\t0\t0\t00000000\n");
+  EXPECT_EQ(local.net_interfaces(), (std::vector<std::string>{"eth1", "eth0"}));
+  auto c = local.net_counters("eth0");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->rx_bytes, 5000u);
+  EXPECT_EQ(c->tx_bytes, 7000u);
+  EXPECT_EQ(local.net_counters("eth9"), std::nullopt);
+  // Speed: only when up; "-1" (unknown) and a 10 Mbit link without carrier are none.
+  root.write("sys/class/net/eth0/flags", "0x1003\n");
+  root.write("sys/class/net/eth0/speed", "1000\n");
+  EXPECT_EQ(local.link_speed_mbit("eth0"), 1000u);
+  root.write("sys/class/net/eth0/speed", "-1\n");
+  EXPECT_EQ(local.link_speed_mbit("eth0"), 0u);
+  root.write("sys/class/net/eth0/speed", "10\n");
+  root.write("sys/class/net/eth0/carrier", "0\n");
+  EXPECT_EQ(local.link_speed_mbit("eth0"), 0u);
+  root.write("sys/class/net/eth0/carrier", "1\n");
+  EXPECT_EQ(local.link_speed_mbit("eth0"), 10u);
+  root.write("sys/class/net/eth0/flags", "0x1002\n"); // down
+  EXPECT_EQ(local.link_speed_mbit("eth0"), 0u);
+}
+
+// MachineDiskUsage and MachineNetRate (Guest::i_updateStats) on KVM: the disks' actual sizes
+// in whole MB; bytes per second over all interfaces, from counters.
+TEST_F(MetricsTest, VmDiskUsageAndNetRate) {
+  auto& vm1 = hv.run("vm1");
+  hv.run("vm2"); // no disks, no interfaces
+  vm1.disks = {{"vda", 16 * 1048576 + 5}, {"vdb", 3 * 1048576 - 1}};
+  vm1.nics = {{"vnet0", 1000, 500}, {"vnet1", 0, 0}};
+  ASSERT_EQ(run("metrics setup --samples 5 * Disk/Usage,Net/Rate"), 0);
+  beats(1); // the first reading of the counters only primes them
+  vm1.nics = {{"vnet0", 3000, 1500}, {"vnet1", 1000, 0}};
+  beats(1);
+  EXPECT_EQ(run("metrics query * Disk/Usage/Used,Net/Rate/*:"), 0);
+  EXPECT_EQ(out.stdout_text,
+            std::string(k_query_header) +
+                "vm1             Disk/Usage/Used                          18 MB, 18 MB\n"
+                "vm1             Net/Rate/Rx                              3000 B/s\n"
+                "vm1             Net/Rate/Tx                              1000 B/s\n"
+                "vm2             Disk/Usage/Used                          0 MB, 0 MB\n"
+                "vm2             Net/Rate/Rx                              0 B/s\n"
+                "vm2             Net/Rate/Tx                              0 B/s\n");
+  // vnet0's counters restart (a device re-created), vnet1 goes, vnet2 comes: each counts from 0.
+  vm1.nics = {{"vnet0", 200, 100}, {"vnet2", 50, 20}};
+  now += 1000; // two seconds since the last sample
+  beats(1);
+  EXPECT_EQ(run("metrics query vm1 Net/Rate/Rx,Net/Rate/Tx"), 0);
+  EXPECT_THAT(out.stdout_text,
+              HasSubstr("Net/Rate/Rx                              3000 B/s, 125 B/s"));
+  EXPECT_THAT(out.stdout_text,
+              HasSubstr("Net/Rate/Tx                              1000 B/s, 60 B/s"));
+  // A disk without a figure this time (QEMU busy): no Disk/Usage sample rather than a wrong one.
+  vm1.disks.push_back({"vdc", std::nullopt});
+  // A failing read is one logged line; the other metrics' beat goes on next time.
+  hv.fail_next("running_domain_io_stats", "boom");
+  beats(1);
+  beats(1);
+  EXPECT_EQ(run("metrics query vm2 Net/Rate/Rx"), 0);
+  EXPECT_THAT(out.stdout_text, HasSubstr("0 B/s, 0 B/s, 0 B/s"));
+  EXPECT_EQ(run("metrics query vm1 Disk/Usage/Used"), 0);
+  EXPECT_THAT(out.stdout_text,
+              HasSubstr("Disk/Usage/Used                          18 MB, 18 MB, 18 MB\n"));
+}
+
+// The host's disks and interfaces through the CLI (local connection, fake tree): listed with
+// VirtualBox's names, sampled by the collector; a remote host has none.
+TEST_F(MetricsTest, HostDiskAndNetMetrics) {
+  root.write("dev/vda", "");
+  root.write("etc/mtab", "/dev/vda / ext4 rw 0 0\n");
+  root.write("sys/block/vda/size", "41943040\n"); // 20 GiB
+  root.write("proc/diskstats", " 254 0 vda 1 2 3 4 5 6 7 8 9 1000 11\n");
+  root.write("proc/net/dev", "  eth0: 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n");
+  root.write("sys/class/net/eth0/type", "1\n");
+  root.write("sys/class/net/eth0/flags", "0x1003\n");
+  root.write("sys/class/net/eth0/speed", "100\n");
+  EXPECT_EQ(run("metrics list host Disk/*:,Net/*:"), 0);
+  EXPECT_EQ(out.stdout_text, std::string(k_list_header)); // not this machine's host: none
+  hv.local = true;
+  EXPECT_EQ(run("metrics list host Disk/*:,Net/*:"), 0);
+  EXPECT_EQ(out.stdout_text,
+            std::string(k_list_header) +
+                "host            Disk/vda/Load/Util                       %             0     "
+                "100000          0          0 Percentage of time disk was busy serving I/O "
+                "requests.\n"
+                "host            Disk/vda/Usage/Total                     MB            0 "
+                "2147483647          0          0 Disk size.\n"
+                "host            Net/eth0/LinkSpeed                       mbit/s          0 "
+                "2147483647          0          0 Physical link speed.\n"
+                "host            Net/eth0/Load/Rx                         %             0     "
+                "100000          0          0 Percentage of network interface receive bandwidth "
+                "used.\n"
+                "host            Net/eth0/Load/Tx                         %             0     "
+                "100000          0          0 Percentage of network interface transmit bandwidth "
+                "used.\n");
+  EXPECT_EQ(run("metrics setup --list host Disk/*,Net/*"), 0);
+  EXPECT_THAT(out.stdout_text, HasSubstr("host       Disk/vda/Load       \n"
+                                         "host       Disk/vda/Usage      \n"
+                                         "host       Net/eth0/LinkSpeed  \n"
+                                         "host       Net/eth0/Load       \n"));
+  beats(1); // primes the busy time and the byte counters
+  root.write("proc/diskstats", " 254 0 vda 1 2 3 4 5 6 7 8 9 1250 11\n"); // busy 250 of 1000 ms
+  // 100 Mbit/s carry 12,500,000 bytes a second: 1,250,000 received is 10%, 125 sent 0.001%.
+  root.write("proc/net/dev", "  eth0: 1250000 0 0 0 0 0 0 0 125 0 0 0 0 0 0 0\n");
+  beats(1);
+  EXPECT_EQ(run("metrics query host Disk/*:,Net/*:"), 0);
+  EXPECT_EQ(out.stdout_text,
+            std::string(k_query_header) +
+                "host            Disk/vda/Load/Util                       25.00%\n"
+                "host            Disk/vda/Usage/Total                     20480 MB\n"
+                "host            Net/eth0/LinkSpeed                       100 mbit/s\n"
+                "host            Net/eth0/Load/Rx                         10.00%\n"
+                "host            Net/eth0/Load/Tx                         0.00%\n");
+  // The textfile: one family per metric, the device as a label.
+  auto text = collector.exposition();
+  EXPECT_THAT(text, HasSubstr("vboxkvm_host_disk_usage_total_bytes{uri=\"test:///fake\","
+                              "device=\"vda\"} 21474836480\n"));
+  EXPECT_THAT(text, HasSubstr("vboxkvm_host_net_linkspeed_bits_per_second{uri=\"test:///fake\","
+                              "device=\"eth0\"} 100000000\n"));
+  // An unplugged link: no speed, no load.
+  root.write("sys/class/net/eth0/flags", "0x1002\n");
+  beats(1);
+  EXPECT_EQ(run("metrics query host Net/eth0/LinkSpeed,Net/eth0/Load/Rx"), 0);
+  EXPECT_THAT(out.stdout_text, HasSubstr("Net/eth0/LinkSpeed                       100 mbit/s\n"));
+  EXPECT_THAT(out.stdout_text, HasSubstr("Net/eth0/Load/Rx                         10.00%\n"));
 }
 
 } // namespace
