@@ -83,7 +83,7 @@ int run_list(std::span<const std::string> args, Env& env) {
   }
   for (const auto& vm : vms) {
     if (long_form) {
-      env.out.out(format_human(gather_vm_info(env, hv, vm)) + "\n");
+      env.out.out(format_human(gather_vm_info(env, hv, vm), Session::None));
     } else {
       env.out.out(fmt::format("\"{}\" {{{}}}\n", vm.name, vm.uuid));
     }

@@ -32,10 +32,11 @@ public:
     std::uint64_t rss_kib = 0;     ///< QEMU's resident set (reported by running_domain_stats)
     std::uint64_t cpu_user_ns = 0; ///< the domain's accumulated CPU time
     std::uint64_t cpu_system_ns = 0;
-    int stats_period = 0; ///< set_memory_stats_period's last value
+    int stats_period = 0;                    ///< set_memory_stats_period's last value
     std::optional<std::uint64_t> usable_kib; ///< reported MemAvailable (none unless set)
     std::optional<std::uint64_t> unused_kib; ///< reported MemFree (default: half of actual)
-    std::int64_t stats_time = 1700000000;     ///< the guest's stamp of its last statistics
+    std::int64_t stats_time = 1700000000;    ///< the guest's stamp of its last statistics
+    backend::DomainDetails details;          ///< what domain_details returns
   };
 
   /// Adds a powered-off VM with `memory_mb` of RAM and no balloon; returns it for tweaking.
@@ -140,6 +141,10 @@ public:
   backend::DomainMemory persistent_memory(const backend::VmRef& ref) override {
     check("persistent_memory");
     return get(ref).memory;
+  }
+  backend::DomainDetails domain_details(const backend::VmRef& ref) override {
+    check("domain_details");
+    return get(ref).details;
   }
   void set_persistent_memory(const backend::VmRef& ref, const backend::DomainMemory& mem) override {
     calls.push_back("set_persistent_memory " + ref.name);
