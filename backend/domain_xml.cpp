@@ -74,6 +74,24 @@ void set_kib(pugi::xml_node domain, const char* name, std::uint64_t kib) {
   node.text() = fmt::format("{}", kib).c_str();
 }
 
+// <vcpu current='N'>M</vcpu>: `current` only while fewer than M are online at start; the
+// element's other attributes (placement, cpuset) are kept.
+void set_vcpus(pugi::xml_node domain, std::uint32_t vcpus, std::uint32_t current) {
+  auto node = domain.child("vcpu");
+  if (!node) {
+    node = domain.append_child("vcpu");
+  }
+  while (node.remove_attribute("current")) {
+  }
+  if (current != vcpus) {
+    node.append_attribute("current") = fmt::format("{}", current).c_str();
+  }
+  while (auto child = node.first_child()) {
+    node.remove_child(child);
+  }
+  node.text() = fmt::format("{}", vcpus).c_str();
+}
+
 void set_flag(pugi::xml_node backing, const char* name, bool on) {
   if (on && !backing.child(name)) {
     backing.append_child(name);
@@ -99,6 +117,19 @@ DomainMemory parse_domain_memory(std::string_view xml) {
   auto backing = domain.child("memoryBacking");
   mem.nosharepages = static_cast<bool>(backing.child("nosharepages"));
   mem.hugepages = static_cast<bool>(backing.child("hugepages"));
+  if (auto vcpu = domain.child("vcpu")) {
+    auto count = [&](std::string_view text, const char* what) {
+      std::uint32_t value = 0;
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+      if (ec != std::errc() || end != text.data() + text.size() || value == 0) {
+        throw BackendError(fmt::format("cannot read {} value '{}'", what, text));
+      }
+      return value;
+    };
+    mem.vcpus = count(vcpu.text().get(), "<vcpu>");
+    auto online = vcpu.attribute("current");
+    mem.current_vcpus = online ? count(online.value(), "<vcpu current>") : mem.vcpus;
+  }
   auto balloon = domain.child("devices").child("memballoon");
   mem.balloon_device = !(balloon && std::string_view(balloon.attribute("model").value()) == "none");
   return mem;
@@ -124,11 +155,34 @@ DomainDevices parse_domain_devices(std::string_view xml) {
   return out;
 }
 
+DomainDetails parse_domain_os(std::string_view xml) {
+  auto doc = load(xml);
+  auto domain = doc.child("domain");
+  DomainDetails details;
+  details.arch = domain.child("os").child("type").attribute("arch").value();
+  constexpr std::string_view k_libosinfo = "http://libosinfo.org/xmlns/libvirt/domain/1.0";
+  for (auto meta : domain.child("metadata").children()) {
+    for (auto attr : meta.attributes()) {
+      std::string_view name = attr.name();
+      if (attr.value() != k_libosinfo || (name != "xmlns" && !name.starts_with("xmlns:"))) {
+        continue;
+      }
+      std::string os = name == "xmlns" ? "os" : fmt::format("{}:os", name.substr(6));
+      if (auto id = meta.child(os.c_str()).attribute("id")) {
+        details.libosinfo_os = id.value();
+        return details;
+      }
+    }
+  }
+  return details;
+}
+
 std::string apply_domain_memory(std::string_view xml, const DomainMemory& mem) {
   auto doc = load(xml);
   auto domain = doc.child("domain");
   set_kib(domain, "memory", mem.memory_kib);
   set_kib(domain, "currentMemory", mem.current_kib);
+  set_vcpus(domain, mem.vcpus, mem.current_vcpus);
   auto backing = domain.child("memoryBacking");
   if (!backing && (mem.nosharepages || mem.hugepages)) {
     backing = domain.append_child("memoryBacking");

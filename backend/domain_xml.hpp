@@ -9,12 +9,18 @@
 
 namespace vbm::backend {
 
-/// Reads <memory>, <currentMemory>, <memoryBacking> and <memballoon> from a domain XML.
+/// Reads <memory>, <currentMemory>, <memoryBacking>, <memballoon> and <vcpu> from a domain XML.
 /// Units are converted to KiB. Throws BackendError on XML it cannot read.
 DomainMemory parse_domain_memory(std::string_view xml);
 
-/// Returns `xml` with <memory>, <currentMemory> (in KiB) and the <nosharepages/> and
-/// <hugepages/> flags set to `mem`; everything else is preserved. Throws BackendError.
+/// Reads <os><type arch=…> and the libosinfo OS id from <metadata> (the element in the
+/// namespace http://libosinfo.org/xmlns/libvirt/domain/1.0, whatever its prefix). Only those two
+/// fields of the result are set. Throws BackendError on XML it cannot read.
+DomainDetails parse_domain_os(std::string_view xml);
+
+/// Returns `xml` with <memory>, <currentMemory> (in KiB), the <nosharepages/> and <hugepages/>
+/// flags and <vcpu> (its count and `current`) set to `mem`; everything else is preserved.
+/// Throws BackendError.
 std::string apply_domain_memory(std::string_view xml, const DomainMemory& mem);
 
 /// The devices of a domain XML that the VM metrics count: the targets of its hard disks

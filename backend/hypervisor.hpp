@@ -36,14 +36,26 @@ struct VmRef {
   int id = -1;      ///< the running domain's ID (start order); -1 when inactive
 };
 
-/// The memory part of a domain's persistent configuration, in libvirt's terms.
+/// The sizing part of a domain's persistent configuration (memory, and the vCPU count that
+/// modifyvm's --cpus sets beside it), in libvirt's terms.
 struct DomainMemory {
-  std::uint64_t memory_kib = 0;  ///< <memory>
-  std::uint64_t current_kib = 0; ///< <currentMemory>: the balloon target at every start
-  bool nosharepages = false;     ///< <memoryBacking><nosharepages/>: QEMU mem-merge=off
-  bool hugepages = false;        ///< <memoryBacking><hugepages/>
-  bool balloon_device = true;    ///< false for <memballoon model='none'> (read only)
+  std::uint64_t memory_kib = 0;    ///< <memory>
+  std::uint64_t current_kib = 0;   ///< <currentMemory>: the balloon target at every start
+  bool nosharepages = false;       ///< <memoryBacking><nosharepages/>: QEMU mem-merge=off
+  bool hugepages = false;          ///< <memoryBacking><hugepages/>
+  bool balloon_device = true;      ///< false for <memballoon model='none'> (read only)
+  std::uint32_t vcpus = 1;         ///< <vcpu>: the maximum vCPU count
+  std::uint32_t current_vcpus = 1; ///< <vcpu current=…>: the vCPUs online at start (≤ vcpus)
   bool operator==(const DomainMemory&) const = default;
+};
+
+/// What showvminfo reads about a domain besides its sizing. Absent where libvirt does not say.
+struct DomainDetails {
+  std::string arch; ///< <os><type arch=…> of the persistent definition; "" when not given
+  std::optional<std::string> libosinfo_os;      ///< <metadata><libosinfo:os id=…>
+  std::optional<std::string> config_file;       ///< where libvirt keeps the persistent definition
+  std::optional<std::string> managed_save_file; ///< the managed-save image, when there is one
+  bool operator==(const DomainDetails&) const = default;
 };
 
 /// What the guest's balloon driver and QEMU report (virDomainMemoryStats); absent when not
@@ -142,7 +154,10 @@ public:
   virtual VmState state(const VmRef& vm) = 0;
   /// The persistent (inactive) configuration's memory settings.
   virtual DomainMemory persistent_memory(const VmRef& vm) = 0;
-  /// Writes the memory settings into the persistent configuration in one definition.
+  /// The OS metadata of the persistent definition and the files libvirt keeps for the domain
+  /// (the paths only where they are known: a local qemu:///system connection).
+  virtual DomainDetails domain_details(const VmRef& vm) = 0;
+  /// Writes the memory settings and the vCPU counts into the persistent configuration.
   virtual void set_persistent_memory(const VmRef& vm, const DomainMemory& mem) = 0;
   /// The running domain's memory configuration (live XML; current_kib follows the guest).
   virtual DomainMemory live_memory(const VmRef& vm) = 0;

@@ -213,6 +213,38 @@ DomainMemory LibvirtHypervisor::persistent_memory(const VmRef& vm) {
   return parse_domain_memory(xml.get());
 }
 
+DomainDetails LibvirtHypervisor::domain_details(const VmRef& vm) {
+  auto d = m_impl->open(vm);
+  Chars xml(virDomainGetXMLDesc(d.get(), VIR_DOMAIN_XML_INACTIVE));
+  if (!xml) {
+    throw_last(fmt::format("failed to read the configuration of '{}'", vm.name));
+  }
+  DomainDetails details = parse_domain_os(xml.get());
+  // The QEMU driver's directories when libvirtd runs privileged (qemu_conf.c
+  // virQEMUDriverConfigNew: configDir SYSCONFDIR/libvirt/qemu, saveDir
+  // LOCALSTATEDIR/lib/libvirt/qemu/save; virDomainConfigFile "%s/%s.xml",
+  // qemuDomainManagedSavePath "%s/%s.save"). Elsewhere (a session or remote daemon, another
+  // driver) they are not known here.
+  if (uri() != "qemu:///system") {
+    return details;
+  }
+  int persistent = virDomainIsPersistent(d.get());
+  if (persistent < 0) {
+    throw_last(fmt::format("failed to read whether '{}' is persistent", vm.name));
+  }
+  if (persistent == 1) {
+    details.config_file = fmt::format("/etc/libvirt/qemu/{}.xml", vm.name);
+  }
+  int saved = virDomainHasManagedSaveImage(d.get(), 0);
+  if (saved < 0) {
+    throw_last(fmt::format("failed to check '{}' for a saved state", vm.name));
+  }
+  if (saved == 1) {
+    details.managed_save_file = fmt::format("/var/lib/libvirt/qemu/save/{}.save", vm.name);
+  }
+  return details;
+}
+
 void LibvirtHypervisor::set_persistent_memory(const VmRef& vm, const DomainMemory& mem) {
   auto d = m_impl->open(vm);
   // SECURE keeps secrets such as VNC passwords, which would otherwise be lost on redefinition.
@@ -226,10 +258,10 @@ void LibvirtHypervisor::set_persistent_memory(const VmRef& vm, const DomainMemor
   std::string xml = read_xml();
   DomainMemory now = parse_domain_memory(xml);
   if (now.nosharepages != mem.nosharepages || now.hugepages != mem.hugepages) {
-    // <memoryBacking> has no call of its own: the whole definition is written, everything in
-    // one definition. So that an edit made meanwhile by someone else (virsh edit) is not undone,
-    // the definition is read again just before it is written, and the edit redone on what is
-    // there if anything changed.
+    // <memoryBacking> has no call of its own: the whole definition is written, everything
+    // (<vcpu> too) in one definition. So that an edit made meanwhile by someone else (virsh edit)
+    // is not undone, the definition is read again just before it is written, and the edit redone on
+    // what is there if anything changed.
     for (int attempt = 0;; ++attempt) {
       std::string updated = apply_domain_memory(xml, mem);
       sys::pause_point("define");
@@ -264,6 +296,24 @@ void LibvirtHypervisor::set_persistent_memory(const VmRef& vm, const DomainMemor
   }
   if (!shrinking && now.current_kib != mem.current_kib) {
     set(mem.current_kib, 0, "memory");
+  }
+  // <vcpu> likewise (virDomainSetVcpusFlags), in the same order: the count online at start
+  // never above the maximum.
+  auto set_vcpus = [&](std::uint32_t n, unsigned flags, const char* what) {
+    sys::pause_point("define");
+    if (virDomainSetVcpusFlags(d.get(), n, VIR_DOMAIN_AFFECT_CONFIG | flags) < 0) {
+      throw_last(fmt::format("failed to set the {} of '{}'", what, vm.name));
+    }
+  };
+  bool fewer = mem.vcpus < now.vcpus;
+  if (fewer && now.current_vcpus != mem.current_vcpus) {
+    set_vcpus(mem.current_vcpus, 0, "vCPU count");
+  }
+  if (now.vcpus != mem.vcpus) {
+    set_vcpus(mem.vcpus, VIR_DOMAIN_VCPU_MAXIMUM, "maximum vCPU count");
+  }
+  if (!fewer && now.current_vcpus != mem.current_vcpus) {
+    set_vcpus(mem.current_vcpus, 0, "vCPU count");
   }
 }
 

@@ -19,6 +19,7 @@ public:
   std::vector<VmRef> list_vms() override;
   VmState state(const VmRef& vm) override;
   DomainMemory persistent_memory(const VmRef& vm) override;
+  DomainDetails domain_details(const VmRef& vm) override;
   void set_persistent_memory(const VmRef& vm, const DomainMemory& mem) override;
   DomainMemory live_memory(const VmRef& vm) override;
   void set_live_balloon_target(const VmRef& vm, std::uint64_t target_kib) override;

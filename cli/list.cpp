@@ -50,7 +50,7 @@ void produce_list(std::string_view kind, bool long_form, bool sorted, Env& env) 
   for (const auto& vm : vms) {
     if (long_form) {
       // showVMInfo(…, VMINFO_STANDARD) without a session: the registered machine's report.
-      env.out.out(format_human(gather_vm_info(env, hv, vm, vm::Session::None)) + "\n");
+      env.out.out(format_human(gather_vm_info(env, hv, vm, vm::Session::None)));
     } else {
       env.out.out(fmt::format("\"{}\" {{{}}}\n", vm.name, vm.uuid));
     }

@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <vector>
 
 namespace vbm::cli {
@@ -36,6 +37,13 @@ constexpr OptionRow k_rows[] = {
      "while the VM is powered off.",
      {"COMSETTER(PageFusionEnabled)(ValueUnion.f)", k_file, 731},
      true},
+    {"cpus",
+     "--cpus",
+     "",
+     ArgKind::UInt32,
+     "[--cpus=CPU-count]",
+     "Number of virtual CPUs, 1 to 64: the domain's <vcpu>. Only while the VM is powered off.",
+     {"COMSETTER(CPUCount)(ValueUnion.u32)", k_file, 946}},
     {"largepages",
      "--large-pages",
      "--largepages",
@@ -57,6 +65,14 @@ constexpr OptionRow k_rows[] = {
 // modifyvm reports option errors through errorGetOpt but returns RTEXITCODE_FAILURE (spec §2.2).
 [[noreturn]] void getopt_failure(const std::string& msg) {
   throw UsageError(UsageStyle::GetOpt, "modifyvm", msg, k_exit_failure);
+}
+
+// How many words GetOpt takes as the item that starts at words[i]: an option of ours and,
+// unless glued to it (`--memory=512`), its value.
+size_t item_words(std::span<const std::string> words, size_t i) {
+  std::optional<std::string_view> glued;
+  const OptDef* def = match_option(words[i], modifyvm_options(), &glued);
+  return def && def->kind != ArgKind::None && !glued ? 2 : 1;
 }
 } // namespace
 
@@ -103,10 +119,29 @@ int run_modifyvm(std::span<const std::string> args, Env& env) {
   auto vm = vm::find_machine(
       hv, args[0], {"FindMachine(Bstr(a->argv[0]).raw(), machine.asOutParam())", k_file, 547});
   bool warn_side_channel = false;
+  // The options in argv order, each item read by GetOpt; the first failure changes nothing.
+  // A VirtualBox option vboxkvm does not manage fails where it stands, as an option VirtualBox
+  // would have applied there, not as a typo.
   auto edit = [&](vm::VmSettings& settings, const vm::SetterContext& ctx) {
-    GetOpt opts(args.subspan(1), modifyvm_options());
+    auto words = args.subspan(1);
     try {
-      while (auto item = opts.next()) {
+      for (size_t i = 0; i < words.size();) {
+        bool rest_are_words = words[i] == "--"; // GetOpt reads what follows as non-options
+        if (!rest_are_words && !match_option(words[i], modifyvm_options())) {
+          if (auto name = match_vbox_modifyvm_option(words[i])) {
+            throw Error(fmt::format("{}: this VirtualBox setting is not managed by vboxkvm (KVM "
+                                    "guests are configured with virsh edit)",
+                                    *name),
+                        k_exit_failure);
+          }
+        }
+        size_t n =
+            rest_are_words ? words.size() - i : std::min(item_words(words, i), words.size() - i);
+        auto item = GetOpt(words.subspan(i, n), modifyvm_options()).next();
+        i += n;
+        if (!item) {
+          break;
+        }
         if (!item->def) {
           getopt_failure(fmt::format("Invalid parameter '{}'", item->text));
         }

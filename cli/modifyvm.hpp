@@ -5,6 +5,7 @@
 #include "cli/getopt.hpp"
 #include "vm/errors.hpp"
 
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -22,6 +23,23 @@ struct OptionRow {
 };
 
 std::span<const OptionRow> modifyvm_rows();
+
+/// One row of VirtualBox's own modifyvm option table (cli/modifyvm_vbox_options.cpp).
+struct VboxOption {
+  enum Kind {
+    Value,   ///< takes a value: `--opt v`, `--opt=v`, `--opt:v`
+    Flag,    ///< takes none (RTGETOPT_REQ_NOTHING)
+    Indexed, ///< takes a value and an index glued to its name: `--nic1 nat`
+  };
+  Kind kind;
+  std::string_view name;        ///< the word-dash-word spelling (OPT2's first, or OPT1's)
+  std::string_view legacy_name; ///< OPT2's "word soup" spelling, or empty
+};
+/// Every option VirtualBox 7.0.14's modifyvm knows on Linux, managed by vboxkvm or not.
+std::span<const VboxOption> vbox_modifyvm_options();
+/// The name of the VirtualBox modifyvm option `word` is, as typed ("--nic1" for "--nic1=nat"),
+/// matched as RTGetOpt matches it; nullopt when VirtualBox has no such option.
+std::optional<std::string_view> match_vbox_modifyvm_option(std::string_view word);
 /// The rows as parser definitions: both spellings of each row, the row's index as the id.
 std::span<const OptDef> modifyvm_options();
 

@@ -14,7 +14,9 @@ namespace vbm::cli {
 vm::VmInfo gather_vm_info(Env& env, backend::Hypervisor& hv, const backend::VmRef& vm,
                           vm::Session session = vm::Session::Open);
 
-/// The human report; the running guest's lines only when `info.session` is Session::Open.
+/// showVMInfo's standard report, closing blank line included; IGuest's running-guest lines only
+/// when `info.session` is Session::Open (showvminfo's shared lock finds a session while the VM
+/// runs; list --long reports without one).
 std::string format_human(const vm::VmInfo& info);
 std::string format_machine_readable(const vm::VmInfo& info);
 std::string format_json(const vm::VmInfo& info);

@@ -106,6 +106,14 @@ CREATE TABLE extradata (
   PRIMARY KEY (host, uuid, key)
 ) WITHOUT ROWID;
 )sql",
+    // 6: modifyvm --cpus: an intent records <vcpu> and its `current` too. 0 in a row written
+    //    before this step means "not recorded": that build never changed the vCPUs.
+    R"sql(
+ALTER TABLE pending_change ADD COLUMN before_vcpus INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE pending_change ADD COLUMN before_current_vcpus INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE pending_change ADD COLUMN after_vcpus INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE pending_change ADD COLUMN after_current_vcpus INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 } // namespace
 

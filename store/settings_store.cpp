@@ -170,11 +170,13 @@ void bind_record(Statement::Use& use, const MemoryRecord& r) {
   use.bind(r.memory_kib)
       .bind(r.current_kib)
       .bind(std::int64_t{r.nosharepages})
-      .bind(std::int64_t{r.hugepages});
+      .bind(std::int64_t{r.hugepages})
+      .bind(r.vcpus)
+      .bind(r.current_vcpus);
 }
 MemoryRecord read_record(const Statement::Use& use, int col) {
-  return {use.get_int(col), use.get_int(col + 1), use.get_int(col + 2) != 0,
-          use.get_int(col + 3) != 0};
+  return {use.get_int(col),          use.get_int(col + 1), use.get_int(col + 2) != 0,
+          use.get_int(col + 3) != 0, use.get_int(col + 4), use.get_int(col + 5)};
 }
 } // namespace
 
@@ -184,7 +186,11 @@ void SettingsStore::put_pending(const VmKey& key, const std::string& name,
   upsert_vm(key, name);
   Statement del(m_db, "DELETE FROM pending_change WHERE host = ? AND uuid = ?");
   Statement::Use(del).bind(key.host).bind(key.uuid).run();
-  Statement put(m_db, "INSERT INTO pending_change VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  Statement put(m_db, "INSERT INTO pending_change (host, uuid, before_memory_kib, "
+                      "before_current_kib, before_nosharepages, before_hugepages, before_vcpus, "
+                      "before_current_vcpus, after_memory_kib, after_current_kib, "
+                      "after_nosharepages, after_hugepages, after_vcpus, after_current_vcpus) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   {
     Statement::Use use(put);
     use.bind(key.host).bind(key.uuid);
@@ -201,8 +207,9 @@ void SettingsStore::put_pending(const VmKey& key, const std::string& name,
 
 std::optional<PendingChange> SettingsStore::pending(const VmKey& key) {
   Statement get(m_db, "SELECT before_memory_kib, before_current_kib, before_nosharepages, "
-                      "before_hugepages, after_memory_kib, after_current_kib, after_nosharepages, "
-                      "after_hugepages FROM pending_change WHERE host = ? AND uuid = ?");
+                      "before_hugepages, before_vcpus, before_current_vcpus, after_memory_kib, "
+                      "after_current_kib, after_nosharepages, after_hugepages, after_vcpus, "
+                      "after_current_vcpus FROM pending_change WHERE host = ? AND uuid = ?");
   PendingChange change;
   {
     Statement::Use use(get);
@@ -211,7 +218,7 @@ std::optional<PendingChange> SettingsStore::pending(const VmKey& key) {
       return std::nullopt;
     }
     change.before = read_record(use, 0);
-    change.after = read_record(use, 4);
+    change.after = read_record(use, 6);
   }
   Statement settings(m_db, "SELECT key, value FROM pending_setting WHERE host = ? AND uuid = ?");
   Statement::Use use(settings);

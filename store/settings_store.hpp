@@ -23,12 +23,15 @@ struct VmKey {
 /// Setting key (modifyvm's table key) → integer value (MB, or 0/1 for on/off).
 using Settings = std::map<std::string, std::int64_t, std::less<>>;
 
-/// A domain's memory configuration as the store records it (libvirt's values).
+/// A domain's memory configuration and vCPU counts as the store records them (libvirt's
+/// values). vcpus 0: not recorded (an intent written before schema 6).
 struct MemoryRecord {
   std::int64_t memory_kib = 0;
   std::int64_t current_kib = 0;
   bool nosharepages = false;
   bool hugepages = false;
+  std::int64_t vcpus = 0;
+  std::int64_t current_vcpus = 0;
   bool operator==(const MemoryRecord&) const = default;
 };
 

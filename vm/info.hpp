@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace vbm::vm {
 
@@ -16,6 +18,17 @@ namespace vbm::vm {
 /// such as OS type, Additions run level or Guest Facilities, and the configured balloon rather
 /// than controlvm's live request).
 enum class Session { Open, None };
+
+/// A VirtualBox guest OS type (Global::sOSTypes): its id and description.
+struct OsType {
+  std::string_view id;          ///< "Ubuntu_64"
+  std::string_view description; ///< "Ubuntu (64-bit)"
+};
+
+/// The VirtualBox OS type a libosinfo OS id amounts to on `arch` (libvirt's <os><type arch>),
+/// where VirtualBox 7.0 has one that clearly fits (an OS family's generic type, a Windows
+/// release); nullopt otherwise.
+std::optional<OsType> vbox_os_type(std::string_view libosinfo_id, std::string_view arch);
 
 struct VmInfo {
   backend::VmRef vm;
@@ -26,6 +39,11 @@ struct VmInfo {
   std::uint32_t balloon_mb = 0;
   bool page_fusion = false;
   bool large_pages = false;
+  std::uint32_t cpus = 1;
+  std::vector<std::string> groups{"/"};
+  std::optional<OsType> os_type;
+  std::optional<std::string> config_file;
+  std::optional<std::string> state_file; ///< the managed-save image of a saved VM
   /// What changed in libvirt's configuration outside vboxmanage (the values are then libvirt's).
   std::optional<std::string> drift;
 };

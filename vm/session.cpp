@@ -44,7 +44,7 @@ Applied apply_settings(backend::Hypervisor& hv, store::SettingsStore& store,
   // forget the intent in one transaction. If libvirt refuses, the intent is forgotten and
   // nothing changed; if the process or the connection dies in between, the next writer finishes
   // the change (recover_pending), so the store and libvirt never stay apart.
-  auto target = to_domain(result.after, actual.balloon_device);
+  auto target = to_domain(result.after, actual);
   auto new_settings = to_store(result.after);
   if (target != actual) {
     store.put_pending(key, vm.name, {new_settings, to_record(actual), to_record(target)});

@@ -13,6 +13,8 @@ namespace {
 constexpr std::uint32_t k_ram_min_mb = 4;          // MM_RAM_MIN_IN_MB
 constexpr std::uint32_t k_ram_max_mb_64 = 2097152; // MM_RAM_MAX_IN_MB, 64-bit hosts
 constexpr std::uint32_t k_ram_max_mb_32 = 3584;    // 32-bit hosts
+constexpr std::uint32_t k_cpus_min = 1;            // SchemaDefs::MinCPUCount (TCPUCount)
+constexpr std::uint32_t k_cpus_max = 64;           // SchemaDefs::MaxCPUCount
 
 ApiError session_error(const std::string& text, ApiError::Code code, const CallSite& site) {
   return ApiError(text, code, "SessionMachine", "IMachine", site);
@@ -37,6 +39,17 @@ void apply_memory(VmSettings& s, std::uint32_t mb, const SetterContext& ctx, con
   }
   require_mutable(ctx, false, site);
   s.memory_mb = mb;
+}
+
+// Machine::setCPUCount: the range before the state (there is no CPU hot-plug to check).
+void apply_cpus(VmSettings& s, std::uint32_t n, const SetterContext& ctx, const CallSite& site) {
+  if (n < k_cpus_min || n > k_cpus_max) {
+    throw session_error(fmt::format("Invalid virtual CPU count: {} (must be in range [{}, {}])", n,
+                                    k_cpus_min, k_cpus_max),
+                        k_invalid_arg, site);
+  }
+  require_mutable(ctx, false, site);
+  s.cpus = n;
 }
 
 void apply_balloon(VmSettings& s, std::uint32_t mb, const SetterContext& ctx,
@@ -74,6 +87,8 @@ constexpr Setting k_table[] = {
     {"guestmemoryballoon", apply_balloon,
      [](const VmSettings& s) -> std::int64_t { return s.balloon_mb; },
      [](VmSettings& s, std::int64_t v) { s.balloon_mb = static_cast<std::uint32_t>(v); }},
+    {"cpus", apply_cpus, [](const VmSettings& s) -> std::int64_t { return s.cpus; },
+     [](VmSettings& s, std::int64_t v) { s.cpus = static_cast<std::uint32_t>(v); }},
 };
 
 // Whether `actual` is `change` made in part: every field holds its value from before or after
@@ -84,7 +99,24 @@ bool partly_applied(const store::PendingChange& change, const store::MemoryRecor
          either(change.before.current_kib, change.after.current_kib, actual.current_kib) &&
          either(change.before.nosharepages, change.after.nosharepages, actual.nosharepages) &&
          either(change.before.hugepages, change.after.hugepages, actual.hugepages) &&
+         either(change.before.vcpus, change.after.vcpus, actual.vcpus) &&
+         either(change.before.current_vcpus, change.after.current_vcpus, actual.current_vcpus) &&
          actual != change.before;
+}
+
+// The intent a killed writer left, if any. One written before the store recorded vCPUs
+// (schema 6) did not change them: they are what libvirt holds.
+std::optional<store::PendingChange> read_pending(store::SettingsStore& store,
+                                                 const store::VmKey& key,
+                                                 const store::MemoryRecord& actual) {
+  auto pending = store.pending(key);
+  if (pending && pending->before.vcpus == 0) {
+    for (auto* r : {&pending->before, &pending->after}) {
+      r->vcpus = actual.vcpus;
+      r->current_vcpus = actual.current_vcpus;
+    }
+  }
+  return pending;
 }
 
 std::string describe_drift(const backend::DomainMemory& expected,
@@ -104,6 +136,9 @@ std::string describe_drift(const backend::DomainMemory& expected,
   kib("currentMemory", expected.current_kib, actual.current_kib);
   flag("nosharepages", expected.nosharepages, actual.nosharepages);
   flag("hugepages", expected.hugepages, actual.hugepages);
+  if (expected.vcpus != actual.vcpus) {
+    changes.push_back(fmt::format("<vcpu> {}, now {}", expected.vcpus, actual.vcpus));
+  }
   std::string joined;
   for (const auto& c : changes) {
     joined += joined.empty() ? c : "; " + c;
@@ -134,7 +169,7 @@ void check_balloon_size(std::uint32_t balloon_mb, std::uint32_t ram_mb, const Se
   }
 }
 
-backend::DomainMemory to_domain(const VmSettings& s, bool balloon_device) {
+backend::DomainMemory to_domain(const VmSettings& s, const backend::DomainMemory& now) {
   std::uint32_t bound = balloon_bound(s.memory_mb);
   std::uint32_t balloon = std::min(s.balloon_mb, bound > 0 ? bound - 1 : 0);
   return backend::DomainMemory{
@@ -142,7 +177,10 @@ backend::DomainMemory to_domain(const VmSettings& s, bool balloon_device) {
       .current_kib = std::uint64_t{s.memory_mb - balloon} * 1024,
       .nosharepages = !s.page_fusion,
       .hugepages = s.large_pages,
-      .balloon_device = balloon_device,
+      .balloon_device = now.balloon_device,
+      .vcpus = s.cpus,
+      .current_vcpus =
+          now.current_vcpus >= now.vcpus ? s.cpus : std::min(now.current_vcpus, s.cpus),
   };
 }
 
@@ -153,6 +191,7 @@ VmSettings from_domain(const backend::DomainMemory& mem) {
       .balloon_mb = static_cast<std::uint32_t>(taken / 1024),
       .page_fusion = !mem.nosharepages,
       .large_pages = mem.hugepages,
+      .cpus = mem.vcpus,
   };
 }
 
@@ -177,13 +216,17 @@ std::optional<VmSettings> from_store(const store::Settings& stored) {
 }
 
 store::MemoryRecord to_record(const backend::DomainMemory& mem) {
-  return {static_cast<std::int64_t>(mem.memory_kib), static_cast<std::int64_t>(mem.current_kib),
-          mem.nosharepages, mem.hugepages};
+  return {static_cast<std::int64_t>(mem.memory_kib),
+          static_cast<std::int64_t>(mem.current_kib),
+          mem.nosharepages,
+          mem.hugepages,
+          mem.vcpus,
+          mem.current_vcpus};
 }
 
 Resolved resolve_settings(store::SettingsStore& store, const store::VmKey& key,
                           const backend::DomainMemory& actual) {
-  auto pending = store.pending(key);
+  auto pending = read_pending(store, key, to_record(actual));
   if (pending &&
       (pending->after == to_record(actual) || partly_applied(*pending, to_record(actual)))) {
     if (auto settings = from_store(pending->settings)) {
@@ -194,7 +237,7 @@ Resolved resolve_settings(store::SettingsStore& store, const store::VmKey& key,
   if (!recorded) {
     return {from_domain(actual), std::nullopt};
   }
-  auto expected = to_domain(*recorded, actual.balloon_device);
+  auto expected = to_domain(*recorded, actual);
   if (expected == actual) {
     return {*recorded, std::nullopt};
   }
@@ -204,7 +247,7 @@ Resolved resolve_settings(store::SettingsStore& store, const store::VmKey& key,
 backend::DomainMemory recover_pending(backend::Hypervisor& hv, store::SettingsStore& store,
                                       const store::VmKey& key, const backend::VmRef& vm,
                                       const backend::DomainMemory& actual) {
-  auto pending = store.pending(key);
+  auto pending = read_pending(store, key, to_record(actual));
   if (!pending) {
     return actual;
   }
@@ -214,7 +257,7 @@ backend::DomainMemory recover_pending(backend::Hypervisor& hv, store::SettingsSt
   auto now = to_record(actual);
   auto settings = from_store(pending->settings);
   if (settings && now != pending->after && partly_applied(*pending, now)) {
-    auto after = to_domain(*settings, actual.balloon_device);
+    auto after = to_domain(*settings, actual);
     hv.set_persistent_memory(vm, after);
     store.finish_pending(key, vm.name, &pending->settings);
     return after;

@@ -1,8 +1,9 @@
 #pragma once
-// The VirtualBox-level memory settings of a VM (IMachine's MemorySize, MemoryBalloonSize,
-// PageFusionEnabled, LargePages), the setters with Main's checks, and how the settings map onto
-// libvirt's persistent configuration (kvm-mapping.md) and onto the store. modifyvm's option rows
-// (cli/modifyvm.cpp) name these settings; their grammar and usage text are the frontend's.
+// The VirtualBox-level sizing settings of a VM (IMachine's MemorySize, MemoryBalloonSize,
+// PageFusionEnabled, LargePages, CPUCount), the setters with Main's checks, and how the settings
+// map onto libvirt's persistent configuration (kvm-mapping.md) and onto the store. modifyvm's
+// option rows (cli/modifyvm.cpp) name these settings; their grammar and usage text are the
+// frontend's.
 
 #include "backend/hypervisor.hpp"
 #include "store/settings_store.hpp"
@@ -22,6 +23,7 @@ struct VmSettings {
   std::uint32_t balloon_mb = 0;  ///< MB taken at start (<memory> − <currentMemory>)
   bool page_fusion = false;      ///< no <nosharepages/>
   bool large_pages = false;      ///< <hugepages/>
+  std::uint32_t cpus = 1;        ///< <vcpu> (IMachine::CPUCount)
   bool operator==(const VmSettings&) const = default;
 };
 
@@ -55,9 +57,11 @@ constexpr std::uint32_t balloon_bound(std::uint32_t ram_mb) {
 void check_balloon_size(std::uint32_t balloon_mb, std::uint32_t ram_mb, const SetterContext& ctx,
                         const CallSite& site);
 
-/// The libvirt configuration for `s`. A balloon larger than VirtualBox would accept for the
-/// RAM (RAM may be lowered below it) is capped at the largest accepted value.
-backend::DomainMemory to_domain(const VmSettings& s, bool balloon_device);
+/// The libvirt configuration for `s`, given what libvirt holds `now` (its balloon device, and
+/// its vCPUs online at start: all of them stay all, fewer stay as many, never above the count).
+/// A balloon larger than VirtualBox would accept for the RAM (RAM may be lowered below it) is
+/// capped at the largest accepted value.
+backend::DomainMemory to_domain(const VmSettings& s, const backend::DomainMemory& now);
 /// The settings a libvirt configuration amounts to (libvirt's truth).
 VmSettings from_domain(const backend::DomainMemory& mem);
 

@@ -32,6 +32,9 @@ assert_exit 0 vbm list runningvms
 assert_contains "$OUT" "\"$d\""
 assert_exit 0 vbm showvminfo "$d" --machinereadable
 assert_contains "$OUT" 'VMState="running"'
+# showVMInfo with a session: IGuest's run level 0 (no Guest Additions on KVM), no state file.
+assert_contains "$OUT" $'GuestMemoryBalloon=64\nGuestAdditionsRunLevel=0'
+assert_not_contains "$OUT" "VMStateFile="
 
 virsh_q suspend "$d" >/dev/null
 assert_exit 1 vbm modifyvm "$d" --memory 300
@@ -44,6 +47,16 @@ virsh_q resume "$d" >/dev/null
 virsh_q managedsave "$d" >/dev/null
 assert_exit 0 vbm showvminfo "$d" --machinereadable
 assert_contains "$OUT" 'VMState="saved"'
+# showVMInfo's VMStateFile (machine-readable only): libvirt's managed-save image, where the
+# QEMU driver keeps it when libvirtd runs privileged (local qemu:///system only).
+if [[ $LIBVIRT_URI == qemu:///system ]]; then
+  assert_contains "$OUT" "VMStateFile=\"/var/lib/libvirt/qemu/save/$d.save\""
+  [[ -s /var/lib/libvirt/qemu/save/$d.save ]] || fail "the state file showvminfo names does not exist"
+else
+  assert_not_contains "$OUT" "VMStateFile=" "the path is not known on $LIBVIRT_URI"
+fi
+assert_exit 0 vbm showvminfo "$d"
+assert_not_contains "$OUT" "/save/" "no human state-file line"
 assert_exit 1 vbm modifyvm "$d" --page-fusion on
 assert_eq "error: The machine is not mutable (state is Saved)" "$(head -1 <<<"$ERR" | sed 's/^[^:]*: //')"
 assert_contains "$ERR" "Details: code VBOX_E_INVALID_VM_STATE (0x80bb0002), component SessionMachine, interface IMachine"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # modifyvm on a real, powered-off domain: the change lands in libvirt's persistent
-# configuration and the store; every row of spec §2.5 on a 64-bit host; drift from virsh.
+# configuration and the store; every row of spec §2.5 on a 64-bit host; drift from virsh;
+# --cpus reaching <vcpu>, and VirtualBox options vboxkvm does not manage refused.
 # Runs against $LIBVIRT_URI, passed explicitly with --connect (CTest runs it locally and
 # through qemu+tcp://127.0.0.1/system).
 . "$(dirname "$0")/common.sh"
@@ -19,7 +20,7 @@ assert_eq 421888 "$(xml_value "$d" currentMemory)" "<currentMemory>"
 assert_contains "$(inactive_xml "$d")" "<nosharepages/>"
 assert_not_contains "$(inactive_xml "$d")" "<hugepages/>"
 assert_exit 0 vbm showvminfo "$d" --machinereadable
-assert_contains "$OUT" $'memory=512\npagefusion="off"\nlargepages="off"\nVMState="poweroff"'
+assert_contains "$OUT" $'memory=512\npagefusion="off"\ncpus=1\nlargepages="off"\nVMState="poweroff"'
 assert_contains "$OUT" "GuestMemoryBalloon=100"
 assert_exit 0 vbm showvminfo "$d"
 assert_contains "$OUT" "Memory size:                 512MB"
@@ -81,6 +82,41 @@ assert_eq 1 "$(grep -c . <<<"$ERR")" "the drift warning is one line"
 assert_exit 0 vbm modifyvm "$d" --page-fusion off
 assert_exit 0 vbm showvminfo "$d"
 assert_eq "" "$ERR" "no drift after modifyvm resynchronised the store"
+
+# --cpus (handleModifyVM MODIFYVM_CPUS -> Machine::setCPUCount) reaches <vcpu>, in the same
+# call as --memory (the usual Vagrant call), and showvminfo reports it.
+vcpu_of() { inactive_xml "$1" | grep -o "<vcpu[^>]*>[0-9]*</vcpu>"; }
+assert_exit 0 vbm modifyvm "$d" --memory 2048 --cpus 2
+assert_eq "" "$OUT$ERR" "modifyvm --memory --cpus prints nothing"
+assert_eq $((2048 * 1024)) "$(xml_value "$d" memory)" "<memory> with --cpus"
+assert_eq 2 "$(vcpu_of "$d" | sed 's:.*>\([0-9]*\)</vcpu>:\1:')" "<vcpu> after --cpus 2"
+assert_not_contains "$(vcpu_of "$d")" "current="
+assert_exit 0 vbm showvminfo "$d"
+assert_contains "$OUT" "Number of CPUs:              2"
+assert_eq "" "$ERR" "no drift warning after --cpus"
+assert_exit 0 vbm showvminfo "$d" --machinereadable
+assert_contains "$OUT" $'pagefusion="off"\ncpus=2\nlargepages="off"'
+if [[ $LIBVIRT_URI == qemu:///system ]]; then
+  assert_contains "$OUT" "CfgFile=\"/etc/libvirt/qemu/$d.xml\""
+  [[ -e /etc/libvirt/qemu/$d.xml ]] || fail "the config file showvminfo names does not exist"
+fi
+# Out of range, or a VirtualBox option vboxkvm does not manage: nothing changes, not even the
+# valid options before it.
+before=$(inactive_xml "$d")
+assert_exit 1 vbm modifyvm "$d" --memory 1024 --cpus 65
+assert_contains "$ERR" "error: Invalid virtual CPU count: 65 (must be in range [1, 64])"
+assert_exit 1 vbm modifyvm "$d" --memory 1024 --cpus 1 --nic1 nat
+assert_eq "VBoxManage: error: --nic1: this VirtualBox setting is not managed by vboxkvm (KVM guests are configured with virsh edit)" \
+  "$ERR"
+assert_eq "$before" "$(inactive_xml "$d")" "refused --cpus / --nic1 left the domain as it was"
+# vCPUs online at start set with virsh (1 of 4) stay as many; never above the new count.
+virsh_q setvcpus "$d" 4 --config --maximum >/dev/null
+virsh_q setvcpus "$d" 1 --config >/dev/null
+assert_exit 0 vbm modifyvm "$d" --cpus 3
+assert_contains "$(vcpu_of "$d")" "current='1'>3</vcpu>"
+assert_exit 0 vbm modifyvm "$d" --cpus 1
+assert_eq 1 "$(vcpu_of "$d" | sed 's:.*>\([0-9]*\)</vcpu>:\1:')" "<vcpu> after --cpus 1"
+assert_not_contains "$(vcpu_of "$d")" "current="
 
 # list sees it; an unknown VM is the API error.
 assert_exit 0 vbm list vms

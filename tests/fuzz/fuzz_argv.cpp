@@ -22,7 +22,8 @@
 //    "internal error:" (only a bug reaches that branch of the catch ladder);
 //  - exit 0 prints no error line; a non-zero exit prints something;
 //  - exit 2 (syntax) never opened the hypervisor or the store (they are opened lazily), except
-//    setextradata's "Too many parameters" after its VM was found;
+//    setextradata's "Too many parameters" and showvminfo's "Option --log is exclusive", both
+//    after their VM was found;
 //  - a read-only connection is never asked to change anything;
 //  - output holds no NUL, and is valid UTF-8 when every input word so far is (a command may
 //    print what an earlier one of the same input stored);
@@ -269,10 +270,12 @@ void check_output(const Command& cmd, int rc, const cli::StringOutput& out, bool
   if (rc != cli::k_exit_success && out.stdout_text.empty() && out.stderr_text.empty()) {
     fail("a failure that says nothing", std::to_string(rc));
   }
-  // setextradata is the one exception: VirtualBox looks its VM up before it counts the words
-  // ("Too many parameters" only for a VM that exists).
+  // setextradata and showvminfo's --log are the exceptions: VirtualBox looks the VM up before
+  // it counts the words ("Too many parameters" only for a VM that exists) or checks that --log
+  // is exclusive (handleShowVMInfo).
   bool looks_up_first =
-      std::find(cmd.args.begin(), cmd.args.end(), "setextradata") != cmd.args.end();
+      std::find(cmd.args.begin(), cmd.args.end(), "setextradata") != cmd.args.end() ||
+      out.stderr_text.find("error: Option --log is exclusive") != std::string::npos;
   if (rc == cli::k_exit_syntax && opened && !looks_up_first) {
     fail("a syntax error (exit 2) opened the hypervisor or the store");
   }

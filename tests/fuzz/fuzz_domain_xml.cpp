@@ -9,13 +9,15 @@
 // Invariants (abort() on violation):
 //  - both functions throw nothing but BackendError;
 //  - apply refuses only what parse refuses too (no XML, or no <domain>);
-//  - parse reads what apply wrote (memory, currentMemory, both flags), and the balloon device
+//  - parse reads what apply wrote (memory, currentMemory, both flags, <vcpu> and its
+//    `current`), and the balloon device
 //    is the one the input had. Not checked, nor what follows, for a <domain> with two
 //    <memoryBacking>: libvirt never prints that, and when apply empties (so removes) the first,
 //    parse reads the second;
 //  - apply is idempotent: applying the same values to its own output changes nothing (up to
 //    the indentation of its first output);
-//  - everything but <memory>, <currentMemory> and the two flags of <memoryBacking> is preserved.
+//  - everything but <memory>, <currentMemory>, the two flags of <memoryBacking> and the count
+//    and `current` of <vcpu> is preserved.
 
 #include "backend/domain_xml.hpp"
 
@@ -79,6 +81,16 @@ std::string without_memory(std::string_view xml) {
   auto domain = doc.child("domain");
   domain.remove_child("memory");
   domain.remove_child("currentMemory");
+  if (auto vcpu = domain.child("vcpu")) { // its other attributes (placement, cpuset) stay
+    while (vcpu.remove_attribute("current")) {
+    }
+    while (auto child = vcpu.first_child()) {
+      vcpu.remove_child(child);
+    }
+    if (!vcpu.first_attribute()) {
+      domain.remove_child(vcpu); // apply adds a <vcpu> where there was none
+    }
+  }
   drop_blank_text(domain);
   if (auto backing = domain.child("memoryBacking")) {
     while (backing.remove_child("nosharepages")) {
@@ -160,6 +172,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, size_t size) {
     want.current_kib = edit.ConsumeIntegral<std::uint64_t>();
     want.nosharepages = edit.ConsumeBool();
     want.hugepages = edit.ConsumeBool();
+    want.vcpus = edit.ConsumeIntegralInRange<std::uint32_t>(1, UINT32_MAX);
+    want.current_vcpus = edit.ConsumeIntegralInRange<std::uint32_t>(1, UINT32_MAX);
   }
   check_edit(xml, read, want);
   if (read) {
@@ -167,6 +181,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, size_t size) {
     flipped.current_kib = flipped.memory_kib;
     flipped.nosharepages = !flipped.nosharepages;
     flipped.hugepages = !flipped.hugepages;
+    flipped.vcpus = flipped.vcpus == 1 ? 2 : 1;
     check_edit(xml, read, flipped);
   }
   return 0;

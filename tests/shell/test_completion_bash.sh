@@ -132,8 +132,8 @@ check "registered for vboxmanage" eval "func_for vboxmanage >/dev/null"
 check "registered for VBoxManage" eval "func_for VBoxManage >/dev/null"
 
 commands=(list showvminfo modifyvm startvm controlvm metrics pagefusion getextradata setextradata balloonctrl help)
-modifyvm_opts=(--memory --page-fusion --large-pages --guest-memory-balloon)
-showvminfo_opts=(--details --machinereadable --json)
+modifyvm_opts=(--memory --page-fusion --cpus --large-pages --guest-memory-balloon)
+showvminfo_opts=(--details --machinereadable --log --password-id --password --json)
 start_types=(headless gui separate capture)
 controlvm_subs=(pause resume reset poweroff savestate acpipowerbutton shutdown guestmemoryballoon)
 all_vms=("my vm" plain 'it"s {odd}' myother 'busy[x]')

@@ -136,7 +136,7 @@ fi
 tab 'vboxmanage showvminfo "nof' 'vboxmanage showvminfo "nofusion with space" $'
 
 # Which VMs: running ones for controlvm, those that can start for startvm.
-tab "vboxmanage controlvm " '^paused1 +run1 *$' 'off1|saved1|nofusion'
+tab "vboxmanage controlvm " '^os1 +paused1 +run1 *$' 'off1|saved1|nofusion'
 tab "vboxmanage controlvm run1 p" '^pause +poweroff *$'
 tab "vboxmanage controlvm run1 guestmemoryballoon 512 " 'guestmemoryballoon 512 --wait $'
 tab "VBoxManage startvm " 'nofusion\\? with\\? space +off1 +saved1' 'run1|paused1' # zsh lists quoted
@@ -149,7 +149,7 @@ tab "vboxmanage list " 'runningvms +vms'
 
 # metrics: subcommands, objects (host and running VMs), base names for setup.
 tab "vboxmanage metrics " 'collect +disable +enable +list +query +setup'
-tab "vboxmanage metrics setup --period 2 " 'host +paused1 +run1' 'off1|saved1'
+tab "vboxmanage metrics setup --period 2 " 'host +os1 +paused1 +run1' 'off1|saved1'
 tab "vboxmanage metrics setup host RAM/V" 'vboxmanage metrics setup host RAM/VMM $'
 
 finish

@@ -41,6 +41,7 @@ public:
     /// running_domain_io_stats: its hard disks and its network interfaces' counters.
     std::vector<backend::DomainDiskStats> disks;
     std::vector<backend::DomainNicStats> nics;
+    backend::DomainDetails details;          ///< what domain_details returns
   };
 
   /// Adds a powered-off VM with `memory_mb` of RAM and no balloon; returns it for tweaking.
@@ -150,6 +151,10 @@ public:
   backend::DomainMemory persistent_memory(const backend::VmRef& ref) override {
     check("persistent_memory");
     return get(ref).memory;
+  }
+  backend::DomainDetails domain_details(const backend::VmRef& ref) override {
+    check("domain_details");
+    return get(ref).details;
   }
   void set_persistent_memory(const backend::VmRef& ref, const backend::DomainMemory& mem) override {
     calls.push_back("set_persistent_memory " + ref.name);

@@ -164,13 +164,18 @@ TEST_F(CompleteTest, ShowvminfoNamesAreRawAndAllOfThem) {
 }
 
 TEST_F(CompleteTest, ShowvminfoOptionsBeforeOrAfterTheVm) {
+  // g_aShowVMInfoOptions' long words (the short ones are not offered), and --json.
   EXPECT_THAT(complete({"showvminfo", "off1", ""}),
-              UnorderedElementsAre("--details", "--machinereadable", "--json"));
+              UnorderedElementsAre("--details", "--machinereadable", "--log", "--password-id",
+                                   "--password", "--json"));
   EXPECT_THAT(complete({"showvminfo", "-"}),
-              UnorderedElementsAre("--details", "--machinereadable", "--json"));
+              UnorderedElementsAre("--details", "--machinereadable", "--log", "--password-id",
+                                   "--password", "--json"));
   // Exclusive, and no repeats; the legacy spelling counts.
-  EXPECT_THAT(complete({"showvminfo", "off1", "--json", ""}), ElementsAre("--details"));
-  EXPECT_THAT(complete({"showvminfo", "-machinereadable", "off1", "-"}), ElementsAre("--details"));
+  EXPECT_THAT(complete({"showvminfo", "off1", "--json", ""}),
+              ElementsAre("--details", "--log", "--password-id", "--password"));
+  EXPECT_THAT(complete({"showvminfo", "-machinereadable", "off1", "-"}),
+              ElementsAre("--details", "--log", "--password-id", "--password"));
   EXPECT_THAT(complete({"showvminfo", "off1", "x", ""}), IsEmpty()); // too many VMs already
 }
 

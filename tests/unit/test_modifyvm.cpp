@@ -1,5 +1,6 @@
 // modifyvm against VirtualBox's rules (spec §2), on the fake hypervisor and an in-memory store.
 
+#include "cli/modifyvm.hpp"
 #include "support/cli_fixture.hpp"
 #include "vm/settings.hpp"
 
@@ -296,7 +297,7 @@ TEST_F(ModifyVmTest, KilledBeforeLibvirtChangeIsForgotten) {
       {"fakehost", k_uuid}, "vm",
       {{{"memory", 4096}, {"guestmemoryballoon", 0}, {"pagefusion", 1}, {"largepages", 0}},
        vm::to_record(mem()),
-       vm::to_record(vm::to_domain({4096, 0, true, false}, true))});
+       vm::to_record(vm::to_domain({4096, 0, true, false}, {}))});
   EXPECT_EQ(run("showvminfo vm --machinereadable"), 0);
   EXPECT_THAT(out.stdout_text, HasSubstr("memory=1024\n"));
   EXPECT_EQ(run("modifyvm vm --large-pages on"), 0);
@@ -307,15 +308,110 @@ TEST_F(ModifyVmTest, KilledBeforeLibvirtChangeIsForgotten) {
 
 TEST(VmSettingsMapping, BalloonAboveLimitAfterRamLoweredIsCapped) {
   vm::VmSettings s{.memory_mb = 100, .balloon_mb = 500, .page_fusion = true, .large_pages = false};
-  auto d = vm::to_domain(s, true);
+  auto d = vm::to_domain(s, {});
   EXPECT_EQ(d.current_kib, (100u - 89) * 1024);
 }
 
 TEST(VmSettingsMapping, RoundTripThroughDomainAndStore) {
   vm::VmSettings s{.memory_mb = 512, .balloon_mb = 100, .page_fusion = false, .large_pages = true};
-  EXPECT_EQ(vm::from_domain(vm::to_domain(s, true)), s);
+  EXPECT_EQ(vm::from_domain(vm::to_domain(s, {})), s);
   EXPECT_EQ(vm::from_store(vm::to_store(s)), s);
   EXPECT_FALSE(vm::from_store({{"memory", 512}}).has_value());
+}
+
+// Machine::setCPUCount: [1, 64] before the state check; VBoxManageModifyVM.cpp line 946.
+TEST_F(ModifyVmTest, CpusLandInVcpuWithMemoryInOneCall) {
+  EXPECT_EQ(run("modifyvm vm --memory 2048 --cpus 2"), 0);
+  EXPECT_EQ(out.stderr_text, "");
+  EXPECT_EQ(mem().memory_kib, 2048u * 1024);
+  EXPECT_EQ(mem().vcpus, 2u);
+  EXPECT_EQ(mem().current_vcpus, 2u);
+  EXPECT_EQ(stored().at("cpus"), 2);
+  EXPECT_EQ(run("modifyvm vm --cpus=64"), 0);
+  EXPECT_EQ(mem().vcpus, 64u);
+}
+
+TEST_F(ModifyVmTest, CpusOutOfRangeChangeNothing) {
+  for (const char* n : {"0", "65"}) {
+    EXPECT_EQ(run(std::string("modifyvm vm --memory 2048 --cpus ") + n), 1);
+    EXPECT_EQ(out.stderr_text,
+              std::string("VBoxManage: error: Invalid virtual CPU count: ") + n +
+                  " (must be in range [1, 64])\n"
+                  "VBoxManage: error: Details: code NS_ERROR_INVALID_ARG (0x80070057), component "
+                  "SessionMachine, interface IMachine, callee nsISupports\n"
+                  "VBoxManage: error: Context: \"COMSETTER(CPUCount)(ValueUnion.u32)\" at line "
+                  "946 of file VBoxManageModifyVM.cpp\n");
+    expect_unchanged();
+    EXPECT_EQ(mem().vcpus, 1u);
+  }
+}
+
+TEST_F(ModifyVmTest, CpusKeepVcpusOnlineAtStartConsistent) {
+  // Set with virsh: 2 of 4 online at start. Fewer stay as many (never above the count); all
+  // would stay all.
+  hv.vm("vm").memory.vcpus = 4;
+  hv.vm("vm").memory.current_vcpus = 2;
+  EXPECT_EQ(run("modifyvm vm --memory 2048"), 0);
+  EXPECT_EQ(mem().current_vcpus, 2u); // an unrelated change leaves the vCPUs as they were
+  EXPECT_EQ(run("modifyvm vm --cpus 8"), 0);
+  EXPECT_EQ(mem().vcpus, 8u);
+  EXPECT_EQ(mem().current_vcpus, 2u);
+  EXPECT_EQ(run("modifyvm vm --cpus 1"), 0);
+  EXPECT_EQ(mem().vcpus, 1u);
+  EXPECT_EQ(mem().current_vcpus, 1u);
+}
+
+// VirtualBox's other modifyvm options (g_aModifyVMOptions) are its options, not typos: one line
+// naming the option as typed, exit 1, nothing changed, even after valid options.
+TEST_F(ModifyVmTest, VirtualBoxOptionsVboxkvmDoesNotManageAreRefusedByName) {
+  const std::string msg =
+      ": this VirtualBox setting is not managed by vboxkvm (KVM guests are configured with "
+      "virsh edit)\n";
+  for (const char* args :
+       {"--nic1 nat", "--memory 2048 --nic1=nat", "--nictype2:virtio", "--nic-type2 virtio",
+        "--vram 16", "--boot1 disk", "--cpuid-remove-all", "--ostype Ubuntu_64",
+        "--natpf1 ssh,tcp,,22,,22", "--cpus 2 --description x", "--idec-ontroller PIIX4"}) {
+    EXPECT_EQ(run(std::string("modifyvm vm ") + args), 1) << args;
+    std::string word = args;
+    word = word.substr(word.rfind("--"));
+    word = word.substr(0, word.find_first_of(" =:"));
+    EXPECT_EQ(out.stderr_text, "VBoxManage: error: " + word + msg) << args;
+    expect_unchanged();
+    EXPECT_EQ(mem().vcpus, 1u);
+  }
+  // The first failure in argv order wins, as in VirtualBox.
+  EXPECT_EQ(run("modifyvm vm --memory 1 --nic1 nat"), 1);
+  EXPECT_THAT(out.stderr_text, StartsWith("VBoxManage: error: Invalid RAM size: 1 MB"));
+  // A typo stays one; so do a name VirtualBox lacks on Linux and a flag given a value.
+  for (const char* bad : {"--nic-typo1", "--pci-attach", "--cpuid-remove-all=1", "--Memory"}) {
+    EXPECT_EQ(run(std::string("modifyvm vm ") + bad + " x"), 1) << bad;
+    EXPECT_THAT(out.stderr_text, HasSubstr(std::string("Unknown option: ") + bad)) << bad;
+  }
+  // A value that looks like a VirtualBox option is still the value of ours.
+  EXPECT_EQ(run("modifyvm vm --memory --nic1"), 1);
+  EXPECT_THAT(out.stderr_text, HasSubstr("Invalid argument format: --nic1"));
+  EXPECT_EQ(run("modifyvm vm -- --nic1"), 1);
+  EXPECT_THAT(out.stderr_text, HasSubstr("Invalid parameter '--nic1'"));
+}
+
+TEST(VboxOptionTable, HoldsEveryOptionOfOursAndMatchesAsRtGetOptDoes) {
+  for (const auto& row : cli::modifyvm_rows()) {
+    EXPECT_TRUE(cli::match_vbox_modifyvm_option(row.flag)) << row.flag;
+    if (!row.legacy_flag.empty()) {
+      EXPECT_TRUE(cli::match_vbox_modifyvm_option(row.legacy_flag)) << row.legacy_flag;
+    }
+  }
+  size_t spellings = 0;
+  for (const auto& o : cli::vbox_modifyvm_options()) {
+    spellings += o.legacy_name.empty() ? 1 : 2;
+  }
+  EXPECT_EQ(spellings, 298u); // 7.0.14's 307 OPT entries, less 2 repeats and 7 not built on Linux
+  EXPECT_EQ(cli::match_vbox_modifyvm_option("--nic12=nat"), "--nic12");
+  EXPECT_EQ(cli::match_vbox_modifyvm_option("--nic"), "--nic"); // VirtualBox: needs an index
+  EXPECT_EQ(cli::match_vbox_modifyvm_option("--nicx"), std::nullopt);
+  EXPECT_EQ(cli::match_vbox_modifyvm_option("--vram1"), std::nullopt); // not indexed
+  EXPECT_EQ(cli::match_vbox_modifyvm_option("--cpuidremoveall"), "--cpuidremoveall");
+  EXPECT_EQ(cli::match_vbox_modifyvm_option("--cpuidremoveall:1"), std::nullopt);
 }
 
 } // namespace

@@ -1,6 +1,7 @@
 // showvminfo and list output formats (spec §1.7, §5) and drift reporting.
 
 #include "support/cli_fixture.hpp"
+#include "vm/info.hpp"
 
 #include <gmock/gmock.h>
 #include <nlohmann/json.hpp>
@@ -23,26 +24,111 @@ struct ShowVmInfoTest : CliTest {
   }
 };
 
+// VBoxManageInfo.cpp showVMInfo: its order, the 7.0 encryption line, the running guest's
+// IGuest lines (run level 0, no facilities) and the closing blank line.
 TEST_F(ShowVmInfoTest, HumanLabelsPaddingAndUnits) {
   EXPECT_EQ(run_args({"showvminfo", "alpha one"}), 0);
   EXPECT_EQ(out.stdout_text,
             "Name:                        alpha one\n"
+            "Encryption:     disabled\n"
+            "Groups:                      /\n"
             "UUID:                        bbbbbbbb-0000-0000-0000-000000000002\n"
             "Memory size:                 2048MB\n"
             "Page Fusion:                 enabled\n"
+            "Number of CPUs:              1\n"
             "Large Pages:                 enabled\n"
             "State:                       running (since 2023-11-14T22:13:20.123000000)\n"
             "* Guest:\n"
-            "Configured memory balloon:   512MB\n");
+            "Configured memory balloon:   512MB\n"
+            "Additions run level:         0\n"
+            "Guest Facilities:            <none>\n"
+            "\n");
   EXPECT_EQ(out.stderr_text, "");
+}
+
+// What libvirt says beyond the sizing: the libosinfo OS (as VirtualBox's type), the file of a
+// persistent definition, the managed-save image of a saved VM (machine-readable only), the
+// vCPUs, and the groups kept in extra data.
+TEST_F(ShowVmInfoTest, OsTypeConfigFileStateFileCpusAndGroups) {
+  auto& v = hv.vm("saved");
+  v.memory.vcpus = v.memory.current_vcpus = 4;
+  v.details = {"x86_64", "http://ubuntu.com/ubuntu/22.04", "/etc/libvirt/qemu/saved.xml",
+               "/var/lib/libvirt/qemu/save/saved.save"};
+  EXPECT_EQ(run_args({"setextradata", "saved", "VBoxKVM/Groups", "/web, /db"}), 0);
+  EXPECT_EQ(run("showvminfo saved"), 0);
+  EXPECT_EQ(out.stdout_text,
+            "Name:                        saved\n"
+            "Encryption:     disabled\n"
+            "Groups:                      /web,/db\n"
+            "Guest OS:                    Ubuntu (64-bit)\n"
+            "UUID:                        dddddddd-0000-0000-0000-000000000004\n"
+            "Config file:                 /etc/libvirt/qemu/saved.xml\n"
+            "Memory size:                 1024MB\n"
+            "Page Fusion:                 enabled\n"
+            "Number of CPUs:              4\n"
+            "Large Pages:                 disabled\n"
+            "State:                       saved (since 2023-11-14T22:13:20.123000000)\n"
+            "* Guest:\n"
+            "Configured memory balloon:   0MB\n"
+            "\n");
+  EXPECT_EQ(run("showvminfo saved --machinereadable"), 0);
+  EXPECT_EQ(out.stdout_text, "name=\"saved\"\n"
+                             "Encryption:     disabled\n"
+                             "groups=\"/web,/db\"\n"
+                             "ostype=\"Ubuntu (64-bit)\"\n"
+                             "UUID=\"dddddddd-0000-0000-0000-000000000004\"\n"
+                             "CfgFile=\"/etc/libvirt/qemu/saved.xml\"\n"
+                             "memory=1024\n"
+                             "pagefusion=\"on\"\n"
+                             "cpus=4\n"
+                             "largepages=\"off\"\n"
+                             "VMState=\"saved\"\n"
+                             "VMStateChangeTime=\"2023-11-14T22:13:20.123000000\"\n"
+                             "VMStateFile=\"/var/lib/libvirt/qemu/save/saved.save\"\n"
+                             "GuestMemoryBalloon=0\n");
+  // Running, IGuest's OS type is the machine's id; no state file once it runs.
+  v.state = backend::VmState::Running;
+  EXPECT_EQ(run("showvminfo saved --machinereadable"), 0);
+  EXPECT_THAT(out.stdout_text, HasSubstr("GuestMemoryBalloon=0\n"
+                                         "GuestOSType=\"Ubuntu_64\"\n"
+                                         "GuestAdditionsRunLevel=0\n"));
+  EXPECT_THAT(out.stdout_text, testing::Not(HasSubstr("VMStateFile")));
+  EXPECT_EQ(run("showvminfo saved --json"), 0);
+  auto j = nlohmann::json::parse(out.stdout_text);
+  EXPECT_EQ(j["cpus"], 4);
+  EXPECT_EQ(j["groups"], nlohmann::json::array({"/web", "/db"}));
+  EXPECT_EQ(j["ostype"], "Ubuntu (64-bit)");
+  EXPECT_EQ(j["GuestOSType"], "Ubuntu_64");
+  EXPECT_EQ(j["GuestAdditionsRunLevel"], 0);
+}
+
+// Only a clear mapping gives a VirtualBox OS type; anything else leaves the line out.
+TEST(OsTypeTest, LibosinfoIdsMapOnlyWhereVirtualBoxHasAClearType) {
+  auto id = [](std::string_view os, std::string_view arch) {
+    auto t = vm::vbox_os_type(os, arch);
+    return t ? std::string(t->id) : std::string("-");
+  };
+  EXPECT_EQ(id("http://ubuntu.com/ubuntu/22.04", "x86_64"), "Ubuntu_64");
+  EXPECT_EQ(id("http://ubuntu.com/ubuntu/22.04", "i686"), "Ubuntu");
+  EXPECT_EQ(id("http://debian.org/debian/12", "x86_64"), "Debian_64");
+  EXPECT_EQ(id("http://microsoft.com/win/10", "x86_64"), "Windows10_64");
+  EXPECT_EQ(id("http://microsoft.com/win/11", "x86_64"), "Windows11_64");
+  EXPECT_EQ(id("http://microsoft.com/win/11", "i686"), "-"); // VirtualBox has no 32-bit one
+  EXPECT_EQ(id("http://microsoft.com/win/10.1", "x86_64"), "-");
+  EXPECT_EQ(id("http://ubuntu.com/ubuntu/22.04", "aarch64"), "-"); // 7.0 runs x86 guests
+  EXPECT_EQ(id("http://alpinelinux.org/alpinelinux/3.18", "x86_64"), "-");
+  EXPECT_EQ(id("http://ubuntu.com/ubuntu/", "x86_64"), "-");
 }
 
 TEST_F(ShowVmInfoTest, MachineReadable) {
   EXPECT_EQ(run("showvminfo zeta --machinereadable"), 0);
   EXPECT_EQ(out.stdout_text, "name=\"zeta\"\n"
+                             "Encryption:     disabled\n"
+                             "groups=\"/\"\n"
                              "UUID=\"aaaaaaaa-0000-0000-0000-000000000001\"\n"
                              "memory=1024\n"
                              "pagefusion=\"off\"\n"
+                             "cpus=1\n"
                              "largepages=\"off\"\n"
                              "VMState=\"poweroff\"\n"
                              "VMStateChangeTime=\"2023-11-14T22:13:20.123000000\"\n"

@@ -109,7 +109,7 @@ TEST_F(VmTest, AChangeLeftHalfMadeIsRolledForwardByTheNextWriter) {
   vm::VmSettings wanted{
       .memory_mb = 2048, .balloon_mb = 100, .page_fusion = false, .large_pages = false};
   auto before = hv.vm("vm").memory;
-  auto after = vm::to_domain(wanted, true);
+  auto after = vm::to_domain(wanted, {});
   st.put_pending(key, "vm", {vm::to_store(wanted), vm::to_record(before), vm::to_record(after)});
   hv.vm("vm").memory.memory_kib = after.memory_kib;
   auto half = hv.vm("vm").memory;
@@ -131,7 +131,7 @@ TEST_F(VmTest, AnIntentSomeoneElseOverwroteIsForgotten) {
       .memory_mb = 2048, .balloon_mb = 0, .page_fusion = false, .large_pages = false};
   st.put_pending(key, "vm",
                  {vm::to_store(wanted), vm::to_record(hv.vm("vm").memory),
-                  vm::to_record(vm::to_domain(wanted, true))});
+                  vm::to_record(vm::to_domain(wanted, {}))});
   hv.vm("vm").memory.memory_kib = 3000 * 1024; // virsh set something else meanwhile
   auto resolved = vm::resolve_settings(st, key, hv.vm("vm").memory);
   EXPECT_EQ(resolved.settings.memory_mb, 3000u);
@@ -143,7 +143,7 @@ TEST_F(VmTest, AnIntentSomeoneElseOverwroteIsForgotten) {
 TEST_F(VmTest, StartMachineFinishesAHalfMadeChangeFirst) {
   vm::VmSettings wanted{
       .memory_mb = 512, .balloon_mb = 0, .page_fusion = false, .large_pages = false};
-  auto after = vm::to_domain(wanted, true);
+  auto after = vm::to_domain(wanted, {});
   st.put_pending(key, "vm",
                  {vm::to_store(wanted), vm::to_record(hv.vm("vm").memory), vm::to_record(after)});
   hv.vm("vm").memory.current_kib = after.current_kib; // the first of two calls was made
