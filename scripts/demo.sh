@@ -31,9 +31,11 @@ b=$(define_guest b --memory 256)
 say "Two tiny guests defined with virsh; vboxmanage sees them"
 run vboxmanage list vms
 
-say "Configure them as you would in VirtualBox: a 96 MB balloon at start, page fusion on"
-run vboxmanage modifyvm "$a" --memory 256 --guest-memory-balloon 96 --page-fusion on
-run vboxmanage modifyvm "$b" --memory 256 --guest-memory-balloon 96 --page-fusion on
+say "Configure them as you would in VirtualBox (Vagrant's --memory/--cpus call included): a 96 MB balloon at start, page fusion on"
+run vboxmanage modifyvm "$a" --memory 256 --cpus 1 --guest-memory-balloon 96 --page-fusion on
+run vboxmanage modifyvm "$b" --memory 256 --cpus 1 --guest-memory-balloon 96 --page-fusion on
+say "VirtualBox's other settings are VirtualBox's: refused by name, nothing changed"
+run vboxmanage modifyvm "$a" --memory 300 --nic1 nat
 run vboxmanage showvminfo "$a"
 printf '$ virsh dumpxml --inactive %s | grep -i memory\n' "$a"
 virsh_q dumpxml --inactive "$a" | grep -i memory
@@ -126,6 +128,12 @@ kill "$service"
 wait "$service" 2>/dev/null || true
 printf '$ tail -n 4 balloonctrl.log\n'
 tail -n 4 "$E2E_TMP/balloonctrl.log"
+
+say "Suspend the VirtualBox way: savestate (libvirt's managed save), then startvm restores it"
+run vboxmanage controlvm "$b" savestate
+printf '$ vboxmanage showvminfo %s --machinereadable | grep -E "^(VMState|VMStateFile)="\n' "$b"
+vboxmanage showvminfo "$b" --machinereadable | grep -E '^(VMState|VMStateFile)='
+run vboxmanage startvm "$b" --type headless
 
 say "Power off"
 run vboxmanage controlvm "$a" poweroff
