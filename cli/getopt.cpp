@@ -194,8 +194,16 @@ std::optional<OptItem> GetOpt::next() {
   }
   if (!value) {
     if (m_pos >= m_args.size()) {
-      throw GetOptError(
-          fmt::format("{}: RTGetOpt: Command line option needs argument.", def->name));
+      // errorGetOpt names the option by its RTGETOPTDEF's pszLong, even when given by its short
+      // letter (`-l` → `--log`): our short spellings are entries of their own with the same id.
+      std::string_view name = def->name;
+      for (const auto& d : m_defs) {
+        if (!name.starts_with("--") && d.id == def->id && d.name.starts_with("--")) {
+          name = d.name;
+          break;
+        }
+      }
+      throw GetOptError(fmt::format("{}: RTGetOpt: Command line option needs argument.", name));
     }
     value = m_args[m_pos++];
   }

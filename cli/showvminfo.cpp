@@ -37,65 +37,6 @@ constexpr OptDef k_opts[] = {
 };
 
 // The long spelling of a short option (errorGetOpt names an option by its pszLong).
-std::string long_name(const OptDef& short_def) {
-  for (const auto& d : k_opts) {
-    if (d.id == short_def.id && d.name.starts_with("--")) {
-      return std::string(d.name);
-    }
-  }
-  return std::string(short_def.name);
-}
-
-// RTGetOpt reads a run of short options in one word: "-DM" is -D -M, "-l5" is -l 5 (a short
-// option with a value takes the rest of the word, after one '=' or ':', or the next word).
-// GetOpt reads one option per word, so such a word is split first, each short option written
-// with its long name. A long word of ours (or the value of an option), and every word after
-// "--", is left as it is.
-std::vector<std::string> split_short_runs(std::span<const std::string> args) {
-  std::vector<std::string> out;
-  bool words_only = false;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& w = args[i];
-    std::optional<std::string_view> glued;
-    const OptDef* def = words_only ? nullptr : match_option(w, k_opts, &glued);
-    words_only |= w == "--";
-    out.push_back(w);
-    if (def && def->name.size() != 2) {
-      if (def->kind != ArgKind::None && !glued && i + 1 < args.size()) {
-        out.push_back(args[++i]);
-      }
-      continue;
-    }
-    if (words_only || w.size() < 2 || w[0] != '-' || w[1] == '-' ||
-        !match_option(w.substr(0, 2), k_opts)) {
-      continue;
-    }
-    out.pop_back();
-    for (size_t k = 1; k < w.size(); ++k) {
-      std::string opt = std::string("-") + w[k];
-      const OptDef* s = match_option(opt, k_opts);
-      if (!s) {
-        out.push_back("-" + w.substr(k)); // GetOpt: Unknown option
-        break;
-      }
-      out.push_back(long_name(*s));
-      if (s->kind != ArgKind::None) {
-        std::string rest = w.substr(k + 1);
-        if (!rest.empty() && (rest[0] == '=' || rest[0] == ':')) {
-          rest.erase(0, 1);
-        }
-        if (!rest.empty()) {
-          out.push_back(rest);
-        } else if (i + 1 < args.size()) {
-          out.push_back(args[++i]);
-        }
-        break;
-      }
-    }
-  }
-  return out;
-}
-
 [[noreturn]] void syntax(const std::string& msg, UsageStyle style = UsageStyle::Syntax) {
   throw UsageError(style, "showvminfo", msg, k_exit_syntax);
 }
@@ -124,8 +65,7 @@ int run_showvminfo(std::span<const std::string> args, Env& env) {
   bool details = false;
   bool json = false;
   bool log = false;
-  auto words = split_short_runs(args);
-  GetOpt opts(words, k_opts);
+  GetOpt opts(args, k_opts);
   try {
     while (auto item = opts.next()) {
       if (!item->def) {

@@ -102,6 +102,26 @@ TEST(GetOpt, CompressedShortOptions) {
   EXPECT_EQ(nums, (std::vector<std::uint32_t>{5, 6, 7, 8, 9}));
 }
 
+TEST(GetOpt, AShortOptionWithoutItsValueIsNamedByItsLongName) {
+  // errorGetOpt prints RTGETOPTDEF::pszLong: `showvminfo VM -l` says `--log: …`; a long
+  // spelling of its own (modifyvm's --largepages) is named as typed.
+  constexpr OptDef defs[] = {{"--log", 1, ArgKind::UInt32},
+                             {"-l", 1, ArgKind::UInt32},
+                             {"--largepages", 2, ArgKind::String}};
+  auto error = [&](std::vector<std::string> args) {
+    GetOpt g(args, defs);
+    try {
+      while (g.next()) {
+      }
+    } catch (const GetOptError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  EXPECT_EQ(error({"-l"}), "--log: RTGetOpt: Command line option needs argument.");
+  EXPECT_EQ(error({"--largepages"}), "--largepages: RTGetOpt: Command line option needs argument.");
+}
+
 TEST(GetOpt, SignRunsFoldAsIprtDoes) {
   // RTStrToUInt64Ex (strtonum.cpp): '+' resets the sign, '-' flips it; a negative value is
   // VWRN_NEGATIVE_UNSIGNED, which every VBoxManage caller refuses (even -0).
