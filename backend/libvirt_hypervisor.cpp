@@ -9,6 +9,7 @@
 #include <pugixml.hpp>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <utility>
 
@@ -278,43 +279,43 @@ void LibvirtHypervisor::set_persistent_memory(const VmRef& vm, const DomainMemor
       return;
     }
   }
-  // <memory> and <currentMemory> have libvirt's own calls, which change only them in whatever
-  // the definition is when they arrive. Order: a current size never above the maximum, so
-  // libvirt never clips it, and a killed process leaves each value as it was or as it is to be.
-  auto set = [&](std::uint64_t kib, unsigned flags, const char* what) {
-    sys::pause_point("define");
-    if (virDomainSetMemoryFlags(d.get(), kib, VIR_DOMAIN_AFFECT_CONFIG | flags) < 0) {
-      throw_last(fmt::format("failed to set the {} of '{}'", what, vm.name));
+  // <memory> and <currentMemory>, and <vcpu> and its current=, have libvirt's own calls, which
+  // change only them in whatever the definition is when they arrive. Order: the current value
+  // never above the maximum, so libvirt never clips it, and a killed process leaves each value
+  // as it was or as it is to be.
+  auto in_order = [](std::uint64_t max_now, std::uint64_t current_now, std::uint64_t max,
+                     std::uint64_t current, const std::function<void(std::uint64_t, bool)>& set) {
+    bool shrinking = max < max_now;
+    if (shrinking && current_now != current) {
+      set(current, false);
+    }
+    if (max_now != max) {
+      set(max, true);
+    }
+    if (!shrinking && current_now != current) {
+      set(current, false);
     }
   };
-  bool shrinking = mem.memory_kib < now.memory_kib;
-  if (shrinking && now.current_kib != mem.current_kib) {
-    set(mem.current_kib, 0, "memory");
-  }
-  if (now.memory_kib != mem.memory_kib) {
-    set(mem.memory_kib, VIR_DOMAIN_MEM_MAXIMUM, "maximum memory");
-  }
-  if (!shrinking && now.current_kib != mem.current_kib) {
-    set(mem.current_kib, 0, "memory");
-  }
-  // <vcpu> likewise (virDomainSetVcpusFlags), in the same order: the count online at start
-  // never above the maximum.
-  auto set_vcpus = [&](std::uint32_t n, unsigned flags, const char* what) {
-    sys::pause_point("define");
-    if (virDomainSetVcpusFlags(d.get(), n, VIR_DOMAIN_AFFECT_CONFIG | flags) < 0) {
-      throw_last(fmt::format("failed to set the {} of '{}'", what, vm.name));
-    }
-  };
-  bool fewer = mem.vcpus < now.vcpus;
-  if (fewer && now.current_vcpus != mem.current_vcpus) {
-    set_vcpus(mem.current_vcpus, 0, "vCPU count");
-  }
-  if (now.vcpus != mem.vcpus) {
-    set_vcpus(mem.vcpus, VIR_DOMAIN_VCPU_MAXIMUM, "maximum vCPU count");
-  }
-  if (!fewer && now.current_vcpus != mem.current_vcpus) {
-    set_vcpus(mem.current_vcpus, 0, "vCPU count");
-  }
+  in_order(now.memory_kib, now.current_kib, mem.memory_kib, mem.current_kib,
+           [&](std::uint64_t kib, bool maximum) {
+             sys::pause_point("define");
+             if (virDomainSetMemoryFlags(d.get(), kib,
+                                         VIR_DOMAIN_AFFECT_CONFIG |
+                                             (maximum ? VIR_DOMAIN_MEM_MAXIMUM : 0)) < 0) {
+               throw_last(fmt::format("failed to set the {} of '{}'",
+                                      maximum ? "maximum memory" : "memory", vm.name));
+             }
+           });
+  in_order(now.vcpus, now.current_vcpus, mem.vcpus, mem.current_vcpus,
+           [&](std::uint64_t n, bool maximum) {
+             sys::pause_point("define");
+             if (virDomainSetVcpusFlags(d.get(), static_cast<unsigned>(n),
+                                        VIR_DOMAIN_AFFECT_CONFIG |
+                                            (maximum ? VIR_DOMAIN_VCPU_MAXIMUM : 0)) < 0) {
+               throw_last(fmt::format("failed to set the {} of '{}'",
+                                      maximum ? "maximum vCPU count" : "vCPU count", vm.name));
+             }
+           });
 }
 
 DomainMemory LibvirtHypervisor::live_memory(const VmRef& vm) {
