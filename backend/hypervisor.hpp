@@ -137,6 +137,9 @@ enum class PowerAction {
 
 struct HostInfo {
   bool is_64bit = true; ///< the hypervisor host's architecture is a 64-bit one
+  /// Where the connection's driver keeps persistent domain definitions (VirtualBox's default
+  /// machine folder): known only on a local qemu:///system connection.
+  std::optional<std::string> machine_folder = std::nullopt;
 };
 
 class Hypervisor {

@@ -15,6 +15,10 @@
 namespace vbm::backend {
 
 namespace {
+// The QEMU driver's configDir when libvirtd runs privileged (qemu_conf.c
+// virQEMUDriverConfigNew: SYSCONFDIR/libvirt/qemu): where qemu:///system keeps definitions.
+constexpr std::string_view k_qemu_config_dir = "/etc/libvirt/qemu";
+
 // libvirt prints every error to stderr by default; we report them ourselves (tools/vsh.c).
 void silent_error_handler(void*, virErrorPtr) {}
 
@@ -132,7 +136,10 @@ HostInfo LibvirtHypervisor::host_info() {
     pugi::xml_document doc;
     doc.load_string(caps.get());
     std::string arch = doc.child("capabilities").child("host").child("cpu").child_value("arch");
-    m_impl->host = HostInfo{is_64bit_arch(arch)};
+    m_impl->host = HostInfo{is_64bit_arch(arch), std::nullopt};
+    if (uri() == "qemu:///system") {
+      m_impl->host->machine_folder = std::string(k_qemu_config_dir);
+    }
   }
   return *m_impl->host;
 }
@@ -233,7 +240,7 @@ DomainDetails LibvirtHypervisor::domain_details(const VmRef& vm) {
     throw_last(fmt::format("failed to read whether '{}' is persistent", vm.name));
   }
   if (persistent == 1) {
-    details.config_file = fmt::format("/etc/libvirt/qemu/{}.xml", vm.name);
+    details.config_file = fmt::format("{}/{}.xml", k_qemu_config_dir, vm.name);
   }
   int saved = virDomainHasManagedSaveImage(d.get(), 0);
   if (saved < 0) {

@@ -1,10 +1,13 @@
-// list vms | runningvms: `"name" {uuid}` lines or the showvminfo report (spec §1.7;
-// VBoxManageList.cpp handleList/produceList).
+// list vms | runningvms: `"name" {uuid}` lines or the showvminfo report (spec §1.7); ostypes,
+// hostonlyifs, systemproperties (VBoxManageList.cpp handleList/produceList and its list*
+// helpers, 7.0.14).
 
 #include "cli/app.hpp"
 #include "cli/errors.hpp"
 #include "cli/getopt.hpp"
 #include "cli/vm_info.hpp"
+#include "vm/os_types.hpp"
+#include "vm/settings.hpp"
 #include "vm/state.hpp"
 
 #include <fmt/format.h>
@@ -20,14 +23,16 @@ constexpr OptDef k_opts[] = {
     {"--multiple", k_multiple, ArgKind::None}, {"-m", k_multiple, ArgKind::None},
     {"--sorted", k_sorted, ArgKind::None},     {"-s", k_sorted, ArgKind::None},
 };
-constexpr std::string_view k_lists[] = {"vms", "runningvms"};
+// In VirtualBox's option-table order (s_aListOptions).
+constexpr std::string_view k_lists[] = {"vms", "runningvms", "ostypes", "hostonlyifs",
+                                        "systemproperties"};
 
 [[noreturn]] void syntax(const std::string& msg, UsageStyle style = UsageStyle::Syntax) {
   throw UsageError(style, "list", msg, k_exit_syntax);
 }
 
 // produceList for vms and runningvms (VBoxManageList.cpp).
-void produce_list(std::string_view kind, bool long_form, bool sorted, Env& env) {
+void list_vms(std::string_view kind, bool long_form, bool sorted, Env& env) {
   auto& hv = env.hypervisor(Access::ReadOnly);
   auto vms = hv.list_vms();
   if (kind == "runningvms") {
@@ -56,6 +61,51 @@ void produce_list(std::string_view kind, bool long_form, bool sorted, Env& env) 
     }
   }
 }
+
+// produceList's kListOsTypes: every IVirtualBox::GuestOSTypes entry, a blank line after each.
+void list_os_types(Env& env) {
+  for (const auto& t : vm::guest_os_types()) {
+    env.out.out(fmt::format("ID:          {}\nDescription: {}\nFamily ID:   {}\nFamily Desc: {}\n"
+                            "64 bit:      {}\n\n",
+                            t.id, t.description, t.family_id, t.family_description,
+                            t.is_64bit ? "true" : "false"));
+  }
+}
+
+// listSystemProperties: only the properties a KVM host answers truthfully, in VirtualBox's
+// order and padding. The guest sizes are the ones modifyvm accepts; the machine folder is
+// where libvirt keeps domain definitions (left out where that is not known). VirtualBox's
+// video RAM, monitor, disk, port, controller, extension pack, audio, proxy and log lines have
+// no meaning for a libvirt domain and are left out.
+void list_system_properties(Env& env) {
+  auto host = env.hypervisor(Access::ReadOnly).host_info();
+  auto limits = vm::guest_limits(host.is_64bit);
+  std::string text =
+      fmt::format("API version:                     7_0\n"
+                  "Minimum guest RAM size:          {} Megabytes\n"
+                  "Maximum guest RAM size:          {} Megabytes\n"
+                  "Minimum guest CPU count:         {}\n"
+                  "Maximum guest CPU count:         {}\n",
+                  limits.ram_min_mb, limits.ram_max_mb, limits.cpus_min, limits.cpus_max);
+  if (host.machine_folder) {
+    text += fmt::format("Default machine folder:          {}\n", *host.machine_folder);
+  }
+  env.out.out(text);
+}
+
+void produce_list(std::string_view kind, bool long_form, bool sorted, Env& env) {
+  if (kind == "ostypes") {
+    list_os_types(env);
+  } else if (kind == "hostonlyifs") {
+    // listNetworkInterfaces(…, HostOnly): VirtualBox's host-only adapters (vboxnetN) do not
+    // exist on a KVM host, and libvirt's isolated networks are not them (Vagrant removes the
+    // host-only interfaces no VM uses): the list is empty.
+  } else if (kind == "systemproperties") {
+    list_system_properties(env);
+  } else {
+    list_vms(kind, long_form, sorted, env);
+  }
+}
 } // namespace
 
 Grammar list_grammar() { return {k_opts, {}, k_lists}; }
@@ -63,7 +113,8 @@ Grammar list_grammar() { return {k_opts, {}, k_lists}; }
 CommandHelp list_help() {
   return {"list",
           "view system information and VM configuration details",
-          {"[--long] [--sorted] [--multiple] [ runningvms | vms ]"},
+          {"[--long] [--sorted] [--multiple] [ runningvms | vms | ostypes | hostonlyifs | "
+           "systemproperties ]"},
           "Options:\n"
           "  -l, --long       the showvminfo report of each VM (without a session: no\n"
           "                   running-guest lines, the balloon as configured)\n"
@@ -71,7 +122,10 @@ CommandHelp list_help() {
           "  -m, --multiple   every list named, each under a [list] header (VirtualBox's\n"
           "                   undocumented option); without it only the last list named\n"
           "                   is printed\n"
-          "Lists: vms (every domain on the connection), runningvms (running and paused).\n"};
+          "Lists: vms (every domain on the connection), runningvms (running and paused),\n"
+          "ostypes (VirtualBox's guest OS types), hostonlyifs (always empty: KVM has no\n"
+          "VirtualBox host-only adapters), systemproperties (the guest size limits and\n"
+          "where libvirt keeps domain definitions).\n"};
 }
 
 int run_list(std::span<const std::string> args, Env& env) {

@@ -1,6 +1,7 @@
 // The global frame: help words, version, unknown commands, --connect (spec §1.1).
 
 #include "support/cli_fixture.hpp"
+#include "vm/os_types.hpp"
 
 #include <gmock/gmock.h>
 
@@ -203,6 +204,48 @@ TEST_F(CliTest, ListSeveralTypesLastWinsOrMultiple) {
   EXPECT_THAT(out.stdout_text, StartsWith("[vms]\n\"off\""));
   EXPECT_EQ(run("list -lx vms"), 2);
   EXPECT_THAT(out.stderr_text, HasSubstr("VBoxManage: error: Unknown option: x\n"));
+}
+
+TEST_F(CliTest, ListSystemPropertiesAnswersWhatKvmKnows) {
+  // listSystemProperties (VBoxManageList.cpp): its labels and padding, only the truthful lines;
+  // the limits are modifyvm's (32-bit host: 3584 MB), the folder libvirt's when known.
+  hv.host = {true, "/etc/libvirt/qemu"};
+  EXPECT_EQ(run("list systemproperties"), 0);
+  EXPECT_EQ(out.stdout_text, "API version:                     7_0\n"
+                             "Minimum guest RAM size:          4 Megabytes\n"
+                             "Maximum guest RAM size:          2097152 Megabytes\n"
+                             "Minimum guest CPU count:         1\n"
+                             "Maximum guest CPU count:         64\n"
+                             "Default machine folder:          /etc/libvirt/qemu\n");
+  hv.host = {false, std::nullopt};
+  EXPECT_EQ(run("list systemproperties"), 0);
+  EXPECT_THAT(out.stdout_text, HasSubstr("Maximum guest RAM size:          3584 Megabytes\n"));
+  EXPECT_THAT(out.stdout_text, testing::Not(HasSubstr("Default machine folder")));
+  hv.fail_next("host_info", "cannot connect");
+  EXPECT_EQ(run("list systemproperties"), 1);
+}
+
+TEST_F(CliTest, ListOsTypesAndHostOnlyInterfaces) {
+  // produceList kListOsTypes: one record per Global::sOSTypes entry, a blank line after each.
+  EXPECT_EQ(run("list ostypes"), 0);
+  EXPECT_THAT(out.stdout_text, StartsWith("ID:          Other\n"
+                                          "Description: Other/Unknown\n"
+                                          "Family ID:   Other\n"
+                                          "Family Desc: Other\n"
+                                          "64 bit:      false\n\n"
+                                          "ID:          Other_64\n"));
+  EXPECT_THAT(out.stdout_text,
+              HasSubstr("ID:          Ubuntu22_LTS_64\n"
+                        "Description: Ubuntu 22.04 LTS (Jammy Jellyfish) (64-bit)\n"
+                        "Family ID:   Linux\n"
+                        "Family Desc: Linux\n"
+                        "64 bit:      true\n\n"));
+  EXPECT_EQ(std::count(out.stdout_text.begin(), out.stdout_text.end(), '\n'),
+            6 * static_cast<long>(vm::guest_os_types().size()));
+  // No VirtualBox host-only adapters on KVM: nothing, exit 0, libvirt not asked.
+  hv.fail_next("list_vms", "must not be called");
+  EXPECT_EQ(run("list hostonlyifs"), 0);
+  EXPECT_EQ(out.stdout_text, "");
 }
 
 TEST_F(CliTest, HelpForACommandIsExit1) {
