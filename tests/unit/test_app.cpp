@@ -248,6 +248,59 @@ TEST_F(CliTest, ListOsTypesAndHostOnlyInterfaces) {
   EXPECT_EQ(out.stdout_text, "");
 }
 
+TEST_F(CliTest, ListNatNetworksAndDhcpServersFromLibvirtNetworks) {
+  // printNATNetwork / listDhcpServers: only NAT networks with IPv4 are NAT networks; a network
+  // with a DHCP range is a DHCP server whatever its forward mode; by name; inactive = No.
+  backend::NetworkInfo nat;
+  nat.name = "zeta";
+  nat.forward_mode = "nat";
+  nat.ipv4_address = "10.1.2.129";
+  nat.ipv4_prefix = 25;
+  backend::NetworkInfo isolated;
+  isolated.name = "alpha";
+  isolated.active = true;
+  isolated.ipv4_address = "10.9.0.1";
+  isolated.ipv4_prefix = 16;
+  isolated.dhcp_start = "10.9.0.10";
+  isolated.dhcp_end = "10.9.0.20";
+  backend::NetworkInfo v6only;
+  v6only.name = "beta";
+  v6only.forward_mode = "nat";
+  v6only.ipv6_address = "fd00::1";
+  v6only.ipv6_prefix = 64;
+  hv.networks = {nat, isolated, v6only};
+  EXPECT_EQ(run("list -l natnets"), 0);
+  EXPECT_EQ(out.stdout_text, "Name:         zeta\n"
+                             "Enabled:      No\n"
+                             "Network:      10.1.2.128/25\n"
+                             "Gateway:      10.1.2.129\n"
+                             "DHCP Server:  No\n"
+                             "IPv6:         No\n"
+                             "IPv6 Prefix:  \n"
+                             "IPv6 Default: No\n\n");
+  EXPECT_EQ(run("list dhcpservers"), 0);
+  EXPECT_EQ(out.stdout_text, "NetworkName:    alpha\n"
+                             "Dhcpd IP:       10.9.0.1\n"
+                             "LowerIPAddress: 10.9.0.10\n"
+                             "UpperIPAddress: 10.9.0.20\n"
+                             "NetworkMask:    255.255.0.0\n"
+                             "Enabled:        Yes\n"
+                             "Global Configuration:\n"
+                             "    minLeaseTime:     default\n"
+                             "    defaultLeaseTime: default\n"
+                             "    maxLeaseTime:     default\n"
+                             "    Forced options:   None\n"
+                             "    Suppressed opts.: None\n"
+                             "        1/legacy: 255.255.0.0\n"
+                             "Groups:               None\n"
+                             "Individual Configs:   None\n");
+  hv.networks.clear();
+  EXPECT_EQ(run("list dhcpservers"), 0);
+  EXPECT_EQ(out.stdout_text, "");
+  hv.fail_next("list_networks", "cannot connect");
+  EXPECT_EQ(run("list natnets"), 1);
+}
+
 TEST_F(CliTest, HelpForACommandIsExit1) {
   EXPECT_EQ(run("help modifyvm"), 1);
   EXPECT_THAT(out.stdout_text,
