@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace vbm::backend {
@@ -118,6 +119,24 @@ struct NodeStats {
   unsigned cpus = 0;
 };
 
+/// A libvirt virtual network (virConnectListAllNetworks and its definition): the parts that
+/// VirtualBox's NAT networks and DHCP servers have too. Absent where the definition has none.
+struct NetworkInfo {
+  std::string name;
+  bool active = false;
+  /// <forward mode>: "nat" (also libvirt's default for a bare <forward/>), "route", …; "" for
+  /// an isolated network (no <forward>).
+  std::string forward_mode;
+  std::optional<std::string> ipv4_address; ///< the host's address: the first IPv4 <ip>
+  unsigned ipv4_prefix = 0;                ///< its netmask or prefix, as a prefix length
+  std::optional<std::string> dhcp_start;   ///< that <ip>'s first <dhcp><range>
+  std::optional<std::string> dhcp_end;
+  /// That <dhcp>'s <host mac ip> entries (those with both).
+  std::vector<std::pair<std::string, std::string>> dhcp_hosts;
+  std::optional<std::string> ipv6_address; ///< the first IPv6 <ip>
+  unsigned ipv6_prefix = 0;
+};
+
 /// A change in a running domain's life that the page-fusion controller reacts to.
 struct DomainEvent {
   enum class Kind { Started, Stopped, BalloonChanged };
@@ -137,6 +156,9 @@ enum class PowerAction {
 
 struct HostInfo {
   bool is_64bit = true; ///< the hypervisor host's architecture is a 64-bit one
+  /// Where the connection's driver keeps persistent domain definitions (VirtualBox's default
+  /// machine folder): known only on a local qemu:///system connection.
+  std::optional<std::string> machine_folder = std::nullopt;
 };
 
 class Hypervisor {
@@ -176,6 +198,8 @@ public:
   /// has it (virConnectGetAllDomainStats), else one call per domain.
   virtual std::vector<DomainStats> running_domain_stats() = 0;
   virtual NodeStats node_stats() = 0;
+  /// Every virtual network of the connection, active or not.
+  virtual std::vector<NetworkInfo> list_networks() = 0;
   /// Every running domain's hard disks and network interfaces: one bulk call where the driver
   /// has its block and interface groups, else one call per device.
   virtual std::vector<DomainIoStats> running_domain_io_stats() = 0;

@@ -16,6 +16,10 @@
 namespace vbm::backend {
 
 namespace {
+// The QEMU driver's configDir when libvirtd runs privileged (qemu_conf.c
+// virQEMUDriverConfigNew: SYSCONFDIR/libvirt/qemu): where qemu:///system keeps definitions.
+constexpr std::string_view k_qemu_config_dir = "/etc/libvirt/qemu";
+
 // libvirt prints every error to stderr by default; we report them ourselves (tools/vsh.c).
 void silent_error_handler(void*, virErrorPtr) {}
 
@@ -133,7 +137,10 @@ HostInfo LibvirtHypervisor::host_info() {
     pugi::xml_document doc;
     doc.load_string(caps.get());
     std::string arch = doc.child("capabilities").child("host").child("cpu").child_value("arch");
-    m_impl->host = HostInfo{is_64bit_arch(arch)};
+    m_impl->host = HostInfo{is_64bit_arch(arch), std::nullopt};
+    if (uri() == "qemu:///system") {
+      m_impl->host->machine_folder = std::string(k_qemu_config_dir);
+    }
   }
   return *m_impl->host;
 }
@@ -234,7 +241,7 @@ DomainDetails LibvirtHypervisor::domain_details(const VmRef& vm) {
     throw_last(fmt::format("failed to read whether '{}' is persistent", vm.name));
   }
   if (persistent == 1) {
-    details.config_file = fmt::format("/etc/libvirt/qemu/{}.xml", vm.name);
+    details.config_file = fmt::format("{}/{}.xml", k_qemu_config_dir, vm.name);
   }
   int saved = virDomainHasManagedSaveImage(d.get(), 0);
   if (saved < 0) {
@@ -665,6 +672,97 @@ std::vector<DomainIoStats> LibvirtHypervisor::running_domain_io_stats() {
     }
     virResetLastError(); // a device without figures is left out, not an error
     out.push_back(std::move(st));
+  }
+  return out;
+}
+
+namespace {
+struct NetworkDeleter {
+  void operator()(virNetworkPtr n) const { virNetworkFree(n); }
+};
+
+// A dotted IPv4 netmask as a prefix length (its leading one bits).
+unsigned netmask_prefix(std::string_view mask) {
+  unsigned prefix = 0;
+  std::size_t pos = 0;
+  while (pos <= mask.size()) {
+    auto dot = std::min(mask.find('.', pos), mask.size());
+    unsigned byte = 0;
+    for (char c : mask.substr(pos, dot - pos)) {
+      byte = byte * 10 + static_cast<unsigned>(c - '0');
+    }
+    for (unsigned bit = 0x80; bit != 0 && (byte & bit) != 0; bit >>= 1) {
+      ++prefix;
+    }
+    pos = dot + 1;
+  }
+  return prefix;
+}
+
+// The parts of a network definition (network_conf.c's format) that NetworkInfo holds.
+NetworkInfo parse_network(const char* xml) {
+  pugi::xml_document doc;
+  if (!doc.load_string(xml)) {
+    throw BackendError("failed to parse a network definition");
+  }
+  auto net = doc.child("network");
+  NetworkInfo info;
+  info.name = net.child_value("name");
+  if (auto fwd = net.child("forward")) {
+    info.forward_mode = fwd.attribute("mode").as_string("nat");
+  }
+  for (auto ip : net.children("ip")) {
+    std::string family = ip.attribute("family").as_string("ipv4");
+    std::string address = ip.attribute("address").as_string();
+    if (family == "ipv6" && !info.ipv6_address) {
+      info.ipv6_address = address;
+      info.ipv6_prefix = ip.attribute("prefix").as_uint(64);
+    } else if (family == "ipv4" && !info.ipv4_address) {
+      info.ipv4_address = address;
+      info.ipv4_prefix = ip.attribute("netmask")
+                             ? netmask_prefix(ip.attribute("netmask").as_string())
+                             : ip.attribute("prefix").as_uint(24);
+      auto dhcp = ip.child("dhcp");
+      if (auto range = dhcp.child("range")) {
+        info.dhcp_start = range.attribute("start").as_string();
+        info.dhcp_end = range.attribute("end").as_string();
+      }
+      for (auto host : dhcp.children("host")) {
+        if (host.attribute("mac") && host.attribute("ip")) {
+          info.dhcp_hosts.emplace_back(host.attribute("mac").as_string(),
+                                       host.attribute("ip").as_string());
+        }
+      }
+    }
+  }
+  return info;
+}
+} // namespace
+
+std::vector<NetworkInfo> LibvirtHypervisor::list_networks() {
+  virNetworkPtr* nets = nullptr;
+  int n = virConnectListAllNetworks(m_impl->conn, &nets, 0);
+  if (n < 0) {
+    throw_last("failed to list networks");
+  }
+  std::vector<std::unique_ptr<virNetwork, NetworkDeleter>> owned;
+  for (int i = 0; i < n; ++i) {
+    owned.emplace_back(nets[i]);
+  }
+  free(nets); // NOLINT: libvirt allocates with malloc
+  std::vector<NetworkInfo> out;
+  for (const auto& net : owned) {
+    Chars xml(virNetworkGetXMLDesc(net.get(), 0));
+    if (!xml) {
+      throw_last("failed to read a network's definition");
+    }
+    NetworkInfo info = parse_network(xml.get());
+    int active = virNetworkIsActive(net.get());
+    if (active < 0) {
+      throw_last(fmt::format("failed to read whether network '{}' is active", info.name));
+    }
+    info.active = active == 1;
+    out.push_back(std::move(info));
   }
   return out;
 }

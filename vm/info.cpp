@@ -6,47 +6,31 @@
 namespace vbm::vm {
 
 namespace {
-// libosinfo OS ids (a family's prefix, or a Windows release's whole id) -> VirtualBox 7.0.14's
-// types (Global.cpp sOSTypes). Empty id32: VirtualBox has only the 64-bit type.
+// libosinfo OS ids (a family's prefix, or a Windows release's whole id) -> the ids of
+// VirtualBox 7.0.14's types (os_types.cpp). Empty x86: VirtualBox has only the 64-bit type.
 struct OsMapping {
   std::string_view libosinfo; ///< ends in '/': a prefix; else the whole id
-  OsType x86;
-  OsType x86_64;
+  std::string_view x86;
+  std::string_view x86_64;
 };
 constexpr OsMapping k_os_types[] = {
-    {"http://ubuntu.com/ubuntu/", {"Ubuntu", "Ubuntu (32-bit)"}, {"Ubuntu_64", "Ubuntu (64-bit)"}},
-    {"http://debian.org/debian/", {"Debian", "Debian (32-bit)"}, {"Debian_64", "Debian (64-bit)"}},
-    {"http://fedoraproject.org/fedora/",
-     {"Fedora", "Fedora (32-bit)"},
-     {"Fedora_64", "Fedora (64-bit)"}},
-    {"http://redhat.com/rhel/", {"RedHat", "Red Hat (32-bit)"}, {"RedHat_64", "Red Hat (64-bit)"}},
-    {"http://oracle.com/ol/",
-     {"Oracle", "Oracle Linux (32-bit)"},
-     {"Oracle_64", "Oracle Linux (64-bit)"}},
-    {"http://opensuse.org/opensuse/",
-     {"OpenSUSE", "openSUSE (32-bit)"},
-     {"OpenSUSE_64", "openSUSE (64-bit)"}},
-    {"http://archlinux.org/archlinux/",
-     {"ArchLinux", "Arch Linux (32-bit)"},
-     {"ArchLinux_64", "Arch Linux (64-bit)"}},
-    {"http://gentoo.org/gentoo/", {"Gentoo", "Gentoo (32-bit)"}, {"Gentoo_64", "Gentoo (64-bit)"}},
-    {"http://mageia.org/mageia/", {"Mageia", "Mageia (32-bit)"}, {"Mageia_64", "Mageia (64-bit)"}},
-    {"http://microsoft.com/win/7",
-     {"Windows7", "Windows 7 (32-bit)"},
-     {"Windows7_64", "Windows 7 (64-bit)"}},
-    {"http://microsoft.com/win/8",
-     {"Windows8", "Windows 8 (32-bit)"},
-     {"Windows8_64", "Windows 8 (64-bit)"}},
-    {"http://microsoft.com/win/8.1",
-     {"Windows81", "Windows 8.1 (32-bit)"},
-     {"Windows81_64", "Windows 8.1 (64-bit)"}},
-    {"http://microsoft.com/win/10",
-     {"Windows10", "Windows 10 (32-bit)"},
-     {"Windows10_64", "Windows 10 (64-bit)"}},
-    {"http://microsoft.com/win/11", {}, {"Windows11_64", "Windows 11 (64-bit)"}},
-    {"http://microsoft.com/win/2k16", {}, {"Windows2016_64", "Windows 2016 (64-bit)"}},
-    {"http://microsoft.com/win/2k19", {}, {"Windows2019_64", "Windows 2019 (64-bit)"}},
-    {"http://microsoft.com/win/2k22", {}, {"Windows2022_64", "Windows 2022 (64-bit)"}},
+    {"http://ubuntu.com/ubuntu/", "Ubuntu", "Ubuntu_64"},
+    {"http://debian.org/debian/", "Debian", "Debian_64"},
+    {"http://fedoraproject.org/fedora/", "Fedora", "Fedora_64"},
+    {"http://redhat.com/rhel/", "RedHat", "RedHat_64"},
+    {"http://oracle.com/ol/", "Oracle", "Oracle_64"},
+    {"http://opensuse.org/opensuse/", "OpenSUSE", "OpenSUSE_64"},
+    {"http://archlinux.org/archlinux/", "ArchLinux", "ArchLinux_64"},
+    {"http://gentoo.org/gentoo/", "Gentoo", "Gentoo_64"},
+    {"http://mageia.org/mageia/", "Mageia", "Mageia_64"},
+    {"http://microsoft.com/win/7", "Windows7", "Windows7_64"},
+    {"http://microsoft.com/win/8", "Windows8", "Windows8_64"},
+    {"http://microsoft.com/win/8.1", "Windows81", "Windows81_64"},
+    {"http://microsoft.com/win/10", "Windows10", "Windows10_64"},
+    {"http://microsoft.com/win/11", "", "Windows11_64"},
+    {"http://microsoft.com/win/2k16", "", "Windows2016_64"},
+    {"http://microsoft.com/win/2k19", "", "Windows2019_64"},
+    {"http://microsoft.com/win/2k22", "", "Windows2022_64"},
 };
 
 std::int64_t state_since(store::SettingsStore& store, const store::VmKey& key,
@@ -70,8 +54,8 @@ std::optional<OsType> vbox_os_type(std::string_view libosinfo_id, std::string_vi
     bool prefix = m.libosinfo.ends_with('/');
     if (prefix ? libosinfo_id.starts_with(m.libosinfo) && libosinfo_id.size() > m.libosinfo.size()
                : libosinfo_id == m.libosinfo) {
-      const OsType& type = is_64 ? m.x86_64 : m.x86;
-      return type.id.empty() ? std::nullopt : std::optional<OsType>(type);
+      const auto* type = find_guest_os_type(is_64 ? m.x86_64 : m.x86);
+      return type ? std::optional<OsType>(*type) : std::nullopt;
     }
   }
   return std::nullopt;

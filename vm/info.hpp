@@ -4,6 +4,7 @@
 
 #include "backend/hypervisor.hpp"
 #include "store/settings_store.hpp"
+#include "vm/os_types.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -19,11 +20,8 @@ namespace vbm::vm {
 /// than controlvm's live request).
 enum class Session { Open, None };
 
-/// A VirtualBox guest OS type (Global::sOSTypes): its id and description.
-struct OsType {
-  std::string_view id;          ///< "Ubuntu_64"
-  std::string_view description; ///< "Ubuntu (64-bit)"
-};
+/// A VirtualBox guest OS type (Global::sOSTypes).
+using OsType = GuestOsType;
 
 /// The VirtualBox OS type a libosinfo OS id amounts to on `arch` (libvirt's <os><type arch>),
 /// where VirtualBox 7.0 has one that clearly fits (an OS family's generic type, a Windows

@@ -31,10 +31,10 @@ void require_mutable(const SetterContext& ctx, bool or_running, const CallSite& 
 }
 
 void apply_memory(VmSettings& s, std::uint32_t mb, const SetterContext& ctx, const CallSite& site) {
-  std::uint32_t max = ctx.host_is_64bit() ? k_ram_max_mb_64 : k_ram_max_mb_32;
-  if (mb < k_ram_min_mb || mb > max) {
+  auto limits = guest_limits(ctx.host_is_64bit());
+  if (mb < limits.ram_min_mb || mb > limits.ram_max_mb) {
     throw session_error(fmt::format("Invalid RAM size: {} MB (must be in range [{}, {}] MB)", mb,
-                                    k_ram_min_mb, max),
+                                    limits.ram_min_mb, limits.ram_max_mb),
                         k_invalid_arg, site);
   }
   require_mutable(ctx, false, site);
@@ -146,6 +146,11 @@ std::string describe_drift(const backend::DomainMemory& expected,
   return joined;
 }
 } // namespace
+
+GuestLimits guest_limits(bool host_is_64bit) {
+  return {k_ram_min_mb, host_is_64bit ? k_ram_max_mb_64 : k_ram_max_mb_32, k_cpus_min,
+          k_cpus_max};
+}
 
 std::span<const Setting> settings_table() { return k_table; }
 

@@ -47,6 +47,16 @@ std::span<const Setting> settings_table();
 /// The setting with store key `key`; null if there is none.
 const Setting* find_setting(std::string_view key);
 
+/// The guest sizes VirtualBox accepts, as ISystemProperties reports them (Min/MaxGuestRAM,
+/// Min/MaxGuestCPUCount) and modifyvm checks them.
+struct GuestLimits {
+  std::uint32_t ram_min_mb = 0;
+  std::uint32_t ram_max_mb = 0;
+  std::uint32_t cpus_min = 0;
+  std::uint32_t cpus_max = 0;
+};
+GuestLimits guest_limits(bool host_is_64bit);
+
 /// Largest balloon (MB) VirtualBox accepts for `ram_mb` is this minus one: floor(9·RAM/10).
 constexpr std::uint32_t balloon_bound(std::uint32_t ram_mb) {
   return static_cast<std::uint32_t>((9ull * ram_mb) / 10);

@@ -145,7 +145,7 @@ tab "vboxmanage startvm --type " '^capture +gui +headless +separate *$'
 # The connection given on the line: test:///default has one running domain, "test".
 tab "vboxmanage -c test:///default controlvm " 'vboxmanage -c test:///default controlvm test $'
 
-tab "vboxmanage list " 'runningvms +vms'
+tab "vboxmanage list " 'hostonlyifs .*runningvms'
 
 # metrics: subcommands, objects (host and running VMs), base names for setup.
 tab "vboxmanage metrics " 'collect +disable +enable +list +query +setup'

@@ -41,7 +41,7 @@ public:
     /// running_domain_io_stats: its hard disks and its network interfaces' counters.
     std::vector<backend::DomainDiskStats> disks;
     std::vector<backend::DomainNicStats> nics;
-    backend::DomainDetails details;          ///< what domain_details returns
+    backend::DomainDetails details; ///< what domain_details returns
   };
 
   /// Adds a powered-off VM with `memory_mb` of RAM and no balloon; returns it for tweaking.
@@ -202,6 +202,10 @@ public:
     check("node_stats");
     return node;
   }
+  std::vector<backend::NetworkInfo> list_networks() override {
+    check("list_networks");
+    return networks;
+  }
   void set_memory_stats_period(const backend::VmRef& ref, int seconds) override {
     calls.push_back("set_memory_stats_period " + ref.name + " " + std::to_string(seconds));
     get(ref).stats_period = seconds;
@@ -229,6 +233,7 @@ public:
   std::string uri_value = "test:///fake";   ///< what uri() returns
   bool local = false;                       ///< is_local(): whether the collector reads LocalHost
   backend::HostInfo host{true};
+  std::vector<backend::NetworkInfo> networks; ///< what list_networks returns
   std::uint64_t balloon_step_kib = 64 * 1024;
   std::function<void()> after_define;
   std::vector<std::string> calls;

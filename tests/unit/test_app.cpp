@@ -1,6 +1,7 @@
 // The global frame: help words, version, unknown commands, --connect (spec §1.1).
 
 #include "support/cli_fixture.hpp"
+#include "vm/os_types.hpp"
 
 #include <gmock/gmock.h>
 
@@ -203,6 +204,101 @@ TEST_F(CliTest, ListSeveralTypesLastWinsOrMultiple) {
   EXPECT_THAT(out.stdout_text, StartsWith("[vms]\n\"off\""));
   EXPECT_EQ(run("list -lx vms"), 2);
   EXPECT_THAT(out.stderr_text, HasSubstr("VBoxManage: error: Unknown option: x\n"));
+}
+
+TEST_F(CliTest, ListSystemPropertiesAnswersWhatKvmKnows) {
+  // listSystemProperties (VBoxManageList.cpp): its labels and padding, only the truthful lines;
+  // the limits are modifyvm's (32-bit host: 3584 MB), the folder libvirt's when known.
+  hv.host = {true, "/etc/libvirt/qemu"};
+  EXPECT_EQ(run("list systemproperties"), 0);
+  EXPECT_EQ(out.stdout_text, "API version:                     7_0\n"
+                             "Minimum guest RAM size:          4 Megabytes\n"
+                             "Maximum guest RAM size:          2097152 Megabytes\n"
+                             "Minimum guest CPU count:         1\n"
+                             "Maximum guest CPU count:         64\n"
+                             "Default machine folder:          /etc/libvirt/qemu\n");
+  hv.host = {false, std::nullopt};
+  EXPECT_EQ(run("list systemproperties"), 0);
+  EXPECT_THAT(out.stdout_text, HasSubstr("Maximum guest RAM size:          3584 Megabytes\n"));
+  EXPECT_THAT(out.stdout_text, testing::Not(HasSubstr("Default machine folder")));
+  hv.fail_next("host_info", "cannot connect");
+  EXPECT_EQ(run("list systemproperties"), 1);
+}
+
+TEST_F(CliTest, ListOsTypesAndHostOnlyInterfaces) {
+  // produceList kListOsTypes: one record per Global::sOSTypes entry, a blank line after each.
+  EXPECT_EQ(run("list ostypes"), 0);
+  EXPECT_THAT(out.stdout_text, StartsWith("ID:          Other\n"
+                                          "Description: Other/Unknown\n"
+                                          "Family ID:   Other\n"
+                                          "Family Desc: Other\n"
+                                          "64 bit:      false\n\n"
+                                          "ID:          Other_64\n"));
+  EXPECT_THAT(out.stdout_text,
+              HasSubstr("ID:          Ubuntu22_LTS_64\n"
+                        "Description: Ubuntu 22.04 LTS (Jammy Jellyfish) (64-bit)\n"
+                        "Family ID:   Linux\n"
+                        "Family Desc: Linux\n"
+                        "64 bit:      true\n\n"));
+  EXPECT_EQ(std::count(out.stdout_text.begin(), out.stdout_text.end(), '\n'),
+            6 * static_cast<long>(vm::guest_os_types().size()));
+  // No VirtualBox host-only adapters on KVM: nothing, exit 0, libvirt not asked.
+  hv.fail_next("list_vms", "must not be called");
+  EXPECT_EQ(run("list hostonlyifs"), 0);
+  EXPECT_EQ(out.stdout_text, "");
+}
+
+TEST_F(CliTest, ListNatNetworksAndDhcpServersFromLibvirtNetworks) {
+  // printNATNetwork / listDhcpServers: only NAT networks with IPv4 are NAT networks; a network
+  // with a DHCP range is a DHCP server whatever its forward mode; by name; inactive = No.
+  backend::NetworkInfo nat;
+  nat.name = "zeta";
+  nat.forward_mode = "nat";
+  nat.ipv4_address = "10.1.2.129";
+  nat.ipv4_prefix = 25;
+  backend::NetworkInfo isolated;
+  isolated.name = "alpha";
+  isolated.active = true;
+  isolated.ipv4_address = "10.9.0.1";
+  isolated.ipv4_prefix = 16;
+  isolated.dhcp_start = "10.9.0.10";
+  isolated.dhcp_end = "10.9.0.20";
+  backend::NetworkInfo v6only;
+  v6only.name = "beta";
+  v6only.forward_mode = "nat";
+  v6only.ipv6_address = "fd00::1";
+  v6only.ipv6_prefix = 64;
+  hv.networks = {nat, isolated, v6only};
+  EXPECT_EQ(run("list -l natnets"), 0);
+  EXPECT_EQ(out.stdout_text, "Name:         zeta\n"
+                             "Enabled:      No\n"
+                             "Network:      10.1.2.128/25\n"
+                             "Gateway:      10.1.2.129\n"
+                             "DHCP Server:  No\n"
+                             "IPv6:         No\n"
+                             "IPv6 Prefix:  \n"
+                             "IPv6 Default: No\n\n");
+  EXPECT_EQ(run("list dhcpservers"), 0);
+  EXPECT_EQ(out.stdout_text, "NetworkName:    alpha\n"
+                             "Dhcpd IP:       10.9.0.1\n"
+                             "LowerIPAddress: 10.9.0.10\n"
+                             "UpperIPAddress: 10.9.0.20\n"
+                             "NetworkMask:    255.255.0.0\n"
+                             "Enabled:        Yes\n"
+                             "Global Configuration:\n"
+                             "    minLeaseTime:     default\n"
+                             "    defaultLeaseTime: default\n"
+                             "    maxLeaseTime:     default\n"
+                             "    Forced options:   None\n"
+                             "    Suppressed opts.: None\n"
+                             "        1/legacy: 255.255.0.0\n"
+                             "Groups:               None\n"
+                             "Individual Configs:   None\n");
+  hv.networks.clear();
+  EXPECT_EQ(run("list dhcpservers"), 0);
+  EXPECT_EQ(out.stdout_text, "");
+  hv.fail_next("list_networks", "cannot connect");
+  EXPECT_EQ(run("list natnets"), 1);
 }
 
 TEST_F(CliTest, HelpForACommandIsExit1) {

@@ -118,6 +118,22 @@ TEST(OsTypeTest, LibosinfoIdsMapOnlyWhereVirtualBoxHasAClearType) {
   EXPECT_EQ(id("http://ubuntu.com/ubuntu/22.04", "aarch64"), "-"); // 7.0 runs x86 guests
   EXPECT_EQ(id("http://alpinelinux.org/alpinelinux/3.18", "x86_64"), "-");
   EXPECT_EQ(id("http://ubuntu.com/ubuntu/", "x86_64"), "-");
+  // Every mapping names a type of the one table (os_types.cpp), description included.
+  for (const char* os :
+       {"http://ubuntu.com/ubuntu/1", "http://debian.org/debian/1",
+        "http://fedoraproject.org/fedora/1", "http://redhat.com/rhel/1", "http://oracle.com/ol/1",
+        "http://opensuse.org/opensuse/1", "http://archlinux.org/archlinux/1",
+        "http://gentoo.org/gentoo/1", "http://mageia.org/mageia/1", "http://microsoft.com/win/7",
+        "http://microsoft.com/win/8", "http://microsoft.com/win/8.1", "http://microsoft.com/win/10",
+        "http://microsoft.com/win/11", "http://microsoft.com/win/2k16",
+        "http://microsoft.com/win/2k19", "http://microsoft.com/win/2k22"}) {
+    auto t = vm::vbox_os_type(os, "x86_64");
+    ASSERT_TRUE(t) << os;
+    EXPECT_EQ(vm::find_guest_os_type(t->id)->description, t->description);
+    EXPECT_TRUE(t->is_64bit) << os;
+  }
+  EXPECT_EQ(vm::vbox_os_type("http://redhat.com/rhel/9", "i686")->description, "Red Hat (32-bit)");
+  EXPECT_EQ(vm::find_guest_os_type("ubuntu_64"), nullptr); // ids are matched exactly
 }
 
 TEST_F(ShowVmInfoTest, MachineReadable) {
