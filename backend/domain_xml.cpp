@@ -4,21 +4,24 @@
 #include <pugixml.hpp>
 
 #include <charconv>
+#include <set>
 #include <sstream>
+#include <tuple>
 
 namespace vbm::backend {
 
 namespace {
 
-pugi::xml_document load(std::string_view xml) {
+// A libvirt XML document whose root element is `root`.
+pugi::xml_document load(std::string_view xml, const char* root = "domain") {
   pugi::xml_document doc;
   auto res =
       doc.load_buffer(xml.data(), xml.size(), pugi::parse_default | pugi::parse_ws_pcdata_single);
   if (!res) {
-    throw BackendError(fmt::format("cannot parse domain XML: {}", res.description()));
+    throw BackendError(fmt::format("cannot parse {} XML: {}", root, res.description()));
   }
-  if (!doc.child("domain")) {
-    throw BackendError("cannot parse domain XML: no <domain> element");
+  if (!doc.child(root)) {
+    throw BackendError(fmt::format("cannot parse {0} XML: no <{0}> element", root));
   }
   return doc;
 }
@@ -197,6 +200,81 @@ std::string apply_domain_memory(std::string_view xml, const DomainMemory& mem) {
   std::ostringstream out;
   doc.save(out, "  ", pugi::format_default | pugi::format_no_declaration);
   return out.str();
+}
+
+void parse_host_capabilities(std::string_view caps, const std::vector<bool>& online,
+                             HostInfo& host) {
+  auto doc = load(caps, "capabilities");
+  auto root = doc.child("capabilities");
+  auto cpu = root.child("host").child("cpu");
+  std::string_view arch = cpu.child_value("arch");
+  host.is_64bit = is_64bit_arch(arch);
+  host.long_mode = arch == "x86_64";
+  host.pae = host.long_mode || static_cast<bool>(cpu.child("features").child("pae"));
+  // A core is a distinct (socket, die, core) triple of the NUMA topology's CPUs.
+  std::set<std::tuple<int, int, int>> cores;
+  std::set<std::tuple<int, int, int>> cores_online;
+  for (auto cell : root.child("host").child("topology").child("cells").children("cell")) {
+    for (auto c : cell.child("cpus").children("cpu")) {
+      if (!c.attribute("socket_id")) {
+        continue; // an offline CPU: libvirt cannot read its topology
+      }
+      std::tuple<int, int, int> core{c.attribute("socket_id").as_int(),
+                                     c.attribute("die_id").as_int(),
+                                     c.attribute("core_id").as_int()};
+      cores.insert(core);
+      auto id = c.attribute("id").as_uint();
+      if (online.empty() || (id < online.size() && online[id])) {
+        cores_online.insert(core);
+      }
+    }
+  }
+  host.cores_present = static_cast<unsigned>(cores.size());
+  host.cores_online = static_cast<unsigned>(cores_online.size());
+  for (auto guest : root.children("guest")) {
+    for (auto d : guest.child("arch").children("domain")) {
+      host.kvm = host.kvm || std::string_view(d.attribute("type").as_string()) == "kvm";
+    }
+  }
+}
+
+bool parse_nested_virt(std::string_view domcaps) {
+  auto doc = load(domcaps, "domainCapabilities");
+  for (auto mode : doc.child("domainCapabilities").child("cpu").children("mode")) {
+    if (std::string_view(mode.attribute("name").as_string()) != "host-model") {
+      continue;
+    }
+    for (auto f : mode.children("feature")) {
+      std::string_view name = f.attribute("name").as_string();
+      if ((name == "vmx" || name == "svm") &&
+          std::string_view(f.attribute("policy").as_string("require")) == "require") {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+HostInterfaceInfo parse_host_interface(std::string_view xml) {
+  auto doc = load(xml, "interface");
+  auto iface = doc.child("interface");
+  HostInterfaceInfo info;
+  info.name = iface.attribute("name").as_string();
+  info.mac = iface.child("mac").attribute("address").as_string();
+  for (auto proto : iface.children("protocol")) {
+    std::string_view family = proto.attribute("family").as_string();
+    auto ip = proto.child("ip");
+    if (!ip) {
+      continue;
+    }
+    auto& address = family == "ipv6" ? info.ipv6_address : info.ipv4_address;
+    auto& prefix = family == "ipv6" ? info.ipv6_prefix : info.ipv4_prefix;
+    if (!address && (family == "ipv4" || family == "ipv6")) {
+      address = ip.attribute("address").as_string();
+      prefix = ip.attribute("prefix").as_uint(family == "ipv6" ? 64 : 24);
+    }
+  }
+  return info;
 }
 
 } // namespace vbm::backend

@@ -32,4 +32,18 @@ struct DomainDevices {
 };
 DomainDevices parse_domain_devices(std::string_view xml);
 
+/// Fills `host`'s architecture flags, core counts and KVM support from libvirt's capabilities
+/// XML (virConnectGetCapabilities). `online[id]`: CPU `id` is online (empty: all are).
+/// Throws BackendError on XML it cannot read.
+void parse_host_capabilities(std::string_view caps, const std::vector<bool>& online,
+                             HostInfo& host);
+
+/// Whether the host-model CPU of libvirt's domain capabilities requires vmx or svm: KVM
+/// guests can use hardware virtualization themselves. Throws BackendError.
+bool parse_nested_virt(std::string_view domcaps);
+
+/// A host interface definition (virInterfaceGetXMLDesc): name, MAC and the first address of
+/// each family. `active` is left false. Throws BackendError.
+HostInterfaceInfo parse_host_interface(std::string_view xml);
+
 } // namespace vbm::backend

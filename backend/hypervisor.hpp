@@ -137,6 +137,19 @@ struct NetworkInfo {
   unsigned ipv6_prefix = 0;
 };
 
+/// A host network interface (virConnectListAllInterfaces and its definition): what VirtualBox
+/// lists as a host interface for bridged networking. Addresses only where libvirt's interface
+/// backend reports them (netcf does, udev does not).
+struct HostInterfaceInfo {
+  std::string name;
+  std::string mac;     ///< "aa:bb:cc:dd:ee:ff" as libvirt writes it
+  bool active = false; ///< up (virInterfaceIsActive: IFF_UP)
+  std::optional<std::string> ipv4_address;
+  unsigned ipv4_prefix = 0;
+  std::optional<std::string> ipv6_address;
+  unsigned ipv6_prefix = 0;
+};
+
 /// A change in a running domain's life that the page-fusion controller reacts to.
 struct DomainEvent {
   enum class Kind { Started, Stopped, BalloonChanged };
@@ -159,6 +172,20 @@ struct HostInfo {
   /// Where the connection's driver keeps persistent domain definitions (VirtualBox's default
   /// machine folder): known only on a local qemu:///system connection.
   std::optional<std::string> machine_folder = std::nullopt;
+  // What the host's hardware is (virNodeGetCPUMap, virNodeGetInfo, the capabilities' host CPU
+  // and topology, and whether the driver can run KVM guests): `list hostinfo`.
+  unsigned cpus_present = 0;
+  unsigned cpus_online = 0;
+  unsigned cores_present = 0; ///< distinct (socket, die, core) of the topology
+  unsigned cores_online = 0;
+  std::uint64_t cpu_mhz = 0; ///< 0: not known
+  std::uint64_t memory_kib = 0;
+  bool pae = false;       ///< a 64-bit x86 host, or the host CPU lists the pae feature
+  bool long_mode = false; ///< an x86_64 host
+  bool kvm = false;       ///< the driver runs guests under KVM (a <domain type='kvm'/>)
+  /// KVM guests can run hardware virtualization themselves (the host-model CPU offered to
+  /// KVM guests requires vmx or svm); nullopt where the domain capabilities are not known.
+  std::optional<bool> nested_kvm = std::nullopt;
 };
 
 class Hypervisor {
@@ -200,6 +227,8 @@ public:
   virtual NodeStats node_stats() = 0;
   /// Every virtual network of the connection, active or not.
   virtual std::vector<NetworkInfo> list_networks() = 0;
+  /// Every host network interface libvirt knows, active or not.
+  virtual std::vector<HostInterfaceInfo> list_host_interfaces() = 0;
   /// Every running domain's hard disks and network interfaces: one bulk call where the driver
   /// has its block and interface groups, else one call per device.
   virtual std::vector<DomainIoStats> running_domain_io_stats() = 0;

@@ -134,13 +134,48 @@ HostInfo LibvirtHypervisor::host_info() {
     if (!caps) {
       throw_last("failed to read the hypervisor's capabilities");
     }
-    pugi::xml_document doc;
-    doc.load_string(caps.get());
-    std::string arch = doc.child("capabilities").child("host").child("cpu").child_value("arch");
-    m_impl->host = HostInfo{is_64bit_arch(arch), std::nullopt};
-    if (uri() == "qemu:///system") {
-      m_impl->host->machine_folder = std::string(k_qemu_config_dir);
+    HostInfo host;
+    // virNodeGetCPUMap: the CPUs present, and which are online.
+    unsigned char* map = nullptr;
+    unsigned int online = 0;
+    int present = virNodeGetCPUMap(m_impl->conn, &map, &online, 0);
+    std::vector<bool> is_online;
+    if (present > 0) {
+      host.cpus_present = static_cast<unsigned>(present);
+      host.cpus_online = online;
+      for (int i = 0; i < present; ++i) {
+        is_online.push_back(((map[i / 8] >> (i % 8)) & 1) != 0);
+      }
     }
+    free(map);           // NOLINT: libvirt allocates with malloc
+    virResetLastError(); // a driver without a CPU map: node info's count below
+    parse_host_capabilities(caps.get(), is_online, host);
+    virNodeInfo info;
+    if (virNodeGetInfo(m_impl->conn, &info) == 0) {
+      host.memory_kib = info.memory;
+      host.cpu_mhz = info.mhz;
+      if (host.cpus_present == 0) {
+        host.cpus_present = host.cpus_online = info.cpus;
+      }
+      if (host.cores_present == 0) {
+        // No topology in the capabilities: node info's cores; an offline CPU takes at most
+        // one core with it.
+        host.cores_present = info.nodes * info.sockets * info.cores;
+        host.cores_online = std::min(host.cores_present, host.cpus_online);
+      }
+    }
+    if (host.kvm) {
+      Chars domcaps(
+          virConnectGetDomainCapabilities(m_impl->conn, nullptr, nullptr, nullptr, "kvm", 0));
+      if (domcaps) {
+        host.nested_kvm = parse_nested_virt(domcaps.get());
+      }
+    }
+    virResetLastError();
+    if (uri() == "qemu:///system") {
+      host.machine_folder = std::string(k_qemu_config_dir);
+    }
+    m_impl->host = host;
   }
   return *m_impl->host;
 }
@@ -760,6 +795,34 @@ std::vector<NetworkInfo> LibvirtHypervisor::list_networks() {
     int active = virNetworkIsActive(net.get());
     if (active < 0) {
       throw_last(fmt::format("failed to read whether network '{}' is active", info.name));
+    }
+    info.active = active == 1;
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+std::vector<HostInterfaceInfo> LibvirtHypervisor::list_host_interfaces() {
+  virInterfacePtr* ifaces = nullptr;
+  int n = virConnectListAllInterfaces(m_impl->conn, &ifaces, 0);
+  if (n < 0) {
+    throw_last("failed to list the host's network interfaces");
+  }
+  std::vector<std::unique_ptr<virInterface, decltype(&virInterfaceFree)>> owned;
+  for (int i = 0; i < n; ++i) {
+    owned.emplace_back(ifaces[i], &virInterfaceFree);
+  }
+  free(ifaces); // NOLINT: libvirt allocates with malloc
+  std::vector<HostInterfaceInfo> out;
+  for (const auto& iface : owned) {
+    Chars xml(virInterfaceGetXMLDesc(iface.get(), 0));
+    if (!xml) {
+      throw_last("failed to read a host interface's definition");
+    }
+    HostInterfaceInfo info = parse_host_interface(xml.get());
+    int active = virInterfaceIsActive(iface.get());
+    if (active < 0) {
+      throw_last(fmt::format("failed to read whether interface '{}' is up", info.name));
     }
     info.active = active == 1;
     out.push_back(std::move(info));

@@ -31,6 +31,7 @@ public:
   std::vector<DomainStats> running_domain_stats() override;
   NodeStats node_stats() override;
   std::vector<NetworkInfo> list_networks() override;
+  std::vector<HostInterfaceInfo> list_host_interfaces() override;
   std::vector<DomainIoStats> running_domain_io_stats() override;
   void set_memory_stats_period(const VmRef& vm, int seconds) override;
   void watch_domain_events() override;

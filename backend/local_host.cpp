@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <arpa/inet.h>
+#include <array>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -13,6 +15,8 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <sstream>
 #include <stdexcept>
 #include <sys/stat.h>
@@ -377,6 +381,52 @@ std::vector<std::string> LocalHost::net_interfaces() const {
       out.push_back(name);
     }
   }
+  return out;
+}
+
+InterfaceAddresses LocalHost::interface_addresses(const std::string& ifname) const {
+  InterfaceAddresses out;
+  if (ifname.empty() || ifname.find('/') != std::string::npos) {
+    return out;
+  }
+  if (ifaddrs* list = nullptr; getifaddrs(&list) == 0) {
+    for (const ifaddrs* a = list; a != nullptr && !out.ipv4_address; a = a->ifa_next) {
+      if (a->ifa_addr != nullptr && a->ifa_addr->sa_family == AF_INET && ifname == a->ifa_name) {
+        std::array<char, INET_ADDRSTRLEN> text{};
+        const auto* addr = reinterpret_cast<const sockaddr_in*>(a->ifa_addr);    // NOLINT
+        const auto* mask = reinterpret_cast<const sockaddr_in*>(a->ifa_netmask); // NOLINT
+        if (inet_ntop(AF_INET, &addr->sin_addr, text.data(), text.size()) != nullptr) {
+          out.ipv4_address = text.data();
+          out.ipv4_prefix =
+              mask ? static_cast<unsigned>(__builtin_popcount(mask->sin_addr.s_addr)) : 0;
+        }
+      }
+    }
+    freeifaddrs(list);
+  }
+  // /proc/net/if_inet6: "<32 hex digits> <index> <prefix len> <scope> <flags> <name>"; VirtualBox
+  // keeps the last line of the interface.
+  std::istringstream lines(read("proc/net/if_inet6").value_or(""));
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream f(line);
+    std::string hex, index, prefix, scope, flags, name;
+    if (!(f >> hex >> index >> prefix >> scope >> flags >> name) || name != ifname ||
+        hex.size() != 32) {
+      continue;
+    }
+    std::array<unsigned char, 16> bytes{};
+    for (std::size_t i = 0; i < bytes.size(); ++i) {
+      bytes[i] =
+          static_cast<unsigned char>(std::strtoul(hex.substr(i * 2, 2).c_str(), nullptr, 16));
+    }
+    std::array<char, INET6_ADDRSTRLEN> text{};
+    if (inet_ntop(AF_INET6, bytes.data(), text.data(), text.size()) != nullptr) {
+      out.ipv6_address = text.data();
+      out.ipv6_prefix = static_cast<unsigned>(std::strtoul(prefix.c_str(), nullptr, 16));
+    }
+  }
+  std::error_code ec;
+  out.wireless = std::filesystem::exists(m_root / "sys/class/net" / ifname / "wireless", ec);
   return out;
 }
 

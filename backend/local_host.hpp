@@ -52,6 +52,15 @@ struct RootDisks {
   std::vector<std::string> load;  ///< Disk/<d>/Load: their busy time (md: the member disks)
 };
 
+/// What VirtualBox's getInterfaceInfo reads of an interface besides its MAC.
+struct InterfaceAddresses {
+  std::optional<std::string> ipv4_address; ///< its primary IPv4 address (SIOCGIFADDR's)
+  unsigned ipv4_prefix = 0;
+  std::optional<std::string> ipv6_address; ///< the last of /proc/net/if_inet6's for it
+  unsigned ipv6_prefix = 0;
+  bool wireless = false; ///< /sys/class/net/<if>/wireless exists
+};
+
 /// A network interface's byte counters (/proc/net/dev).
 struct NetCounters {
   std::uint64_t rx_bytes = 0;
@@ -93,6 +102,9 @@ public:
   /// host-only vboxnet*, the one with the default route first.
   std::vector<std::string> net_interfaces() const;
   std::optional<NetCounters> net_counters(const std::string& ifname) const;
+  /// The addresses of an interface of this machine (IPv4 from getifaddrs, which reads the
+  /// running kernel whatever the root; IPv6 and wireless from the tree).
+  InterfaceAddresses interface_addresses(const std::string& ifname) const;
   /// The link speed in Mbit/s of an interface that is up (/sys/class/net/<if>/speed; a 10 Mbit
   /// link without carrier counts as none), 0 when down or unknown.
   std::uint32_t link_speed_mbit(const std::string& ifname) const;

@@ -1,7 +1,8 @@
 // list vms | runningvms: `"name" {uuid}` lines or the showvminfo report (spec §1.7); ostypes,
-// hostonlyifs, systemproperties (VBoxManageList.cpp handleList/produceList and its list*
-// helpers, 7.0.14).
+// bridgedifs, hostonlyifs, natnets, hostinfo, systemproperties, dhcpservers (VBoxManageList.cpp
+// handleList/produceList and its list* helpers, 7.0.14).
 
+#include "backend/local_host.hpp"
 #include "cli/app.hpp"
 #include "cli/errors.hpp"
 #include "cli/getopt.hpp"
@@ -15,6 +16,8 @@
 #include <algorithm>
 #include <arpa/inet.h>
 #include <array>
+#include <cstdio>
+#include <ctime>
 
 namespace vbm::cli {
 
@@ -26,9 +29,9 @@ constexpr OptDef k_opts[] = {
     {"--sorted", k_sorted, ArgKind::None},     {"-s", k_sorted, ArgKind::None},
 };
 // In VirtualBox's option-table order (s_aListOptions).
-constexpr std::string_view k_lists[] = {
-    "vms",         "runningvms", "ostypes",          "hostonlyifs",
-    "natnetworks", "natnets",    "systemproperties", "dhcpservers"};
+constexpr std::string_view k_lists[] = {"vms",        "runningvms",       "ostypes",     "hostifs",
+                                        "bridgedifs", "hostonlyifs",      "natnetworks", "natnets",
+                                        "hostinfo",   "systemproperties", "dhcpservers"};
 
 [[noreturn]] void syntax(const std::string& msg, UsageStyle style = UsageStyle::Syntax) {
   throw UsageError(style, "list", msg, k_exit_syntax);
@@ -75,6 +78,132 @@ void list_os_types(Env& env) {
   }
 }
 
+// An address with all bits after `prefix` cleared ("" if it is not an address of `family`).
+std::string network_part(int family, const std::string& address, unsigned prefix) {
+  std::array<unsigned char, 16> bytes{};
+  std::array<char, INET6_ADDRSTRLEN> text{};
+  if (inet_pton(family, address.c_str(), bytes.data()) != 1) {
+    return "";
+  }
+  unsigned size = family == AF_INET ? 4 : 16;
+  for (unsigned i = 0; i < size; ++i) {
+    unsigned keep = prefix >= (i + 1) * 8 ? 8 : prefix > i * 8 ? prefix - i * 8 : 0;
+    bytes[i] &= static_cast<unsigned char>(0xff00u >> keep);
+  }
+  return inet_ntop(family, bytes.data(), text.data(), text.size()) ? text.data() : "";
+}
+
+std::string ipv4_netmask(unsigned prefix) {
+  return network_part(AF_INET, "255.255.255.255", prefix);
+}
+
+// NetIf-linux.cpp getInterfaceInfo's GUID: the interface name's bytes (16, zero-padded) as an
+// RTUUID, its version and variant bits set, its node the MAC; printed as %RTuuid does.
+std::string interface_guid(const std::string& name, const std::string& mac) {
+  std::array<unsigned char, 16> b{};
+  std::copy_n(name.begin(), std::min(name.size(), b.size()), b.begin());
+  std::array<unsigned, 6> m{};
+  if (std::sscanf(mac.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x", &m[0], &m[1], &m[2], &m[3], &m[4],
+                  &m[5]) == 6) {
+    for (std::size_t i = 0; i < m.size(); ++i) {
+      b[10 + i] = static_cast<unsigned char>(m[i]);
+    }
+  }
+  b[8] = static_cast<unsigned char>((b[8] & 0x3fU) | 0x80U); // u8ClockSeqHiAndReserved
+  b[7] = static_cast<unsigned char>((b[7] & 0x0fU) | 0x40U); // u16TimeHiAndVersion (LE)
+  // RTUUID's Gen fields are little-endian integers on x86: time_low, time_mid, time_hi.
+  return fmt::format("{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-"
+                     "{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
+                     b[3], b[2], b[1], b[0], b[5], b[4], b[7], b[6], b[8], b[9], b[10], b[11],
+                     b[12], b[13], b[14], b[15]);
+}
+
+// listNetworkInterfaces(…, bridged): the host interfaces libvirt knows (a guest is bridged to
+// one with <interface type='bridge'> or 'direct'), but not those without a MAC (loopback,
+// tunnels: VirtualBox lists Ethernet ones only). Addresses are libvirt's; where its interface
+// backend has none (udev) and the host is this machine, they are read as VirtualBox reads them.
+// The interface with the default route comes first, as in NetIfList; the rest by name.
+void list_bridged_interfaces(Env& env) {
+  auto& hv = env.hypervisor(Access::ReadOnly);
+  auto ifaces = hv.list_host_interfaces();
+  std::erase_if(ifaces,
+                [](const auto& i) { return i.mac.empty() || i.mac == "00:00:00:00:00:00"; });
+  std::optional<backend::LocalHost> local;
+  std::vector<std::string> order;
+  if (hv.is_local()) {
+    local.emplace(env.services.host_root);
+    order = local->net_interfaces();
+  }
+  auto rank = [&](const std::string& name) {
+    return order.empty() || order.front() != name ? 1 : 0;
+  };
+  std::sort(ifaces.begin(), ifaces.end(), [&](const auto& a, const auto& b) {
+    return std::pair(rank(a.name), a.name) < std::pair(rank(b.name), b.name);
+  });
+  for (auto& i : ifaces) {
+    bool wireless = false;
+    if (local && !i.ipv4_address && !i.ipv6_address) {
+      auto found = local->interface_addresses(i.name);
+      i.ipv4_address = found.ipv4_address;
+      i.ipv4_prefix = found.ipv4_prefix;
+      i.ipv6_address = found.ipv6_address;
+      i.ipv6_prefix = found.ipv6_prefix;
+      wireless = found.wireless;
+    }
+    env.out.out(fmt::format(
+        "Name:            {0}\nGUID:            {1}\nDHCP:            Disabled\n"
+        "IPAddress:       {2}\nNetworkMask:     {3}\nIPV6Address:     {4}\n"
+        "IPV6NetworkMaskPrefixLength: {5}\nHardwareAddress: {6}\nMediumType:      Ethernet\n"
+        "Wireless:        {7}\nStatus:          {8}\nVBoxNetworkName: "
+        "HostInterfaceNetworking-{0}\n\n",
+        i.name, interface_guid(i.name, i.mac), i.ipv4_address.value_or("0.0.0.0"),
+        ipv4_netmask(i.ipv4_address ? i.ipv4_prefix : 0), i.ipv6_address.value_or(""),
+        i.ipv6_address ? i.ipv6_prefix : 0, i.mac, wireless ? "Yes" : "No",
+        i.active ? "Up" : "Down"));
+  }
+}
+
+// listHostInfo: the lines libvirt answers for any connection. Left out: the nested paging,
+// unrestricted guest and vmsave/vmload features (VT-x/AMD-V details libvirt does not report),
+// the processor descriptions (libvirt has a CPU model name, not the CPUID brand string), and the
+// host OS (not in libvirt's capabilities).
+void list_host_info(Env& env) {
+  auto& hv = env.hypervisor(Access::ReadOnly);
+  auto host = hv.host_info();
+  auto now = env.now_ms();
+  std::time_t secs = static_cast<std::time_t>(now / 1000);
+  std::tm utc{};
+  gmtime_r(&secs, &utc);
+  auto yes = [](bool b) { return b ? "yes" : "no"; };
+  std::string text = fmt::format(
+      "Host Information:\n\nHost time: {:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z\n"
+      "Processor online count: {}\nProcessor count: {}\nProcessor online core count: {}\n"
+      "Processor core count: {}\nProcessor supports HW virtualization: {}\n"
+      "Processor supports PAE: {}\nProcessor supports long mode: {}\n",
+      utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+      (now % 1000) * 1000000, host.cpus_online, host.cpus_present, host.cores_online,
+      host.cores_present, yes(host.kvm), yes(host.pae), yes(host.long_mode));
+  if (!host.kvm || host.nested_kvm) {
+    text += fmt::format("Processor supports nested HW virtualization: {}\n",
+                        yes(host.kvm && *host.nested_kvm));
+  }
+  for (unsigned i = 0; i < host.cpus_present; ++i) {
+    text += host.cpu_mhz != 0 ? fmt::format("Processor#{} speed: {} MHz\n", i, host.cpu_mhz)
+                              : fmt::format("Processor#{} speed: unknown\n", i);
+  }
+  // RTSystemQueryTotalRam is MemTotal: libvirt's node memory statistics where the driver has
+  // them (its node info counts the NUMA nodes' memory, which can be less), else node info.
+  auto node = hv.node_stats();
+  text +=
+      fmt::format("Memory size: {} MByte\n", node.mem_total_kib.value_or(host.memory_kib) / 1024);
+  if (node.mem_free_kib) {
+    auto available =
+        *node.mem_free_kib + node.mem_buffers_kib.value_or(0) + node.mem_cached_kib.value_or(0);
+    text += fmt::format("Memory available: {} MByte\n", available / 1024);
+  }
+  env.out.out(text);
+}
+
 // listSystemProperties: only the properties a KVM host answers truthfully, in VirtualBox's
 // order and padding. The guest sizes are the ones modifyvm accepts; the machine folder is
 // where libvirt keeps domain definitions (left out where that is not known). VirtualBox's
@@ -94,25 +223,6 @@ void list_system_properties(Env& env) {
     text += fmt::format("Default machine folder:          {}\n", *host.machine_folder);
   }
   env.out.out(text);
-}
-
-// An address with all bits after `prefix` cleared ("" if it is not an address of `family`).
-std::string network_part(int family, const std::string& address, unsigned prefix) {
-  std::array<unsigned char, 16> bytes{};
-  std::array<char, INET6_ADDRSTRLEN> text{};
-  if (inet_pton(family, address.c_str(), bytes.data()) != 1) {
-    return "";
-  }
-  unsigned size = family == AF_INET ? 4 : 16;
-  for (unsigned i = 0; i < size; ++i) {
-    unsigned keep = prefix >= (i + 1) * 8 ? 8 : prefix > i * 8 ? prefix - i * 8 : 0;
-    bytes[i] &= static_cast<unsigned char>(0xff00u >> keep);
-  }
-  return inet_ntop(family, bytes.data(), text.data(), text.size()) ? text.data() : "";
-}
-
-std::string ipv4_netmask(unsigned prefix) {
-  return network_part(AF_INET, "255.255.255.255", prefix);
 }
 
 // libvirt has no registration order: networks by name.
@@ -193,6 +303,10 @@ void list_dhcp_servers(Env& env) {
 void produce_list(std::string_view kind, bool long_form, bool sorted, Env& env) {
   if (kind == "ostypes") {
     list_os_types(env);
+  } else if (kind == "hostifs" || kind == "bridgedifs") {
+    list_bridged_interfaces(env);
+  } else if (kind == "hostinfo") {
+    list_host_info(env);
   } else if (kind == "hostonlyifs") {
     // listNetworkInterfaces(…, HostOnly): VirtualBox's host-only adapters (vboxnetN) do not
     // exist on a KVM host, and libvirt's isolated networks are not them (Vagrant removes the
@@ -214,8 +328,8 @@ Grammar list_grammar() { return {k_opts, {}, k_lists}; }
 CommandHelp list_help() {
   return {"list",
           "view system information and VM configuration details",
-          {"[--long] [--sorted] [--multiple] [ runningvms | vms | ostypes | hostonlyifs | "
-           "natnets | systemproperties | dhcpservers ]"},
+          {"[--long] [--sorted] [--multiple] [ runningvms | vms | ostypes | bridgedifs | "
+           "hostonlyifs | natnets | hostinfo | systemproperties | dhcpservers ]"},
           "Options:\n"
           "  -l, --long       the showvminfo report of each VM (without a session: no\n"
           "                   running-guest lines, the balloon as configured)\n"
@@ -224,10 +338,12 @@ CommandHelp list_help() {
           "                   undocumented option); without it only the last list named\n"
           "                   is printed\n"
           "Lists: vms (every domain on the connection), runningvms (running and paused),\n"
-          "ostypes (VirtualBox's guest OS types), hostonlyifs (always empty: KVM has no\n"
+          "ostypes (VirtualBox's guest OS types), bridgedifs or hostifs (the host's network\n"
+          "interfaces), hostonlyifs (always empty: KVM has no\n"
           "VirtualBox host-only adapters), systemproperties (the guest size limits and\n"
           "where libvirt keeps domain definitions), natnets or natnetworks (libvirt's NAT\n"
-          "networks), dhcpservers (libvirt networks with a DHCP range).\n"};
+          "networks), hostinfo (the host's CPUs and memory), dhcpservers (libvirt networks\n"
+          "with a DHCP range).\n"};
 }
 
 int run_list(std::span<const std::string> args, Env& env) {

@@ -148,8 +148,7 @@ std::string describe_drift(const backend::DomainMemory& expected,
 } // namespace
 
 GuestLimits guest_limits(bool host_is_64bit) {
-  return {k_ram_min_mb, host_is_64bit ? k_ram_max_mb_64 : k_ram_max_mb_32, k_cpus_min,
-          k_cpus_max};
+  return {k_ram_min_mb, host_is_64bit ? k_ram_max_mb_64 : k_ram_max_mb_32, k_cpus_min, k_cpus_max};
 }
 
 std::span<const Setting> settings_table() { return k_table; }

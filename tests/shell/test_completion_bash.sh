@@ -161,7 +161,7 @@ expect "vboxmanage balloonctrl status " --json --explain
 expect "vboxmanage balloonctrl status --explain " "${all_vms[@]}"
 
 # list
-expect "vboxmanage list " vms runningvms ostypes hostonlyifs natnetworks natnets systemproperties dhcpservers --long --multiple --sorted
+expect "vboxmanage list " vms runningvms ostypes hostifs bridgedifs hostonlyifs natnetworks natnets hostinfo systemproperties dhcpservers --long --multiple --sorted
 expect "vboxmanage list --long r" runningvms
 expect "vboxmanage list --s" --sorted
 

@@ -202,6 +202,10 @@ public:
     check("node_stats");
     return node;
   }
+  std::vector<backend::HostInterfaceInfo> list_host_interfaces() override {
+    check("list_host_interfaces");
+    return host_interfaces;
+  }
   std::vector<backend::NetworkInfo> list_networks() override {
     check("list_networks");
     return networks;
@@ -233,7 +237,8 @@ public:
   std::string uri_value = "test:///fake";   ///< what uri() returns
   bool local = false;                       ///< is_local(): whether the collector reads LocalHost
   backend::HostInfo host{true};
-  std::vector<backend::NetworkInfo> networks; ///< what list_networks returns
+  std::vector<backend::NetworkInfo> networks;              ///< what list_networks returns
+  std::vector<backend::HostInterfaceInfo> host_interfaces; ///< list_host_interfaces
   std::uint64_t balloon_step_kib = 64 * 1024;
   std::function<void()> after_define;
   std::vector<std::string> calls;

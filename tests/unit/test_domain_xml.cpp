@@ -2,6 +2,7 @@
 
 #include "backend/domain_xml.hpp"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 
 using testing::HasSubstr;
@@ -111,6 +112,70 @@ TEST(DomainXml, BadXmlIsABackendError) {
   EXPECT_THROW(backend::parse_domain_memory("<domain><memory>12abc</memory></domain>"),
                backend::BackendError);
   EXPECT_THROW(backend::parse_domain_memory("<domain></domain>"), backend::BackendError);
+}
+
+// `list hostinfo`'s host facts: cores are distinct (socket, die, core) triples, online ones
+// those of online CPUs; an offline CPU without topology is skipped; KVM from a guest domain.
+TEST(DomainXml, HostCapabilities) {
+  constexpr const char* caps = R"(<capabilities><host><cpu><arch>x86_64</arch></cpu>
+    <topology><cells num='1'><cell id='0'><cpus num='5'>
+      <cpu id='0' socket_id='0' die_id='0' core_id='0' siblings='0-1'/>
+      <cpu id='1' socket_id='0' die_id='0' core_id='0' siblings='0-1'/>
+      <cpu id='2' socket_id='0' die_id='0' core_id='1' siblings='2-3'/>
+      <cpu id='3' socket_id='0' die_id='0' core_id='1' siblings='2-3'/>
+      <cpu id='4'/>
+    </cpus></cell></cells></topology></host>
+    <guest><arch name='x86_64'><domain type='qemu'/><domain type='kvm'/></arch></guest>
+  </capabilities>)";
+  backend::HostInfo h;
+  backend::parse_host_capabilities(caps, {true, true, false, false, false}, h);
+  EXPECT_TRUE(h.is_64bit);
+  EXPECT_TRUE(h.long_mode);
+  EXPECT_TRUE(h.pae);
+  EXPECT_TRUE(h.kvm);
+  EXPECT_EQ(h.cores_present, 2u);
+  EXPECT_EQ(h.cores_online, 1u);
+  backend::HostInfo i686;
+  backend::parse_host_capabilities(R"(<capabilities><host><cpu><arch>i686</arch>
+    <features><pae/></features></cpu></host>
+    <guest><arch name='i686'><domain type='qemu'/></arch></guest></capabilities>)",
+                                   {}, i686);
+  EXPECT_FALSE(i686.long_mode);
+  EXPECT_TRUE(i686.pae);
+  EXPECT_FALSE(i686.kvm);
+  EXPECT_EQ(i686.cores_present, 0u);
+  EXPECT_THROW(backend::parse_host_capabilities("<domain/>", {}, i686), backend::BackendError);
+}
+
+TEST(DomainXml, NestedVirtIsTheHostModelsVmxOrSvm) {
+  auto domcaps = [](const char* feature) {
+    return fmt::format(R"(<domainCapabilities><cpu>
+      <mode name='host-passthrough' supported='yes'/>
+      <mode name='host-model' supported='yes'><model>EPYC</model>{}</mode>
+    </cpu></domainCapabilities>)",
+                       feature);
+  };
+  EXPECT_TRUE(backend::parse_nested_virt(domcaps("<feature policy='require' name='svm'/>")));
+  EXPECT_TRUE(backend::parse_nested_virt(domcaps("<feature policy='require' name='vmx'/>")));
+  EXPECT_FALSE(backend::parse_nested_virt(domcaps("<feature policy='disable' name='vmx'/>")));
+  EXPECT_FALSE(backend::parse_nested_virt(domcaps("<feature policy='require' name='x2apic'/>")));
+}
+
+TEST(DomainXml, HostInterface) {
+  auto i = backend::parse_host_interface(R"(<interface type='ethernet' name='eth0'>
+    <link speed='1000' state='up'/><mac address='02:fc:00:00:00:01'/>
+    <protocol family='ipv6'><ip address='fd00::2' prefix='48'/><ip address='fe80::1'/></protocol>
+    <protocol family='ipv4'><ip address='192.0.2.2' prefix='24'/></protocol>
+  </interface>)");
+  EXPECT_EQ(i.name, "eth0");
+  EXPECT_EQ(i.mac, "02:fc:00:00:00:01");
+  EXPECT_EQ(i.ipv4_address, "192.0.2.2");
+  EXPECT_EQ(i.ipv4_prefix, 24u);
+  EXPECT_EQ(i.ipv6_address, "fd00::2");
+  EXPECT_EQ(i.ipv6_prefix, 48u);
+  auto bare = backend::parse_host_interface("<interface type='ethernet' name='lo'/>");
+  EXPECT_EQ(bare.ipv4_address, std::nullopt);
+  EXPECT_EQ(bare.mac, "");
 }
 
 } // namespace

@@ -651,6 +651,24 @@ TEST(LocalHostNet, InterfacesCountersAndSpeed) {
   EXPECT_EQ(local.link_speed_mbit("eth0"), 0u);
 }
 
+// getInterfaceInfo (NetIf-linux.cpp) for `list bridgedifs`: the last IPv6 line of the
+// interface in /proc/net/if_inet6 wins; wireless = the sysfs directory exists.
+TEST_F(MetricsTest, LocalHostInterfaceAddresses) {
+  root.write("proc/net/if_inet6", "fe8000000000000000fcfffffe000001 02 40 20 80     eth0\n"
+                                  "20010db8000000000000000000000042 03 40 00 80     eth1\n"
+                                  "fd000000000000000000000000000002 02 30 00 80     eth0\n");
+  root.write("sys/class/net/wlan0/wireless/.keep", "");
+  auto eth0 = local.interface_addresses("eth0");
+  EXPECT_EQ(eth0.ipv6_address, "fd00::2");
+  EXPECT_EQ(eth0.ipv6_prefix, 48u);
+  EXPECT_FALSE(eth0.wireless);
+  EXPECT_EQ(local.interface_addresses("eth1").ipv6_address, "2001:db8::42");
+  auto wlan = local.interface_addresses("wlan0");
+  EXPECT_EQ(wlan.ipv6_address, std::nullopt);
+  EXPECT_TRUE(wlan.wireless);
+  EXPECT_EQ(local.interface_addresses("../x").ipv6_address, std::nullopt);
+}
+
 // MachineDiskUsage and MachineNetRate (Guest::i_updateStats) on KVM: the disks' actual sizes
 // in whole MB; bytes per second over all interfaces, from counters.
 TEST_F(MetricsTest, VmDiskUsageAndNetRate) {
