@@ -28,7 +28,7 @@ namespace vbm::backend {
 using sys::parse_u64;
 using sys::read_text_file;
 
-LocalHost::LocalHost(std::filesystem::path root) : m_root(std::move(root)) {}
+LocalHost::LocalHost(std::filesystem::path root) : m_root(std::move(root)), m_ksm(m_root) {}
 
 std::optional<std::string> LocalHost::read(const std::filesystem::path& rel) const {
   return read_text_file(m_root / rel);
@@ -155,6 +155,8 @@ std::optional<std::uint64_t> LocalHost::ksm(const std::string& name) const {
   auto text = read(std::filesystem::path("sys/kernel/mm/ksm") / name);
   return text ? parse_u64(*text) : std::nullopt;
 }
+
+std::optional<std::uint64_t> LocalHost::ksmd_cpu_ns() const { return m_ksm.ksmd_cpu_ns(); }
 
 std::optional<int> LocalHost::qemu_pid(const std::string& domain_name) const {
   if (domain_name.find('/') != std::string::npos) {

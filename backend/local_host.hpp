@@ -3,6 +3,8 @@
 // sources for a local hypervisor (cheaper than libvirt's node calls, and the only source of
 // KSM's per-process merge counts). The root directory is injectable so tests use a fake tree.
 
+#include "backend/ksm.hpp"
+
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -82,6 +84,8 @@ public:
   unsigned cpus() const;
   /// A counter of /sys/kernel/mm/ksm, e.g. "pages_shared".
   std::optional<std::uint64_t> ksm(const std::string& name) const;
+  /// ksmd's CPU time since boot in nanoseconds (Ksm::ksmd_cpu_ns), its PID found once.
+  std::optional<std::uint64_t> ksmd_cpu_ns() const;
   /// The QEMU process of a running local guest (/run/libvirt/qemu/NAME.pid).
   std::optional<int> qemu_pid(const std::string& domain_name) const;
   /// Pages of the process that KSM has merged (/proc/PID/ksm_merging_pages).
@@ -112,6 +116,7 @@ public:
 private:
   std::optional<std::string> read(const std::filesystem::path& rel) const;
   std::filesystem::path m_root;
+  Ksm m_ksm;
 };
 
 } // namespace vbm::backend

@@ -66,6 +66,7 @@ void Service::connect() {
     m_hv = m_hooks.connect();
     m_hv->watch_domain_events();
     m_state.uri = m_hv->uri();
+    m_state.hostname = m_hv->hostname();
     auto now = m_hooks.now_ms();
     for (const auto& vm : m_hv->list_vms()) {
       if (vm.id >= 0) {
@@ -215,6 +216,8 @@ void Service::watchdog(Managed& m, std::int64_t now_ms) {
     if (w.urgent) {
       // How fast a guest running short got its memory: from the figures that showed it to now.
       m_state.reaction_ms.push_back(now_ms - w.short_seen_ms);
+      ++m_state.reactions;
+      m_state.reaction_ms_sum += static_cast<std::uint64_t>(now_ms - w.short_seen_ms);
       if (m_state.reaction_ms.size() > m_t.reactions_kept) {
         m_state.reaction_ms.erase(m_state.reaction_ms.begin());
       }

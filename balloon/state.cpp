@@ -31,6 +31,7 @@ std::string ServiceState::to_json() const {
   j["updated_ms"] = updated_ms;
   j["started_ms"] = started_ms;
   j["uri"] = uri;
+  j["hostname"] = hostname;
   j["connected"] = connected;
   j["dryrun"] = dryrun;
   j["host"] = {{"state", host_state},
@@ -59,7 +60,9 @@ std::string ServiceState::to_json() const {
   json c{{"changes", changes},
          {"urgent_changes", urgent_changes},
          {"not_responding", not_responding},
-         {"reaction_ms", reaction_ms}};
+         {"reaction_ms", reaction_ms},
+         {"reactions", reactions},
+         {"reaction_ms_sum", reaction_ms_sum}};
   put_opt(c, "reaction_p50_ms", reaction_p50_ms);
   put_opt(c, "reaction_p99_ms", reaction_p99_ms);
   j["counters"] = c;
@@ -77,6 +80,7 @@ std::optional<ServiceState> ServiceState::from_json(std::string_view text) {
     s.updated_ms = j.at("updated_ms").get<std::int64_t>();
     s.started_ms = j.at("started_ms").get<std::int64_t>();
     s.uri = j.at("uri").get<std::string>();
+    s.hostname = j.value("hostname", std::string());
     s.connected = j.at("connected").get<bool>();
     s.dryrun = j.at("dryrun").get<bool>();
     const auto& h = j.at("host");
@@ -103,6 +107,8 @@ std::optional<ServiceState> ServiceState::from_json(std::string_view text) {
     s.urgent_changes = c.at("urgent_changes").get<std::uint64_t>();
     s.not_responding = c.at("not_responding").get<std::uint64_t>();
     s.reaction_ms = c.at("reaction_ms").get<std::vector<std::int64_t>>();
+    s.reactions = c.value("reactions", std::uint64_t{0});
+    s.reaction_ms_sum = c.value("reaction_ms_sum", std::uint64_t{0});
     s.reaction_p50_ms = get_opt<std::int64_t>(c, "reaction_p50_ms");
     s.reaction_p99_ms = get_opt<std::int64_t>(c, "reaction_p99_ms");
     return s;
@@ -122,7 +128,7 @@ std::string exposition(const ServiceState& s, bool running) {
     }
     return out;
   };
-  std::string uri = fmt::format("uri=\"{}\"", esc(s.uri));
+  std::string uri = fmt::format("host=\"{}\",uri=\"{}\"", esc(s.hostname), esc(s.uri));
   std::string out;
   auto metric = [&](const char* name, const char* type, const char* help) {
     out += fmt::format("# HELP vboxkvm_balloonctrl_{} {}\n# TYPE vboxkvm_balloonctrl_{} {}\n", name,
@@ -142,13 +148,29 @@ std::string exposition(const ServiceState& s, bool running) {
   out += fmt::format("vboxkvm_balloonctrl_urgent_changes_total{{{}}} {}\n", uri, s.urgent_changes);
   metric("not_responding_total", "counter", "Times a guest's balloon was found not responding");
   out += fmt::format("vboxkvm_balloonctrl_not_responding_total{{{}}} {}\n", uri, s.not_responding);
+  metric("reaction_seconds", "summary",
+         "From a guest running short to its balloon giving memory back (quantiles: recent ones)");
   if (s.reaction_p50_ms) {
-    metric("reaction_seconds", "gauge",
-           "From a guest running short to its balloon giving memory back (recent quantiles)");
     out += fmt::format("vboxkvm_balloonctrl_reaction_seconds{{{},quantile=\"0.5\"}} {:.3f}\n", uri,
                        static_cast<double>(*s.reaction_p50_ms) / 1000);
     out += fmt::format("vboxkvm_balloonctrl_reaction_seconds{{{},quantile=\"0.99\"}} {:.3f}\n", uri,
                        static_cast<double>(s.reaction_p99_ms.value_or(0)) / 1000);
+  }
+  out += fmt::format("vboxkvm_balloonctrl_reaction_seconds_sum{{{}}} {:.3f}\n", uri,
+                     static_cast<double>(s.reaction_ms_sum) / 1000);
+  out += fmt::format("vboxkvm_balloonctrl_reaction_seconds_count{{{}}} {}\n", uri, s.reactions);
+  auto guest = [&](const GuestState& g) {
+    return fmt::format("{},vm=\"{}\",uuid=\"{}\"", uri, esc(g.name), g.uuid);
+  };
+  metric("guest_state", "gauge", "The guest's state in the service (1 for the state it is in)");
+  for (const auto& g : s.guests) {
+    out += fmt::format("vboxkvm_balloonctrl_guest_state{{{},state=\"{}\"}} 1\n", guest(g),
+                       esc(g.state));
+  }
+  metric("guest_not_responding", "gauge", "1 while the guest's balloon does not move");
+  for (const auto& g : s.guests) {
+    out += fmt::format("vboxkvm_balloonctrl_guest_not_responding{{{}}} {}\n", guest(g),
+                       g.state == "not responding" ? 1 : 0);
   }
   struct Field {
     const char* name;
@@ -156,6 +178,8 @@ std::string exposition(const ServiceState& s, bool running) {
     std::optional<std::uint64_t> (*get)(const GuestState&);
   };
   constexpr Field k_fields[] = {
+      {"guest_max_bytes", "The guest's memory with an empty balloon",
+       [](const GuestState& g) -> std::optional<std::uint64_t> { return g.max_kib; }},
       {"guest_target_bytes", "The balloon target: the memory the guest is to have",
        [](const GuestState& g) -> std::optional<std::uint64_t> { return g.target_kib; }},
       {"guest_actual_bytes", "The memory the guest has",
@@ -169,8 +193,7 @@ std::string exposition(const ServiceState& s, bool running) {
     metric(f.name, "gauge", f.help);
     for (const auto& g : s.guests) {
       if (auto v = f.get(g)) {
-        out += fmt::format("vboxkvm_balloonctrl_{}{{{},vm=\"{}\",uuid=\"{}\",state=\"{}\"}} {}\n", f.name, uri,
-                           esc(g.name), g.uuid, esc(g.state), *v * 1024);
+        out += fmt::format("vboxkvm_balloonctrl_{}{{{}}} {}\n", f.name, guest(g), *v * 1024);
       }
     }
   }

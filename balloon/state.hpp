@@ -44,6 +44,7 @@ struct ServiceState {
   std::int64_t updated_ms = 0;
   std::int64_t started_ms = 0;
   std::string uri;
+  std::string hostname; ///< the host name libvirt gives for uri ("" until connected)
   bool connected = false;
   bool dryrun = false;
   std::string host_state; ///< the vboxkvm policy's view: plenty, normal, pressure, critical
@@ -57,6 +58,8 @@ struct ServiceState {
   std::uint64_t urgent_changes = 0; ///< of which for guests running short
   std::uint64_t not_responding = 0; ///< guests marked not responding
   std::vector<std::int64_t> reaction_ms; ///< recent: running short seen -> balloon given back
+  std::uint64_t reactions = 0;           ///< all of them
+  std::uint64_t reaction_ms_sum = 0;     ///< all of them summed
   std::optional<std::int64_t> reaction_p50_ms;
   std::optional<std::int64_t> reaction_p99_ms;
 
@@ -66,9 +69,10 @@ struct ServiceState {
 
 std::optional<ServiceState> read_state(const std::filesystem::path& path);
 
-/// The service's figures in Prometheus's text format (for the collector's textfile): whether it
-/// runs, what it reclaimed, its balloon changes (counters), reaction times, and per guest its
-/// target, actual, usable memory and guard.
+/// The service's figures in Prometheus's text format (for the collector's textfile), labelled
+/// host and uri: whether it runs, what it reclaimed, its balloon changes (counters), reaction
+/// times (a summary over the recent ones), and per guest (vm, uuid) its state, whether its
+/// balloon responds, and its maximum, target, actual, usable memory and guard.
 std::string exposition(const ServiceState& state, bool running);
 /// Replaces the file atomically (0600: it names the store's guests). Throws vbm::Error.
 void write_state(const std::filesystem::path& path, const ServiceState& state);

@@ -94,12 +94,14 @@ void Collector::beat_uri(const std::string& uri, std::int64_t now_ms) {
   auto setups = m_metrics.setups(uri);
   auto& hv = m_connect(uri);
   Snapshot snap{hv, hv.is_local(), uri, {}, std::nullopt, std::nullopt};
-  auto& names = m_names[uri];
-  names.clear();
+  auto& seen = m_seen[uri];
+  seen.host = hv.hostname();
+  seen.guests.clear();
   for (auto& d : hv.running_domain_stats()) {
-    names[d.vm.uuid] = d.vm.name;
+    seen.guests[d.vm.uuid] = {d.vm.name, d.maximum_kib, d.balloon.actual_kib};
     snap.doms.emplace(d.vm.uuid, std::move(d));
   }
+  see_host(snap, seen);
 
   struct Due {
     store::MetricSetup setup;
@@ -143,6 +145,29 @@ void Collector::beat_uri(const std::string& uri, std::int64_t now_ms) {
     m_metrics.record(uri, d.setup, d.due_ms, now_ms, d.values);
   }
   txn.commit();
+}
+
+// The host's memory and KSM, for vboxkvm's own series: MemAvailable where known (this machine),
+// else free + buffers + cached as libvirt reports them.
+void Collector::see_host(Snapshot& snap, Seen& seen) {
+  seen.mem_total_kib = seen.mem_available_kib = seen.ksm_sharing_kib = seen.ksmd_cpu_ns =
+      std::nullopt;
+  if (snap.local) {
+    if (auto mem = m_local.meminfo()) {
+      seen.mem_total_kib = mem->total_kib;
+      seen.mem_available_kib = mem->available_kib.value_or(
+          std::min(mem->total_kib, mem->free_kib + mem->buffers_kib + mem->cached_kib));
+    }
+    if (auto pages = m_local.ksm("pages_sharing")) {
+      seen.ksm_sharing_kib = *pages * m_local.page_size_kib();
+      seen.ksmd_cpu_ns = m_local.ksmd_cpu_ns(); // no KSM, no ksmd to look for
+    }
+  } else if (const auto& n = snap.node_stats(); n.mem_total_kib && n.mem_free_kib) {
+    seen.mem_total_kib = n.mem_total_kib;
+    seen.mem_available_kib =
+        std::min(*n.mem_total_kib,
+                 *n.mem_free_kib + n.mem_buffers_kib.value_or(0) + n.mem_cached_kib.value_or(0));
+  }
 }
 
 // What each base metric means on KVM: one sampler per (object kind, base metric) of the
@@ -562,34 +587,44 @@ std::string prometheus_value(Unit unit, std::int64_t raw) {
 } // namespace
 
 std::string Collector::exposition() {
-  // family name → (help, sample lines), in catalogue order.
+  // family name → (help, type, sample lines), in catalogue order, then vboxkvm's own.
   struct Family {
     std::string help;
+    std::string_view type;
     std::vector<std::string> lines;
   };
   std::vector<std::pair<std::string, Family>> families;
-  auto family = [&](const std::string& name, std::string_view help) -> Family& {
+  auto family = [&](const std::string& name, std::string_view help,
+                    std::string_view type = "gauge") -> Family& {
     for (auto& f : families) {
       if (f.first == name) {
         return f.second;
       }
     }
-    families.push_back({name, Family{std::string(help), {}}});
+    families.push_back({name, Family{std::string(help), type, {}}});
     return families.back().second;
   };
-  for (const auto& uri : m_metrics.collecting_uris()) {
+  auto uris = m_metrics.collecting_uris();
+  auto host_labels = [&](const std::string& uri) {
+    return fmt::format("host=\"{}\",uri=\"{}\"", label_escape(m_seen[uri].host), label_escape(uri));
+  };
+  auto vm_labels = [&](const std::string& uri, const std::string& uuid, const Guest& g) {
+    return fmt::format("{},vm=\"{}\",uuid=\"{}\"", host_labels(uri), label_escape(g.name), uuid);
+  };
+  for (const auto& uri : uris) {
+    const auto& guests = m_seen[uri].guests;
     for (const auto& s : m_metrics.setups(uri)) {
       if (!s.collecting()) {
         continue;
       }
       bool host = s.object == k_host;
-      std::string labels = fmt::format("uri=\"{}\"", label_escape(uri));
+      std::string labels = host_labels(uri);
       if (!host) {
-        auto name = m_names[uri].find(s.object);
-        if (name == m_names[uri].end()) {
+        auto g = guests.find(s.object);
+        if (g == guests.end()) {
           continue;
         }
-        labels += fmt::format(",vm=\"{}\",uuid=\"{}\"", label_escape(name->second), s.object);
+        labels = vm_labels(uri, s.object, g->second);
       }
       for (const auto& def : metrics_of_base(host ? ObjectKind::Host : ObjectKind::Vm, s.base)) {
         auto samples = m_metrics.samples(uri, s, def.name);
@@ -605,9 +640,40 @@ std::string Collector::exposition() {
       }
     }
   }
+  // vboxkvm's own series: what the fleet's rules need whatever `metrics setup` chose.
+  auto own = [&](const char* name, std::string_view help, const std::string& labels,
+                 std::optional<std::uint64_t> kib) {
+    if (kib) {
+      family(name, help).lines.push_back(fmt::format("{}{{{}}} {}", name, labels, *kib * 1024));
+    }
+  };
+  for (const auto& uri : uris) {
+    const auto& seen = m_seen[uri];
+    own("vboxkvm_host_memory_total_bytes", "The host's physical memory.", host_labels(uri),
+        seen.mem_total_kib);
+    own("vboxkvm_host_memory_available_bytes",
+        "The host's memory available without swapping (MemAvailable).", host_labels(uri),
+        seen.mem_available_kib);
+    own("vboxkvm_host_ksm_sharing_bytes",
+        "Memory page fusion saves: the pages KSM maps onto shared ones (pages_sharing).",
+        host_labels(uri), seen.ksm_sharing_kib);
+    if (seen.ksmd_cpu_ns) {
+      family("vboxkvm_host_ksmd_cpu_seconds_total", "CPU time KSM's thread ksmd used since boot.",
+             "counter")
+          .lines.push_back(fmt::format("vboxkvm_host_ksmd_cpu_seconds_total{{{}}} {}",
+                                       host_labels(uri),
+                                       static_cast<double>(*seen.ksmd_cpu_ns) / 1e9));
+    }
+    for (const auto& [uuid, g] : seen.guests) {
+      own("vboxkvm_vm_memory_max_bytes", "The guest's memory with an empty balloon (<memory>).",
+          vm_labels(uri, uuid, g), g.max_kib);
+      own("vboxkvm_vm_memory_actual_bytes", "The guest's memory: what its balloon leaves it.",
+          vm_labels(uri, uuid, g), g.actual_kib);
+    }
+  }
   std::string out;
   for (const auto& [name, f] : families) {
-    out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n", name, f.help, name);
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, f.help, name, f.type);
     for (const auto& line : f.lines) {
       out += line + "\n";
     }

@@ -36,7 +36,9 @@ public:
   /// A connection that fails is logged and retried at the next beat.
   bool beat(std::int64_t now_ms);
 
-  /// The latest sample of every collected metric in Prometheus's text exposition format.
+  /// The latest sample of every collected metric in Prometheus's text exposition format,
+  /// labelled host (libvirt's host name), uri, and vm and uuid for a VM; then vboxkvm's own
+  /// series of every collected connection (host memory, KSM, each running guest's memory).
   std::string exposition();
 
 private:
@@ -107,7 +109,24 @@ private:
   std::map<std::string, Counters> m_counters; ///< per uri|object|base|…: rates' counters
   std::map<std::string, Prev> m_prev;         ///< CPU counters at the last sample, per uri|object
   std::set<std::string> m_stats_period_set;   ///< uri|uuid|run whose guest statistics we enabled
-  std::map<std::string, std::map<std::string, std::string>> m_names; ///< uri → uuid → VM name
+  /// A running guest at a connection's last beat.
+  struct Guest {
+    std::string name;
+    std::optional<std::uint64_t> max_kib;    ///< the live <memory>
+    std::optional<std::uint64_t> actual_kib; ///< what the balloon leaves it
+  };
+  /// What the last beat of a connection saw besides the metrics set up: its labels and
+  /// vboxkvm's own series (exposition's "fleet" families).
+  struct Seen {
+    std::string host;                    ///< the host name libvirt gives for the connection
+    std::map<std::string, Guest> guests; ///< by UUID
+    std::optional<std::uint64_t> mem_total_kib;
+    std::optional<std::uint64_t> mem_available_kib;
+    std::optional<std::uint64_t> ksm_sharing_kib; ///< local hosts only
+    std::optional<std::uint64_t> ksmd_cpu_ns;     ///< local hosts only
+  };
+  std::map<std::string, Seen> m_seen; ///< by connection URI
+  void see_host(Snapshot& snap, Seen& seen);
   std::map<std::string, std::optional<int>> m_pids; ///< QEMU PID per "uuid|domain ID" (local)
   std::optional<int> qemu_pid(const backend::VmRef& vm);
 };

@@ -158,7 +158,7 @@ samples = 0
 for line in text.splitlines():
     if line.startswith("# HELP "):
         continue
-    m = re.match(r"# TYPE (\w+) gauge$", line)
+    m = re.match(r"# TYPE (\w+) (gauge|counter)$", line)
     if m:
         typed.add(m.group(1)); continue
     m = re.match(r'(\w+)\{((?:\w+="(?:[^"\\]|\\.)*",?)*)\} (-?[0-9.e+]+)$', line)

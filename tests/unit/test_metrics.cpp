@@ -8,6 +8,7 @@
 #include "support/cli_fixture.hpp"
 #include "support/temp_dir.hpp"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <nlohmann/json.hpp>
 
@@ -550,11 +551,36 @@ TEST_F(MetricsTest, PrometheusExposition) {
   EXPECT_THAT(
       text, HasSubstr("# HELP vboxkvm_host_ram_usage_total_bytes Total physical memory installed.\n"
                       "# TYPE vboxkvm_host_ram_usage_total_bytes gauge\n"
-                      "vboxkvm_host_ram_usage_total_bytes{uri=\"test:///fake\"} 1024000000\n"));
-  EXPECT_THAT(text,
-              HasSubstr("vboxkvm_vm_ram_usage_used_bytes{uri=\"test:///fake\",vm=\"we\\\"ird\","
-                        "uuid=\"44444444-4444-4444-4444-444444444444\"} 2048\n"));
+                      "vboxkvm_host_ram_usage_total_bytes{host=\"fakehost\",uri=\"test:///fake\"} "
+                      "1024000000\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr(
+          "vboxkvm_vm_ram_usage_used_bytes{host=\"fakehost\",uri=\"test:///fake\",vm=\"we\\\"ird\","
+          "uuid=\"44444444-4444-4444-4444-444444444444\"} 2048\n"));
   EXPECT_THAT(text, Not(HasSubstr("cpu_load"))); // no CPU sample yet (first beat primes)
+  // vboxkvm's own series, whatever is set up: host memory (no MemAvailable in this meminfo:
+  // free + buffers + cached), every running guest's memory; no KSM counters, no KSM series.
+  EXPECT_THAT(text, HasSubstr("vboxkvm_host_memory_total_bytes{host=\"fakehost\","
+                              "uri=\"test:///fake\"} 1024000000\n"));
+  EXPECT_THAT(text, HasSubstr("vboxkvm_host_memory_available_bytes{host=\"fakehost\","
+                              "uri=\"test:///fake\"} 430080000\n"));
+  EXPECT_THAT(text, HasSubstr("vboxkvm_vm_memory_max_bytes{host=\"fakehost\",uri=\"test:///fake\","
+                              "vm=\"we\\\"ird\",uuid=\"44444444-4444-4444-4444-444444444444\"} "));
+  EXPECT_THAT(text, HasSubstr("vboxkvm_vm_memory_actual_bytes{host=\"fakehost\""));
+  EXPECT_THAT(text, Not(HasSubstr("ksm")));
+  // KSM's saving and ksmd's CPU time (a counter) once the kernel has them.
+  root.write("sys/kernel/mm/ksm/pages_sharing", "300\n");
+  root.write("proc/77/comm", "ksmd\n");
+  root.write("proc/77/schedstat", "2500000000 0 0\n");
+  beats(1);
+  text = collector.exposition();
+  EXPECT_THAT(text, HasSubstr(fmt::format("vboxkvm_host_ksm_sharing_bytes{{host=\"fakehost\","
+                                          "uri=\"test:///fake\"}} {}\n",
+                                          300 * local.page_size_kib() * 1024)));
+  EXPECT_THAT(text, HasSubstr("# TYPE vboxkvm_host_ksmd_cpu_seconds_total counter\n"
+                              "vboxkvm_host_ksmd_cpu_seconds_total{host=\"fakehost\","
+                              "uri=\"test:///fake\"} 2.5\n"));
   auto host = metrics::catalog(metrics::ObjectKind::Host, {{"sda"}, {"sda"}, {"eth0"}});
   EXPECT_EQ(metrics::prometheus_name(true, host[13]), "vboxkvm_host_fs_root_usage_free_bytes");
   EXPECT_EQ(metrics::prometheus_name(true, host[14]), "vboxkvm_host_disk_load_util_ratio");
@@ -761,10 +787,13 @@ TEST_F(MetricsTest, HostDiskAndNetMetrics) {
                 "host            Net/eth0/Load/Tx                         0.00%\n");
   // The textfile: one family per metric, the device as a label.
   auto text = collector.exposition();
-  EXPECT_THAT(text, HasSubstr("vboxkvm_host_disk_usage_total_bytes{uri=\"test:///fake\","
-                              "device=\"vda\"} 21474836480\n"));
-  EXPECT_THAT(text, HasSubstr("vboxkvm_host_net_linkspeed_bits_per_second{uri=\"test:///fake\","
-                              "device=\"eth0\"} 100000000\n"));
+  EXPECT_THAT(
+      text, HasSubstr("vboxkvm_host_disk_usage_total_bytes{host=\"fakehost\",uri=\"test:///fake\","
+                      "device=\"vda\"} 21474836480\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("vboxkvm_host_net_linkspeed_bits_per_second{host=\"fakehost\",uri=\"test:///fake\","
+                "device=\"eth0\"} 100000000\n"));
   // An unplugged link: no speed, no load.
   root.write("sys/class/net/eth0/flags", "0x1002\n");
   beats(1);
