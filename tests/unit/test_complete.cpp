@@ -144,14 +144,15 @@ TEST_F(CompleteTest, NoConnectionMeansNoNamesAndNoError) {
 
 TEST_F(CompleteTest, List) {
   EXPECT_THAT(complete({"list", ""}),
-              UnorderedElementsAre("vms", "runningvms", "ostypes", "hostonlyifs", "natnetworks",
-                                   "natnets", "systemproperties", "dhcpservers", "--long",
-                                   "--multiple", "--sorted"));
+              UnorderedElementsAre("vms", "runningvms", "ostypes", "hostifs", "bridgedifs",
+                                   "hostonlyifs", "natnetworks", "natnets", "hostinfo",
+                                   "systemproperties", "dhcpservers", "--long", "--multiple",
+                                   "--sorted"));
   EXPECT_THAT(complete({"list", "--long", "r"}), ElementsAre("runningvms"));
   EXPECT_THAT(complete({"list", "-l", ""}),
-              UnorderedElementsAre("vms", "runningvms", "ostypes", "hostonlyifs", "natnetworks",
-                                   "natnets", "systemproperties", "dhcpservers", "--multiple",
-                                   "--sorted"));
+              UnorderedElementsAre("vms", "runningvms", "ostypes", "hostifs", "bridgedifs",
+                                   "hostonlyifs", "natnetworks", "natnets", "hostinfo",
+                                   "systemproperties", "dhcpservers", "--multiple", "--sorted"));
   EXPECT_THAT(complete({"list", "s"}), ElementsAre("systemproperties"));
   EXPECT_THAT(complete({"list", "vms", ""}),
               UnorderedElementsAre("--long", "--multiple", "--sorted"));
