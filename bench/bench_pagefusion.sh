@@ -42,9 +42,10 @@
 #
 # BENCH_OUT (default a new /tmp directory) keeps every CSV, log and census; BENCH_DOCS (e.g.
 # docs/bench/pagefusion) also gets the report and the PNGs. The default matrix (6
-# configurations x 4 policies, 24 runs) takes about 6 hours: the 256 MiB configurations 600 s a
-# run, the 1 GiB ones 600 s, ~800 s and ~1,500 s (stock's full scan of 8 x 1.1 GiB takes ~460
-# s), plus ~1 minute a run to unmerge, boot and count. Needs root, the tiny guest image
+# configurations x 4 policies, 24 runs) takes about 6 hours: per policy 600, 600 and 610 s for
+# 2, 4, 8 x 256 MiB, 600, 885 and 1,711 s for 2, 4, 8 x 1 GiB (stock's full scan of 8 x 1152
+# MiB takes ~470 s), 5,006 s in all, x 4 policies = 5.6 h, plus ~1 minute a run to unmerge,
+# boot, count and stop. Needs root, the tiny guest image
 # (scripts/build-tiny-guest.sh), gnuplot, ~10 GiB of free memory for 8 x 1 GiB, and no other
 # KSM controller running; other guests on the host add their merges to KSM's counters (a
 # warning says so). Every KSM tunable is put back as found at the end, whatever happens.
@@ -195,7 +196,7 @@ run_policy() {
     ksmtuned)
       script=$(ksmtuned_script) || { echo "bench_pagefusion: cannot get ksmtuned (apt-get download ksmtuned)" >&2; exit 1; }
       echo 1 >$ksm/run
-      bash "$script" &
+      PIDFILE=$tmp/ksmtuned.pid bash "$script" &
       ksmtuned_pid=$!
       ;;
     vboxkvm) "$vbm" pagefusion manage on >/dev/null ;;
