@@ -22,6 +22,16 @@
 // On a host of 256 GiB of guests the CPU budget sets the pace (a full scan takes minutes), so a
 // measurement window is a full scan however long it takes, never a few seconds of one.
 //
+// Kernel facilities: smart_scan (6.7+) is turned on while idle, because it is exactly "don't
+// rescan what never merges": pages that failed to merge are skipped on later scans, which is
+// most of what keeps ksmd busy after convergence. It is off while bursting: pages that failed
+// scan after scan while a guest was still writing them would be skipped by the very scans
+// that judge whether merging still pays. The scan-time advisor (6.9+) is turned off: it
+// steers pages_to_scan so that a full scan takes a fixed time (advisor_target_scan_time, whole
+// seconds, re-evaluated only at the end of each full scan), and so keeps scanning at that pace
+// forever even when nothing merges; while it is on the kernel refuses writes to pages_to_scan.
+// Our burst/idle rates already size the scan to what merges.
+
 #include "backend/ksm.hpp"
 
 #include <cstdint>
