@@ -8,22 +8,29 @@
 // Stock KSM scans 100 pages every 20 ms forever: three identical 256 MiB guests take ~37 s to
 // reach 90% of what they share, and ksmd then keeps ~0.6-1.4% of a core busy rescanning
 // memory that will not merge. Merging needs each page seen on two scans, so the time to merge
-// is a few full scans, and a full scan's length is (mergeable pages) / (scan rate). So:
-//   burst  a new page-fusion guest, a deflated balloon, or idle scans that find new merges:
-//          scan hard (4000 pages / 20 ms, a GiB of guest RAM every ~1.3 s), capped at a share
-//          of one core measured from ksmd's own CPU time;
+// is a few full scans, and a full scan's length is (pages in the guests' memory) / (scan rate).
+// So:
+//   burst  a new page-fusion guest, a deflated balloon, guests' memory that grew, or idle scans
+//          that find new merges: scan so that a full scan of the guests' memory (their QEMU
+//          RSS, what a full scan walks) takes about a second, within a CPU budget (30% of one
+//          core, from ksmd's own CPU time per page scanned); the rate follows the work as the
+//          guests grow, and is re-sized only when it is 25% off;
 //   idle   once full scans stop paying (two in a row merge less than 0.1% of the pages they
 //          scan, or less than 2% of what the burst has merged): 250 pages a second, ~0.03% of
-//          a core, still watching what each window gains;
+//          a core, still watching what each window gains and how much the guests' memory grows;
 //   (unmanaged) no page-fusion guest for a few seconds: KSM's tunables as found.
+// On a host of 256 GiB of guests the CPU budget sets the pace (a full scan takes minutes), so a
+// measurement window is a full scan however long it takes, never a few seconds of one.
 //
-// Kernel facilities: smart_scan (6.7+) is turned on while we manage, because it is exactly
-// "don't rescan what never merges": pages that failed to merge are skipped on later scans,
-// which is most of what keeps ksmd busy after convergence. The scan-time advisor (6.9+) is
-// turned off: it steers pages_to_scan so that a full scan takes a fixed time (advisor_target_
-// scan_time, whole seconds, re-evaluated only at the end of each full scan), and so keeps
-// scanning at that pace forever even when nothing merges; while it is on the kernel refuses
-// writes to pages_to_scan. Our burst/idle rates already size the scan to what merges.
+// Kernel facilities: smart_scan (6.7+) is turned on while idle, because it is exactly "don't
+// rescan what never merges": pages that failed to merge are skipped on later scans, which is
+// most of what keeps ksmd busy after convergence. It is off while bursting: pages that failed
+// scan after scan while a guest was still writing them would be skipped by the very scans
+// that judge whether merging still pays. The scan-time advisor (6.9+) is turned off: it
+// steers pages_to_scan so that a full scan takes a fixed time (advisor_target_scan_time, whole
+// seconds, re-evaluated only at the end of each full scan), and so keeps scanning at that pace
+// forever even when nothing merges; while it is on the kernel refuses writes to pages_to_scan.
+// Our burst/idle rates already size the scan to what merges.
 
 #include "backend/ksm.hpp"
 
@@ -54,10 +61,21 @@ struct Rate {
 
 /// The controller's constants (defaults measured with bench/bench_pagefusion.sh).
 struct Tuning {
+  /// A burst's rate when the work in front of it is not known yet (no RSS figures, no full
+  /// scan measured): 4000 pages / 20 ms, what bursts used before they were sized.
   Rate burst{4000, 20};
+  /// A burst scans the guests' memory in about this long: merging needs a page seen on two
+  /// scans, so content that stopped changing is merged within ~2-3 of them. (The fixed 4000
+  /// pages / 20 ms scanned three booting 256 MiB guests, ~115k pages, every 0.6 s: ~5 s to
+  /// 90%, bound by the boot, not by the scans; a scan every second halves that CPU.)
+  std::int64_t burst_scan_ms = 1000;
   Rate idle{250, 1000};
-  std::uint64_t burst_min_pages = 500;      ///< the CPU cap never takes a burst below this
-  double burst_cpu_cap = 30.0;              ///< % of one core ksmd may use while bursting
+  std::uint64_t burst_min_pages = 500; ///< per burst sleep: never slower (~25k pages/s)
+  double burst_cpu_cap = 30.0;         ///< % of one core ksmd may use while bursting
+  /// ksmd's CPU per page scanned until it is measured: 115.4 s over 80.6 M pages on the
+  /// development host (its whole uptime: scans and merges), 1.43 us.
+  double assumed_ns_per_page = 1500.0;
+  double resize_ratio = 0.25;               ///< a sized rate this far off the current one: change
   std::int64_t min_burst_ms = 4000;         ///< a guest that just started is still booting
   int quiet_scans = 2;                      ///< full scans in a row that gain (almost) nothing
   std::uint64_t quiet_pages = 64;           ///< "almost nothing": below this many pages …
@@ -67,6 +85,8 @@ struct Tuning {
   std::uint64_t wake_pages = 256;           ///< an idle window merging this many pages …
   double wake_ratio = 0.01;                 ///< … and this share of what it scanned: burst again
   std::uint64_t deflate_kib = 16ULL * 1024; ///< a balloon giving back this much: burst
+  std::uint64_t grow_kib = 16ULL * 1024;    ///< guests' memory growing by this much …
+  double grow_share = 0.01;                 ///< … and this share of it: new memory, burst
   std::int64_t release_after_ms = 5000;     ///< no page-fusion guest for this long: give KSM back
   int burst_tick_ms = 250;
   int idle_tick_ms = 5000;
@@ -113,6 +133,9 @@ public:
   void guest_stopped(const std::string& uuid, std::int64_t now_ms);
   /// A guest's balloon moved; `actual_kib` is the memory it now has.
   void balloon_changed(const std::string& uuid, std::uint64_t actual_kib, std::int64_t now_ms);
+  /// The page-fusion guests' memory on the host now: the sum of their QEMU RSS. It is the
+  /// length of a full scan (what a burst is sized by), and its growth is new memory to merge.
+  void guests_memory(std::uint64_t rss_kib, std::int64_t now_ms);
   /// Reads KSM's counters and ksmd's CPU time and decides. Returns the milliseconds until it
   /// wants the next tick. Throws backend::KsmError when KSM refuses a change.
   int tick(std::int64_t now_ms);
@@ -127,6 +150,8 @@ public:
   const std::optional<Gain>& last_gain() const { return m_last_gain; }
   /// ksmd's CPU use over about the last `window_ms`, in % of one core.
   std::optional<double> ksmd_cpu_percent(std::int64_t window_ms = 10000) const;
+  /// ksmd's CPU per page scanned, as last measured in a burst (else the assumed figure).
+  double ns_per_page() const { return m_ns_per_page.value_or(m_t.assumed_ns_per_page); }
   /// KSM's tunables as found (while managing).
   const std::optional<backend::KsmKnobs>& prior() const { return m_prior; }
   /// Called with every decision as it is made (the daemon logs them).
@@ -142,6 +167,13 @@ private:
   int tick_burst(const Reading& r, std::int64_t now_ms);
   int tick_idle(const Reading& r, std::int64_t now_ms);
   void cap_burst_cpu(std::int64_t now_ms);
+  void measure_cost();
+  /// The burst rate the work and the CPU budget call for, and why, in words.
+  std::pair<Rate, std::string> sized_burst() const;
+  void resize_burst(std::int64_t now_ms);
+  /// Pages a full scan walks: the guests' RSS in pages (unknown without it).
+  std::optional<std::uint64_t> work_pages() const;
+  std::uint64_t grow_threshold_kib() const;
   void measure_burst_window(const Reading& r, std::int64_t now_ms);
   void burst(std::int64_t now_ms, const std::string& reason);
   void decide(Mode mode, Rate rate, std::int64_t now_ms, const std::string& reason);
@@ -172,6 +204,12 @@ private:
   // Idle: the start of the current measurement window.
   std::optional<Reading> m_idle_mark;
   std::optional<Gain> m_last_gain;
+  // The work: the guests' RSS and its lowest since the last burst or window, ksmd's cost per
+  // page scanned, and the ceiling the CPU cap set in this burst.
+  std::optional<std::uint64_t> m_rss_kib;
+  std::optional<std::uint64_t> m_rss_low_kib;
+  std::optional<double> m_ns_per_page;
+  std::optional<std::uint64_t> m_capped_pages;
 };
 
 } // namespace vbm::pagefusion

@@ -14,6 +14,9 @@ constexpr int k_reconnect_ms = 2000;
 // The longest a turn waits for events: how soon a changed setting or SIGTERM is noticed
 // (libvirt's poll loop retries after a signal, so the wait itself is not cut short).
 constexpr std::int64_t k_max_wait_ms = 1000;
+// The guests' RSS is read with one bulk statistics call at most this often (a burst ticks every
+// 250 ms; memory that grows is new work within a second either way).
+constexpr std::int64_t k_memory_every_ms = 1000;
 } // namespace
 
 Daemon::Daemon(const backend::Ksm& ksm, HostPaths paths, Hooks hooks, bool permanent, Tuning tuning)
@@ -48,7 +51,35 @@ void Daemon::resync() {
       guests.push_back({vm.uuid, vm.name});
     }
   }
+  // Their memory first, so that a burst for the guests found is sized by it.
+  m_memory_read_ms.reset();
+  read_guests_memory(guests);
   m_ctl.set_guests(std::move(guests), m_hooks.now_ms());
+}
+
+void Daemon::read_guests_memory(const std::vector<Guest>& guests) {
+  auto at = m_hooks.now_ms();
+  if (guests.empty() || (m_memory_read_ms && at - *m_memory_read_ms < k_memory_every_ms)) {
+    return;
+  }
+  m_memory_read_ms = at;
+  std::uint64_t rss_kib = 0;
+  try {
+    for (const auto& st : m_hv->running_domain_stats()) {
+      if (std::any_of(guests.begin(), guests.end(),
+                      [&](const Guest& g) { return g.uuid == st.vm.uuid; })) {
+        rss_kib += st.balloon.rss_kib.value_or(0);
+      }
+    }
+  } catch (const backend::BackendError& e) {
+    if (e.connection_lost()) {
+      throw;
+    }
+    return; // a guest went away meanwhile: the next read has it right
+  }
+  if (rss_kib > 0) { // 0: the driver reports no RSS (a running QEMU always has some)
+    m_ctl.guests_memory(rss_kib, at);
+  }
 }
 
 void Daemon::connect() {
@@ -128,6 +159,7 @@ bool Daemon::turn() {
   }
   bool changed = false;
   try {
+    read_guests_memory(m_ctl.guests());
     auto wait = std::clamp<std::int64_t>(m_next_tick_ms - m_hooks.now_ms(), 0, k_max_wait_ms);
     for (const auto& ev : m_hv->wait_domain_events(static_cast<int>(wait))) {
       on_event(ev);

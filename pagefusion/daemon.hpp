@@ -45,6 +45,8 @@ private:
   void connect();
   void on_event(const backend::DomainEvent& ev);
   bool mergeable(const backend::VmRef& vm);
+  /// Tells the controller the sum of `guests`' RSS (at most once a second).
+  void read_guests_memory(const std::vector<Guest>& guests);
   void write_state();
 
   HostPaths m_paths;
@@ -57,6 +59,7 @@ private:
   std::string m_uri;
   std::string m_connect_error;
   std::int64_t m_next_tick_ms = 0;
+  std::optional<std::int64_t> m_memory_read_ms;
 };
 
 } // namespace vbm::pagefusion

@@ -56,7 +56,7 @@ TEST_F(ControllerTest, TakesKsmOverWhenAPageFusionGuestStartsAndSavesWhatItFound
   EXPECT_EQ("1", tree.get("run"));
   EXPECT_EQ("4000", tree.get("pages_to_scan"));
   EXPECT_EQ("20", tree.get("sleep_millisecs"));
-  EXPECT_EQ("1", tree.get("smart_scan"));
+  EXPECT_EQ("0", tree.get("smart_scan")) << "a burst sees every page, however often it failed";
   EXPECT_EQ("none", tree.get("advisor_mode"));
   EXPECT_THAT(last_reason(), HasSubstr("page-fusion guest 'web01' started"));
   auto saved = backend::KsmKnobs::parse(sys::read_text_file(prior).value());
@@ -83,6 +83,7 @@ TEST_F(ControllerTest, BacksOffToIdleOnceTwoFullScansGainNothing) {
   EXPECT_EQ("250", tree.get("pages_to_scan"));
   EXPECT_EQ("1000", tree.get("sleep_millisecs"));
   EXPECT_EQ("1", tree.get("run"));
+  EXPECT_EQ("1", tree.get("smart_scan")) << "idle skips what never merges";
   EXPECT_EQ("merging stopped paying: the last 2 full scans merged 297 pages of 200000 scanned, "
             "general profit +0 MB",
             last_reason());
@@ -337,6 +338,156 @@ TEST_F(ControllerTest, KsmdCpuIsMeasuredFromSchedstat) {
   EXPECT_EQ(250'000'000u, ksm.ksmd_cpu_ns().value_or(0)) << "2 s at 12.5%";
 }
 
+// ---- bursts sized by the work: the guests' memory and ksmd's CPU per page -------------------
+
+/// A ksmd for the fake tree: scans at the rate the controller wrote, `ns_per_page` of CPU a
+/// page, a full scan every `work_pages`, and the pages each full scan merges from `merges`
+/// (then none). The host's figures are the fake's: nothing here needs real memory.
+struct ScalingTest : ControllerTest {
+  std::uint64_t work_pages = 0;
+  double ns_per_page = 500;
+  std::vector<std::int64_t> merges;
+  std::uint64_t position = 0;
+  std::size_t scans_done = 0;
+
+  void host_of(std::uint64_t guest_kib) {
+    work_pages = guest_kib / 4;
+    ctl.guests_memory(guest_kib, now);
+  }
+  /// `ms` of ksmd, the controller ticking every second (its 250 ms would only slow the test).
+  void run_ksmd(std::int64_t ms) {
+    for (std::int64_t t = 0; t < ms; t += 1000) {
+      double pps = tree.get("run") == "1"
+                       ? static_cast<double>(tree.num("pages_to_scan")) * 1000.0 /
+                             static_cast<double>(tree.num("sleep_millisecs"))
+                       : 0.0;
+      auto scanned = static_cast<std::uint64_t>(pps);
+      tree.set("pages_scanned", tree.num("pages_scanned") + scanned);
+      tree.set_ksmd_ns(tree.ksmd_ns() +
+                       static_cast<std::uint64_t>(static_cast<double>(scanned) * ns_per_page));
+      for (position += scanned; position >= work_pages; position -= work_pages) {
+        tree.set("full_scans", tree.num("full_scans") + 1);
+        auto merged = scans_done < merges.size() ? merges[scans_done] : 0;
+        ++scans_done;
+        tree.set("pages_sharing",
+                 static_cast<std::uint64_t>(static_cast<std::int64_t>(tree.num("pages_sharing")) +
+                                            merged));
+      }
+      now += 1000;
+      ctl.tick(now);
+    }
+  }
+  double ksmd_cpu_percent_now() const { return ctl.ksmd_cpu_percent(1000).value_or(-1); }
+};
+
+constexpr std::uint64_t k_gib_kib = 1024ULL * 1024;
+
+TEST_F(ScalingTest, ABurstScansTheGuestsMemoryOnceASecond) {
+  host_of(3 * 150 * 1024); // three small guests: 450 MB, 115,200 pages
+  ctl.guest_started({"u1", "web01"}, now);
+  EXPECT_EQ("2304", tree.get("pages_to_scan")) << "115,200 pages a second, per 20 ms";
+  EXPECT_EQ("20", tree.get("sleep_millisecs"));
+  EXPECT_EQ("page-fusion guest 'web01' started; sized to the guests' 450 MB of memory: a full "
+            "scan every 1 s",
+            last_reason());
+  host_of(3 * 300 * 1024); // the guests grew as they booted
+  run_ksmd(2000);          // a rate is given 2 s to show what it costs
+  EXPECT_EQ("4608", tree.get("pages_to_scan"));
+  EXPECT_EQ("re-sized: sized to the guests' 900 MB of memory: a full scan every 1 s",
+            last_reason());
+  host_of(3 * 320 * 1024); // under 25% more: not worth a change
+  run_ksmd(3000);
+  EXPECT_EQ("4608", tree.get("pages_to_scan"));
+}
+
+TEST_F(ScalingTest, OnA256GiBHostTheCpuBudgetSetsThePaceFromKsmdsMeasuredCostPerPage) {
+  host_of(256 * k_gib_kib); // 67,108,864 pages
+  ctl.guest_started({"u1", "db01"}, now);
+  EXPECT_EQ("4000", tree.get("pages_to_scan")) << "30% of a core at the assumed 1.5 us a page";
+  EXPECT_THAT(last_reason(),
+              HasSubstr("sized to the guests' 262144 MB of memory: as fast as 30% "
+                        "of a core allows at 1.50 us a page (a full scan in 335.5 s)"));
+  run_ksmd(2000); // ksmd really costs 0.5 us a page here
+  EXPECT_NEAR(500.0, ctl.ns_per_page(), 1.0);
+  EXPECT_EQ("12000", tree.get("pages_to_scan")) << "three times the pages for the same CPU";
+  run_ksmd(2000);
+  EXPECT_NEAR(30.0, ksmd_cpu_percent_now(), 0.5) << "the budget, not more";
+  EXPECT_EQ(Mode::Burst, ctl.mode());
+  ns_per_page = 1000; // merging makes every page dearer: the rate follows (over ~10 s)
+  run_ksmd(12000);
+  EXPECT_EQ("6000", tree.get("pages_to_scan"));
+  EXPECT_NEAR(30.0, ksmd_cpu_percent_now(), 0.5);
+}
+
+TEST_F(ScalingTest, OnA256GiBHostAFullScanOfMinutesIsOneWindowNotAQuietStretch) {
+  host_of(256 * k_gib_kib);
+  // The first full scan only takes checksums; the second merges most, the third the rest.
+  merges = {0, 20'000'000, 2'000'000, 1000, 500};
+  ctl.guest_started({"u1", "db01"}, now);
+  run_ksmd(100'000); // 100 s into the first scan (~112 s at 600,000 pages/s)
+  EXPECT_EQ(Mode::Burst, ctl.mode()) << "a scan in progress that has merged nothing yet";
+  EXPECT_EQ(0u, scans_done);
+  while (scans_done < 3) {
+    run_ksmd(1000);
+  }
+  EXPECT_EQ(Mode::Burst, ctl.mode());
+  EXPECT_EQ(22'000'000u, tree.num("pages_sharing"));
+  while (scans_done < 5) {
+    run_ksmd(1000);
+  }
+  run_ksmd(1000);
+  ASSERT_EQ(Mode::Idle, ctl.mode()) << "two scans that merged under 0.1% of what they scanned";
+  EXPECT_THAT(last_reason(), HasSubstr("the last 2 full scans merged 1500 pages"));
+  EXPECT_EQ("250", tree.get("pages_to_scan"));
+  // Every rate written fits KSM's pages_to_scan (an unsigned int).
+  for (const auto& d : ctl.decisions()) {
+    EXPECT_LE(d.rate.pages_to_scan, 4294967295u);
+  }
+}
+
+TEST_F(ScalingTest, GuestsMemoryThatGrowsWakesAnIdleControllerByItsShareOfTheHost) {
+  host_of(256 * k_gib_kib);
+  ctl.guest_started({"u1", "db01"}, now);
+  while (ctl.mode() == Mode::Burst) {
+    run_ksmd(5000);
+  }
+  ASSERT_EQ(Mode::Idle, ctl.mode());
+  ctl.guests_memory(257 * k_gib_kib, now);
+  EXPECT_EQ(Mode::Idle, ctl.mode()) << "1 GiB more is under 1% of 256 GiB";
+  ctl.guests_memory(256 * k_gib_kib, now); // some of it went again
+  ctl.guests_memory(259 * k_gib_kib, now);
+  ASSERT_EQ(Mode::Burst, ctl.mode()) << "3 GiB over the lowest since the last scan";
+  EXPECT_THAT(last_reason(),
+              HasSubstr("the guests' memory grew by 3072 MB: new memory to merge; sized to the "
+                        "guests' 265216 MB of memory"));
+}
+
+TEST_F(ScalingTest, OnASmallHostSixteenMegabytesOfNewMemoryWakeIt) {
+  host_of(512 * 1024);
+  ctl.guest_started({"u1", "web01"}, now);
+  while (ctl.mode() == Mode::Burst) {
+    run_ksmd(1000);
+  }
+  ctl.guests_memory(512 * 1024 + 15 * 1024, now);
+  EXPECT_EQ(Mode::Idle, ctl.mode());
+  ctl.guests_memory(512 * 1024 + 16 * 1024, now);
+  EXPECT_EQ(Mode::Burst, ctl.mode());
+}
+
+TEST_F(ScalingTest, MemoryArrivingDuringABurstKeepsItGoingThoughTheScansGainNothing) {
+  host_of(512 * 1024); // 131,072 pages: a full scan a second
+  ctl.guest_started({"u1", "web01"}, now);
+  for (int i = 0; i < 20; ++i) {
+    host_of((512 + 32 * static_cast<std::uint64_t>(i + 1)) * 1024); // the guest fills 32 MB/s
+    run_ksmd(1000);
+  }
+  EXPECT_EQ(Mode::Burst, ctl.mode()) << "20 s of quiet scans while new memory kept coming";
+  for (int i = 0; i < 4 && ctl.mode() == Mode::Burst; ++i) {
+    run_ksmd(1000);
+  }
+  EXPECT_EQ(Mode::Idle, ctl.mode()) << "the filling stopped: two quiet scans";
+}
+
 // ---- the daemon: libvirt events in, decisions and the state file out ---------------------
 
 struct DaemonTest : testing::Test {
@@ -398,6 +549,30 @@ TEST_F(DaemonTest, SteersKsmForTheRunningPageFusionGuestsOnly) {
   EXPECT_EQ("page-fusion guest running: 'fusion'", s["decisions"].back()["reason"]);
   EXPECT_THAT(log.front(),
               HasSubstr("burst: 4000 pages / 20 ms: page-fusion guest running: 'fusion'"));
+}
+
+TEST_F(DaemonTest, SizesTheBurstByThePageFusionGuestsRssAndWakesWhenItGrows) {
+  hv.run("fusion");
+  hv.run("nofusion");
+  hv.vms()[0].rss_kib = 400 * 1024;
+  hv.vms()[1].rss_kib = 4000 * 1024; // not a page-fusion guest: not work
+  make();
+  EXPECT_TRUE(daemon->turn());
+  EXPECT_EQ(2048, state()["rate"]["pages_to_scan"]) << "102,400 pages a second";
+  EXPECT_THAT(log.front(), HasSubstr("burst: 2048 pages / 20 ms: page-fusion guest running: "
+                                     "'fusion'; sized to the guests' 400 MB of memory"));
+  for (int i = 0; i < 40 && daemon->controller().mode() == Mode::Burst; ++i) {
+    now += 1000; // KSM's counters stand still: nothing registered, idle after three windows
+    daemon->turn();
+  }
+  ASSERT_EQ(Mode::Idle, daemon->controller().mode());
+  hv.vms()[0].rss_kib = 480 * 1024;
+  now += 5000;
+  daemon->turn();
+  EXPECT_EQ(Mode::Burst, daemon->controller().mode());
+  EXPECT_EQ("the guests' memory grew by 80 MB: new memory to merge; sized to the guests' 480 MB "
+            "of memory: a full scan every 1 s",
+            daemon->controller().decisions().back().reason);
 }
 
 TEST_F(DaemonTest, FollowsLifecycleEventsAndLeavesWhenTheLastGuestIsGone) {
