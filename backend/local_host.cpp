@@ -59,6 +59,18 @@ std::optional<MemInfo> LocalHost::meminfo() const {
       m.cached_kib = *v;
     } else if (key == "MemAvailable") {
       m.available_kib = *v;
+    } else if (key == "SwapTotal") {
+      m.swap_total_kib = *v;
+    } else if (key == "SwapFree") {
+      m.swap_free_kib = *v;
+    } else if (key == "HugePages_Total") {
+      m.hugepages_total = *v;
+    } else if (key == "HugePages_Free") {
+      m.hugepages_free = *v;
+    } else if (key == "HugePages_Rsvd") {
+      m.hugepages_reserved = *v;
+    } else if (key == "Hugepagesize") {
+      m.hugepage_kib = *v;
     }
   }
   if (!have_total) {

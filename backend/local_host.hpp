@@ -18,6 +18,12 @@ struct MemInfo {
   std::uint64_t buffers_kib = 0;
   std::uint64_t cached_kib = 0;
   std::optional<std::uint64_t> available_kib; ///< MemAvailable (Linux 3.14+)
+  std::uint64_t swap_total_kib = 0;
+  std::uint64_t swap_free_kib = 0;
+  std::uint64_t hugepages_total = 0;    ///< HugePages_Total: the pool of the default size
+  std::uint64_t hugepages_free = 0;     ///< HugePages_Free, reserved ones included
+  std::uint64_t hugepages_reserved = 0; ///< HugePages_Rsvd: promised to a mapping, not yet used
+  std::uint64_t hugepage_kib = 0;       ///< Hugepagesize: the default huge page size
 };
 
 /// /proc/pressure/memory (PSI, Linux 4.20+ with CONFIG_PSI): % of the last 10 s in which some
