@@ -181,6 +181,20 @@ std::optional<std::uint64_t> LocalHost::ksm_merging_pages(int pid) const {
   return text ? parse_u64(*text) : std::nullopt;
 }
 
+std::optional<std::uint64_t> LocalHost::hugetlb_kib(int pid) const {
+  auto text = read(std::filesystem::path("proc") / std::to_string(pid) / "status");
+  if (!text) {
+    return std::nullopt;
+  }
+  std::istringstream in(*text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("HugetlbPages:")) {
+      return parse_u64(std::string_view(line).substr(13));
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<ProcessCpu> LocalHost::process_cpu(int pid) const {
   auto text = read(std::filesystem::path("proc") / std::to_string(pid) / "stat");
   if (!text) {

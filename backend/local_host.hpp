@@ -84,6 +84,8 @@ public:
   /// Pages of the process that KSM has merged (/proc/PID/ksm_merging_pages).
   std::optional<std::uint64_t> ksm_merging_pages(int pid) const;
   std::optional<ProcessCpu> process_cpu(int pid) const;
+  /// The process's hugetlbfs pages (/proc/PID/status HugetlbPages): not in its RSS.
+  std::optional<std::uint64_t> hugetlb_kib(int pid) const;
   std::uint64_t page_size_kib() const;
 
   /// VirtualBox's getDiskListByFs("/") on Linux: the /etc/mtab entry of "/" (not "rootfs"),

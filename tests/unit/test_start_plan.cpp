@@ -1,6 +1,7 @@
 // vm/start_plan: what startvm decides before asking libvirt (the backing of large pages), as
 // pure functions of figures; and start_machine carrying the decision out on the fake hypervisor.
 
+#include "pagefusion/host.hpp"
 #include "support/fake_hypervisor.hpp"
 #include "vm/session.hpp"
 #include "vm/start_plan.hpp"
@@ -222,6 +223,21 @@ TEST_F(StartTest, LibvirtRefusingHugetlbfsFallsBackWithItsReason) {
   ASSERT_EQ(warnings.size(), 1u);
   EXPECT_THAT(warnings[0], HasSubstr("libvirt could not back it with huge pages (failed to start "
                                      "'vm': internal error: hugetlbfs filesystem is not mounted"));
+}
+
+// Page fusion with large pages: the run is on transparent huge pages whatever the pool, so the
+// page-fusion controller counts it (pagefusion::is_page_fusion_guest reads the live XML); one on
+// hugetlbfs it does not.
+TEST_F(StartTest, PageFusionCountsWhatTheRunReallyGot) {
+  hv.pool = backend::HugePagePool{2048, 1000, 1000};
+  hv.vm("vm").memory.nosharepages = false;
+  ASSERT_TRUE(start());
+  EXPECT_TRUE(pagefusion::is_page_fusion_guest(hv.vm("vm").live));
+  hv.power(hv.vm("vm").ref, backend::PowerAction::PowerOff);
+  hv.vm("vm").memory.nosharepages = true;
+  ASSERT_TRUE(start());
+  EXPECT_TRUE(hv.vm("vm").live.hugepages);
+  EXPECT_FALSE(pagefusion::is_page_fusion_guest(hv.vm("vm").live));
 }
 
 TEST_F(StartTest, WithoutLargePagesNothingIsDecided) {
