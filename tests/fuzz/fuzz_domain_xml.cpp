@@ -101,8 +101,8 @@ std::string without_memory(std::string_view xml) {
       while (balloon.remove_attribute("autodeflate")) {
       }
       auto model = balloon.attribute("model");
-      if (!balloon.first_child() && model && !model.next_attribute() &&
-          std::string_view(model.value()) == "virtio" && !balloon.previous_attribute(model)) {
+      if (!balloon.first_child() && model && balloon.first_attribute() == model &&
+          !model.next_attribute() && std::string_view(model.value()) == "virtio") {
         devices.remove_child(balloon);
       }
     }
