@@ -95,6 +95,22 @@ void set_vcpus(pugi::xml_node domain, std::uint32_t vcpus, std::uint32_t current
   node.text() = fmt::format("{}", vcpus).c_str();
 }
 
+// <memballoon>'s on/off attribute `name`: "on", or absent (libvirt's default, off).
+void set_balloon_attribute(pugi::xml_node domain, const char* name, bool on) {
+  auto balloon = domain.child("devices").child("memballoon");
+  if (!balloon && on) {
+    auto devices =
+        domain.child("devices") ? domain.child("devices") : domain.append_child("devices");
+    balloon = devices.append_child("memballoon");
+    balloon.append_attribute("model") = "virtio";
+  }
+  while (balloon.remove_attribute(name)) {
+  }
+  if (on) {
+    balloon.append_attribute(name) = "on";
+  }
+}
+
 void set_flag(pugi::xml_node backing, const char* name, bool on) {
   if (on && !backing.child(name)) {
     backing.append_child(name);
@@ -120,6 +136,7 @@ DomainMemory parse_domain_memory(std::string_view xml) {
   auto backing = domain.child("memoryBacking");
   mem.nosharepages = static_cast<bool>(backing.child("nosharepages"));
   mem.hugepages = static_cast<bool>(backing.child("hugepages"));
+  mem.hugepages_sized = static_cast<bool>(backing.child("hugepages").child("page"));
   if (auto vcpu = domain.child("vcpu")) {
     auto count = [&](std::string_view text, const char* what) {
       std::uint32_t value = 0;
@@ -135,6 +152,9 @@ DomainMemory parse_domain_memory(std::string_view xml) {
   }
   auto balloon = domain.child("devices").child("memballoon");
   mem.balloon_device = !(balloon && std::string_view(balloon.attribute("model").value()) == "none");
+  mem.free_page_reporting =
+      std::string_view(balloon.attribute("freePageReporting").value()) == "on";
+  mem.autodeflate = std::string_view(balloon.attribute("autodeflate").value()) == "on";
   return mem;
 }
 
@@ -180,12 +200,34 @@ DomainDetails parse_domain_os(std::string_view xml) {
   return details;
 }
 
+namespace {
+std::string save(const pugi::xml_document& doc) {
+  std::ostringstream out;
+  doc.save(out, "  ", pugi::format_default | pugi::format_no_declaration);
+  return out.str();
+}
+} // namespace
+
+std::string without_huge_pages(std::string_view xml) {
+  auto doc = load(xml);
+  auto domain = doc.child("domain");
+  if (auto backing = domain.child("memoryBacking")) {
+    set_flag(backing, "hugepages", false);
+    if (!backing.first_child()) {
+      domain.remove_child(backing);
+    }
+  }
+  return save(doc);
+}
+
 std::string apply_domain_memory(std::string_view xml, const DomainMemory& mem) {
   auto doc = load(xml);
   auto domain = doc.child("domain");
   set_kib(domain, "memory", mem.memory_kib);
   set_kib(domain, "currentMemory", mem.current_kib);
   set_vcpus(domain, mem.vcpus, mem.current_vcpus);
+  set_balloon_attribute(domain, "freePageReporting", mem.free_page_reporting);
+  set_balloon_attribute(domain, "autodeflate", mem.autodeflate);
   auto backing = domain.child("memoryBacking");
   if (!backing && (mem.nosharepages || mem.hugepages)) {
     backing = domain.append_child("memoryBacking");
@@ -197,9 +239,7 @@ std::string apply_domain_memory(std::string_view xml, const DomainMemory& mem) {
       domain.remove_child(backing);
     }
   }
-  std::ostringstream out;
-  doc.save(out, "  ", pugi::format_default | pugi::format_no_declaration);
-  return out.str();
+  return save(doc);
 }
 
 void parse_host_capabilities(std::string_view caps, const std::vector<bool>& online,

@@ -19,9 +19,15 @@ DomainMemory parse_domain_memory(std::string_view xml);
 DomainDetails parse_domain_os(std::string_view xml);
 
 /// Returns `xml` with <memory>, <currentMemory> (in KiB), the <nosharepages/> and <hugepages/>
-/// flags and <vcpu> (its count and `current`) set to `mem`; everything else is preserved.
+/// flags, <vcpu> (its count and `current`) and <memballoon>'s freePageReporting and autodeflate
+/// (a <memballoon model='virtio'> added when one is turned on and there is none) set to `mem`;
+/// everything else is preserved.
 /// Throws BackendError.
 std::string apply_domain_memory(std::string_view xml, const DomainMemory& mem);
+
+/// Returns `xml` without <memoryBacking><hugepages> (and without a <memoryBacking> left
+/// empty): the definition a run on transparent huge pages is started from. Throws BackendError.
+std::string without_huge_pages(std::string_view xml);
 
 /// The devices of a domain XML that the VM metrics count: the targets of its hard disks
 /// (<disk device='disk'>, the default) and of its network interfaces, in document order.

@@ -40,13 +40,17 @@ struct VmRef {
 /// The sizing part of a domain's persistent configuration (memory, and the vCPU count that
 /// modifyvm's --cpus sets beside it), in libvirt's terms.
 struct DomainMemory {
-  std::uint64_t memory_kib = 0;    ///< <memory>
-  std::uint64_t current_kib = 0;   ///< <currentMemory>: the balloon target at every start
-  bool nosharepages = false;       ///< <memoryBacking><nosharepages/>: QEMU mem-merge=off
-  bool hugepages = false;          ///< <memoryBacking><hugepages/>
-  bool balloon_device = true;      ///< false for <memballoon model='none'> (read only)
-  std::uint32_t vcpus = 1;         ///< <vcpu>: the maximum vCPU count
-  std::uint32_t current_vcpus = 1; ///< <vcpu current=…>: the vCPUs online at start (≤ vcpus)
+  std::uint64_t memory_kib = 0;     ///< <memory>
+  std::uint64_t current_kib = 0;    ///< <currentMemory>: the balloon target at every start
+  bool nosharepages = false;        ///< <memoryBacking><nosharepages/>: QEMU mem-merge=off
+  bool hugepages = false;           ///< <memoryBacking><hugepages/>
+  bool balloon_device = true;       ///< false for <memballoon model='none'> (read only)
+  std::uint32_t vcpus = 1;          ///< <vcpu>: the maximum vCPU count
+  std::uint32_t current_vcpus = 1;  ///< <vcpu current=…>: the vCPUs online at start (≤ vcpus)
+  bool free_page_reporting = false; ///< <memballoon freePageReporting='on'>
+  bool autodeflate = false;         ///< <memballoon autodeflate='on'>: deflate on OOM
+  /// <hugepages> names its page sizes (<page size=…>): the admin chose them (read only)
+  bool hugepages_sized = false;
   bool operator==(const DomainMemory&) const = default;
 };
 
@@ -167,6 +171,22 @@ enum class PowerAction {
   SaveState,       ///< managed save: the domain stops, the next start resumes it running
 };
 
+/// The host's pool of huge pages of its default size (what <hugepages/> without a <page> takes).
+struct HugePagePool {
+  std::uint64_t page_kib = 0;    ///< 0: the host has no huge page size
+  std::uint64_t total_pages = 0; ///< the pool (vm.nr_hugepages)
+  std::uint64_t free_pages = 0;  ///< free and not promised to a mapping
+};
+
+/// The connection's driver and versions (virConnectGetType, virConnectGetVersion,
+/// virConnectGetLibVersion: the daemon's libvirt on a remote connection), as major·10⁶ +
+/// minor·10³ + release.
+struct HypervisorVersion {
+  std::string type; ///< "QEMU", "TEST", …
+  std::uint64_t hypervisor = 0;
+  std::uint64_t libvirt = 0;
+};
+
 struct HostInfo {
   bool is_64bit = true; ///< the hypervisor host's architecture is a 64-bit one
   /// Where the connection's driver keeps persistent domain definitions (VirtualBox's default
@@ -215,6 +235,12 @@ public:
   virtual BalloonStats balloon_stats(const VmRef& vm) = 0;
   /// Starts (or restores from a managed save) a defined domain. Returns it with its new ID.
   virtual VmRef start(const VmRef& vm) = 0;
+  /// Starts a powered-off domain for this run from its definition without <hugepages>
+  /// (transparent huge pages instead); the definition itself is left as it is.
+  virtual VmRef start_without_huge_pages(const VmRef& vm) = 0;
+  virtual HypervisorVersion version() = 0;
+  /// The huge page pool <hugepages/> would take from; nullopt when the driver does not say.
+  virtual std::optional<HugePagePool> huge_page_pool() = 0;
   virtual void power(const VmRef& vm, PowerAction action) = 0;
 
   /// The connection's canonical URI (virConnectGetURI): how a later process reconnects.

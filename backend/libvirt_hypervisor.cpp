@@ -1,6 +1,7 @@
 #include "backend/libvirt_hypervisor.hpp"
 
 #include "backend/domain_xml.hpp"
+#include "backend/local_host.hpp"
 #include "sys/signals.hpp"
 
 #include <fmt/format.h>
@@ -300,8 +301,10 @@ void LibvirtHypervisor::set_persistent_memory(const VmRef& vm, const DomainMemor
   };
   std::string xml = read_xml();
   DomainMemory now = parse_domain_memory(xml);
-  if (now.nosharepages != mem.nosharepages || now.hugepages != mem.hugepages) {
-    // <memoryBacking> has no call of its own: the whole definition is written, everything
+  if (now.nosharepages != mem.nosharepages || now.hugepages != mem.hugepages ||
+      now.free_page_reporting != mem.free_page_reporting || now.autodeflate != mem.autodeflate) {
+    // <memoryBacking> and <memballoon>'s attributes have no call of their own: the whole definition
+    // is written, everything
     // (<vcpu> too) in one definition. So that an edit made meanwhile by someone else (virsh edit)
     // is not undone, the definition is read again just before it is written, and the edit redone on
     // what is there if anything changed.
@@ -406,6 +409,82 @@ VmRef LibvirtHypervisor::start(const VmRef& vm) {
     throw_last(fmt::format("failed to start '{}'", vm.name));
   }
   return ref_of(d.get());
+}
+
+VmRef LibvirtHypervisor::start_without_huge_pages(const VmRef& vm) {
+  // virDomainCreateXML over a defined, inactive domain of the same name and UUID runs it from
+  // the XML given while libvirt keeps the definition as it is (the domain stays persistent),
+  // so a process killed here leaves nothing to repair. SECURE: the secrets go along.
+  auto d = m_impl->open(vm);
+  Chars xml(virDomainGetXMLDesc(d.get(), VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE));
+  if (!xml) {
+    throw_last(fmt::format("failed to read the configuration of '{}'", vm.name));
+  }
+  std::string run = without_huge_pages(xml.get());
+  Domain started(virDomainCreateXML(m_impl->conn, run.c_str(), 0));
+  if (!started) {
+    throw_last(fmt::format("failed to start '{}'", vm.name));
+  }
+  return ref_of(started.get());
+}
+
+HypervisorVersion LibvirtHypervisor::version() {
+  HypervisorVersion out;
+  const char* type = virConnectGetType(m_impl->conn);
+  unsigned long hv = 0;
+  unsigned long lib = 0;
+  if (!type || virConnectGetVersion(m_impl->conn, &hv) < 0 ||
+      virConnectGetLibVersion(m_impl->conn, &lib) < 0) {
+    throw_last("failed to read the hypervisor's version");
+  }
+  out.type = type;
+  out.hypervisor = hv;
+  out.libvirt = lib;
+  return out;
+}
+
+std::optional<HugePagePool> LibvirtHypervisor::huge_page_pool() {
+  if (uri().starts_with("qemu:///")) {
+    // This machine's pool, with the pages a mapping was promised taken out (libvirt's free
+    // page count leaves them in).
+    auto mem = LocalHost().meminfo();
+    if (!mem) {
+      return std::nullopt;
+    }
+    std::uint64_t taken = std::min(mem->hugepages_reserved, mem->hugepages_free);
+    return HugePagePool{mem->hugepage_kib, mem->hugepages_total, mem->hugepages_free - taken};
+  }
+  // Elsewhere, libvirt's node calls: the page sizes from the capabilities (2 MiB, else the
+  // smallest above the base page), the free pages of every NUMA cell.
+  Chars caps(virConnectGetCapabilities(m_impl->conn));
+  virNodeInfo info;
+  if (!caps || virNodeGetInfo(m_impl->conn, &info) < 0) {
+    virResetLastError();
+    return std::nullopt;
+  }
+  pugi::xml_document doc;
+  doc.load_string(caps.get());
+  std::vector<unsigned> sizes;
+  for (auto pages : doc.child("capabilities").child("host").child("cpu").children("pages")) {
+    sizes.push_back(pages.attribute("size").as_uint());
+  }
+  std::sort(sizes.begin(), sizes.end());
+  if (sizes.size() < 2) {
+    return HugePagePool{};
+  }
+  unsigned size = std::find(sizes.begin(), sizes.end(), 2048u) != sizes.end() ? 2048 : sizes[1];
+  unsigned cells = std::max(info.nodes, 1u);
+  std::vector<unsigned long long> counts(cells);
+  if (virNodeGetFreePages(m_impl->conn, 1, &size, 0, cells, counts.data(), 0) < 0) {
+    virResetLastError();
+    return std::nullopt;
+  }
+  HugePagePool pool{size, 0, 0};
+  for (auto n : counts) {
+    pool.free_pages += n;
+  }
+  pool.total_pages = pool.free_pages; // libvirt tells the free pages only
+  return pool;
 }
 
 void LibvirtHypervisor::power(const VmRef& vm, PowerAction action) {

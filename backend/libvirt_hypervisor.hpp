@@ -25,6 +25,9 @@ public:
   void set_live_balloon_target(const VmRef& vm, std::uint64_t target_kib) override;
   BalloonStats balloon_stats(const VmRef& vm) override;
   VmRef start(const VmRef& vm) override;
+  VmRef start_without_huge_pages(const VmRef& vm) override;
+  std::optional<HugePagePool> huge_page_pool() override;
+  HypervisorVersion version() override;
   void power(const VmRef& vm, PowerAction action) override;
   std::string uri() override;
   bool is_local() override;

@@ -63,6 +63,18 @@ std::optional<MemInfo> LocalHost::meminfo() const {
       m.cached_kib = *v;
     } else if (key == "MemAvailable") {
       m.available_kib = *v;
+    } else if (key == "SwapTotal") {
+      m.swap_total_kib = *v;
+    } else if (key == "SwapFree") {
+      m.swap_free_kib = *v;
+    } else if (key == "HugePages_Total") {
+      m.hugepages_total = *v;
+    } else if (key == "HugePages_Free") {
+      m.hugepages_free = *v;
+    } else if (key == "HugePages_Rsvd") {
+      m.hugepages_reserved = *v;
+    } else if (key == "Hugepagesize") {
+      m.hugepage_kib = *v;
     }
   }
   if (!have_total) {
@@ -173,6 +185,20 @@ std::optional<int> LocalHost::qemu_pid(const std::string& domain_name) const {
 std::optional<std::uint64_t> LocalHost::ksm_merging_pages(int pid) const {
   auto text = read(std::filesystem::path("proc") / std::to_string(pid) / "ksm_merging_pages");
   return text ? parse_u64(*text) : std::nullopt;
+}
+
+std::optional<std::uint64_t> LocalHost::hugetlb_kib(int pid) const {
+  auto text = read(std::filesystem::path("proc") / std::to_string(pid) / "status");
+  if (!text) {
+    return std::nullopt;
+  }
+  std::istringstream in(*text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("HugetlbPages:")) {
+      return parse_u64(std::string_view(line).substr(13));
+    }
+  }
+  return std::nullopt;
 }
 
 std::optional<ProcessCpu> LocalHost::process_cpu(int pid) const {

@@ -20,6 +20,12 @@ struct MemInfo {
   std::uint64_t buffers_kib = 0;
   std::uint64_t cached_kib = 0;
   std::optional<std::uint64_t> available_kib; ///< MemAvailable (Linux 3.14+)
+  std::uint64_t swap_total_kib = 0;
+  std::uint64_t swap_free_kib = 0;
+  std::uint64_t hugepages_total = 0;    ///< HugePages_Total: the pool of the default size
+  std::uint64_t hugepages_free = 0;     ///< HugePages_Free, reserved ones included
+  std::uint64_t hugepages_reserved = 0; ///< HugePages_Rsvd: promised to a mapping, not yet used
+  std::uint64_t hugepage_kib = 0;       ///< Hugepagesize: the default huge page size
 };
 
 /// /proc/pressure/memory (PSI, Linux 4.20+ with CONFIG_PSI): % of the last 10 s in which some
@@ -91,6 +97,8 @@ public:
   /// Pages of the process that KSM has merged (/proc/PID/ksm_merging_pages).
   std::optional<std::uint64_t> ksm_merging_pages(int pid) const;
   std::optional<ProcessCpu> process_cpu(int pid) const;
+  /// The process's hugetlbfs pages (/proc/PID/status HugetlbPages): not in its RSS.
+  std::optional<std::uint64_t> hugetlb_kib(int pid) const;
   std::uint64_t page_size_kib() const;
 
   /// VirtualBox's getDiskListByFs("/") on Linux: the /etc/mtab entry of "/" (not "rootfs"),

@@ -49,8 +49,8 @@ constexpr OptionRow k_rows[] = {
      "--largepages",
      ArgKind::OnOff,
      "[--large-pages= on | off ]",
-     "Back guest RAM with huge pages (<hugepages/>; defeats ballooning and page fusion). Only "
-     "while the VM is powered off.",
+     "Large pages (<hugepages/>): startvm backs RAM with the host's huge page pool when it can, "
+     "else with transparent huge pages and a warning. Only while the VM is powered off.",
      {"SetHWVirtExProperty(HWVirtExPropertyType_LargePages, ValueUnion.f)", k_file, 1012}},
     {"guestmemoryballoon",
      "--guest-memory-balloon",
@@ -60,6 +60,24 @@ constexpr OptionRow k_rows[] = {
      "MB the balloon takes from the guest at every start (<currentMemory> = RAM - balloon). "
      "Must be below 90% of RAM, as of that point in the command.",
      {"COMSETTER(MemoryBalloonSize)(ValueUnion.u32)", k_file, 1003}},
+    // vboxkvm's own (VirtualBox has neither): no VBoxManage call, so no Context line.
+    {"freepagereporting",
+     "--free-page-reporting",
+     "",
+     ArgKind::OnOff,
+     "[--free-page-reporting= on | off ]",
+     "vboxkvm: the guest hands the memory it frees back to the host by itself (<memballoon "
+     "freePageReporting='on'>). Only while the VM is powered off.",
+     {}},
+    {"balloondeflateonoom",
+     "--balloon-deflate-on-oom",
+     "",
+     ArgKind::OnOff,
+     "[--balloon-deflate-on-oom= on | off ]",
+     "vboxkvm: the guest takes memory back from its balloon rather than kill a process "
+     "(<memballoon "
+     "autodeflate='on'>). Only while the VM is powered off.",
+     {}},
 };
 
 // modifyvm reports option errors through errorGetOpt but returns RTEXITCODE_FAILURE (spec §2.2).

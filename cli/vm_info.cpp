@@ -81,6 +81,11 @@ std::string format_human(const vm::VmInfo& info) {
   out += line("Page Fusion:", info.page_fusion ? "enabled" : "disabled");
   out += line("Number of CPUs:", fmt::format("{}", info.cpus));
   out += line("Large Pages:", info.large_pages ? "enabled" : "disabled");
+  if (info.hugetlbfs) { // vboxkvm's: what the running VM really got
+    out += line("Large Pages backing:", *info.hugetlbfs ? "hugetlbfs" : "transparent huge pages");
+  }
+  out += line("Free Page Reporting:", info.free_page_reporting ? "enabled" : "disabled");
+  out += line("Balloon Deflate on OOM:", info.deflate_on_oom ? "enabled" : "disabled");
   out += line("State:", fmt::format("{} (since {})", vm::human_state(info.state),
                                     format_state_time(info.state_since_ms)));
   out += "* Guest:\n";
@@ -114,6 +119,11 @@ std::string format_machine_readable(const vm::VmInfo& info) {
   out += fmt::format("pagefusion={}\n", mr_quote(info.page_fusion ? "on" : "off"));
   out += fmt::format("cpus={}\n", info.cpus);
   out += fmt::format("largepages={}\n", mr_quote(info.large_pages ? "on" : "off"));
+  if (info.hugetlbfs) {
+    out += fmt::format("largepagesbacking={}\n", mr_quote(*info.hugetlbfs ? "hugetlbfs" : "thp"));
+  }
+  out += fmt::format("freepagereporting={}\n", mr_quote(info.free_page_reporting ? "on" : "off"));
+  out += fmt::format("balloondeflateonoom={}\n", mr_quote(info.deflate_on_oom ? "on" : "off"));
   out += fmt::format("VMState={}\n", mr_quote(vm::machine_state(info.state)));
   out += fmt::format("VMStateChangeTime={}\n", mr_quote(format_state_time(info.state_since_ms)));
   if (info.state_file) {
@@ -146,6 +156,11 @@ std::string format_json(const vm::VmInfo& info) {
   j["pagefusion"] = info.page_fusion;
   j["cpus"] = info.cpus;
   j["largepages"] = info.large_pages;
+  if (info.hugetlbfs) {
+    j["largepagesbacking"] = *info.hugetlbfs ? "hugetlbfs" : "thp";
+  }
+  j["freepagereporting"] = info.free_page_reporting;
+  j["balloondeflateonoom"] = info.deflate_on_oom;
   j["VMState"] = vm::machine_state(info.state);
   j["VMStateChangeTime"] = format_state_time(info.state_since_ms);
   if (info.state_file) {

@@ -241,7 +241,7 @@ Values Collector::host_vmm(Snapshot& snap, const backend::DomainStats*, const st
                            std::int64_t) {
   std::uint64_t used = 0, free = 0, ballooned = 0;
   for (const auto& [uuid, d] : snap.doms) {
-    auto rss = d.balloon.rss_kib.value_or(0);
+    auto rss = resident_kib(snap, d).value_or(0);
     auto actual = d.balloon.actual_kib.value_or(0);
     used += rss;
     free += actual > rss ? actual - rss : 0;
@@ -276,10 +276,10 @@ Values Collector::host_fs(Snapshot& snap, const backend::DomainStats*, const std
   return v;
 }
 
-Values Collector::vm_ram(Snapshot&, const backend::DomainStats* d, const std::string&,
+Values Collector::vm_ram(Snapshot& snap, const backend::DomainStats* d, const std::string&,
                          std::int64_t) {
   Values v;
-  put(v, "RAM/Usage/Used", d->balloon.rss_kib);
+  put(v, "RAM/Usage/Used", resident_kib(snap, *d));
   return v;
 }
 
@@ -465,6 +465,17 @@ Values Collector::host_net_load(Snapshot& snap, const backend::DomainStats*, con
 }
 
 // A run's QEMU PID does not change: read its pid file once per run (absent ones too).
+std::optional<std::uint64_t> Collector::resident_kib(const Snapshot& snap,
+                                                     const backend::DomainStats& d) {
+  auto rss = d.balloon.rss_kib;
+  if (rss && snap.local) {
+    if (auto pid = qemu_pid(d.vm)) {
+      *rss += m_local.hugetlb_kib(*pid).value_or(0);
+    }
+  }
+  return rss;
+}
+
 std::optional<int> Collector::qemu_pid(const backend::VmRef& vm) {
   auto key = fmt::format("{}|{}", vm.uuid, vm.id);
   auto it = m_pids.find(key);

@@ -129,6 +129,9 @@ private:
   void see_host(Snapshot& snap, Seen& seen);
   std::map<std::string, std::optional<int>> m_pids; ///< QEMU PID per "uuid|domain ID" (local)
   std::optional<int> qemu_pid(const backend::VmRef& vm);
+  /// QEMU's resident memory: its RSS, plus (on this host) the hugetlbfs pages a guest backed by
+  /// the huge page pool holds, which RSS leaves out.
+  std::optional<std::uint64_t> resident_kib(const Snapshot& snap, const backend::DomainStats& d);
 };
 
 /// Prometheus metric name for a VirtualBox metric: "vboxkvm_host_ram_usage_used_bytes"; a host

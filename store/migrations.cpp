@@ -114,6 +114,15 @@ ALTER TABLE pending_change ADD COLUMN before_current_vcpus INTEGER NOT NULL DEFA
 ALTER TABLE pending_change ADD COLUMN after_vcpus INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE pending_change ADD COLUMN after_current_vcpus INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // 7: modifyvm --free-page-reporting and --balloon-deflate-on-oom: an intent records
+    //    <memballoon>'s two attributes. -1 in a row written before this step means "not
+    //    recorded": that build never changed them.
+    R"sql(
+ALTER TABLE pending_change ADD COLUMN before_free_page_reporting INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE pending_change ADD COLUMN before_autodeflate INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE pending_change ADD COLUMN after_free_page_reporting INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE pending_change ADD COLUMN after_autodeflate INTEGER NOT NULL DEFAULT -1;
+)sql",
 };
 } // namespace
 

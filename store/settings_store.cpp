@@ -172,11 +172,14 @@ void bind_record(Statement::Use& use, const MemoryRecord& r) {
       .bind(std::int64_t{r.nosharepages})
       .bind(std::int64_t{r.hugepages})
       .bind(r.vcpus)
-      .bind(r.current_vcpus);
+      .bind(r.current_vcpus)
+      .bind(r.free_page_reporting)
+      .bind(r.autodeflate);
 }
 MemoryRecord read_record(const Statement::Use& use, int col) {
   return {use.get_int(col),          use.get_int(col + 1), use.get_int(col + 2) != 0,
-          use.get_int(col + 3) != 0, use.get_int(col + 4), use.get_int(col + 5)};
+          use.get_int(col + 3) != 0, use.get_int(col + 4), use.get_int(col + 5),
+          use.get_int(col + 6),      use.get_int(col + 7)};
 }
 } // namespace
 
@@ -188,9 +191,11 @@ void SettingsStore::put_pending(const VmKey& key, const std::string& name,
   Statement::Use(del).bind(key.host).bind(key.uuid).run();
   Statement put(m_db, "INSERT INTO pending_change (host, uuid, before_memory_kib, "
                       "before_current_kib, before_nosharepages, before_hugepages, before_vcpus, "
-                      "before_current_vcpus, after_memory_kib, after_current_kib, "
-                      "after_nosharepages, after_hugepages, after_vcpus, after_current_vcpus) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                      "before_current_vcpus, before_free_page_reporting, before_autodeflate, "
+                      "after_memory_kib, after_current_kib, after_nosharepages, after_hugepages, "
+                      "after_vcpus, after_current_vcpus, after_free_page_reporting, "
+                      "after_autodeflate) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   {
     Statement::Use use(put);
     use.bind(key.host).bind(key.uuid);
@@ -207,9 +212,11 @@ void SettingsStore::put_pending(const VmKey& key, const std::string& name,
 
 std::optional<PendingChange> SettingsStore::pending(const VmKey& key) {
   Statement get(m_db, "SELECT before_memory_kib, before_current_kib, before_nosharepages, "
-                      "before_hugepages, before_vcpus, before_current_vcpus, after_memory_kib, "
+                      "before_hugepages, before_vcpus, before_current_vcpus, "
+                      "before_free_page_reporting, before_autodeflate, after_memory_kib, "
                       "after_current_kib, after_nosharepages, after_hugepages, after_vcpus, "
-                      "after_current_vcpus FROM pending_change WHERE host = ? AND uuid = ?");
+                      "after_current_vcpus, after_free_page_reporting, after_autodeflate "
+                      "FROM pending_change WHERE host = ? AND uuid = ?");
   PendingChange change;
   {
     Statement::Use use(get);
@@ -218,7 +225,7 @@ std::optional<PendingChange> SettingsStore::pending(const VmKey& key) {
       return std::nullopt;
     }
     change.before = read_record(use, 0);
-    change.after = read_record(use, 6);
+    change.after = read_record(use, 8);
   }
   Statement settings(m_db, "SELECT key, value FROM pending_setting WHERE host = ? AND uuid = ?");
   Statement::Use use(settings);

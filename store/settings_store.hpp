@@ -32,6 +32,10 @@ struct MemoryRecord {
   bool hugepages = false;
   std::int64_t vcpus = 0;
   std::int64_t current_vcpus = 0;
+  /// <memballoon freePageReporting> and autodeflate: 0 off, 1 on, -1 not recorded (an intent
+  /// written before schema 7, whose build never changed them).
+  std::int64_t free_page_reporting = 0;
+  std::int64_t autodeflate = 0;
   bool operator==(const MemoryRecord&) const = default;
 };
 

@@ -81,7 +81,12 @@ VmInfo gather(backend::Hypervisor& hv, store::SettingsStore& store, const backen
   }
   info.page_fusion = resolved.settings.page_fusion;
   info.large_pages = resolved.settings.large_pages;
+  if (info.large_pages && session == Session::Open && is_locked(info.state)) {
+    info.hugetlbfs = hv.live_memory(vm).hugepages;
+  }
   info.cpus = resolved.settings.cpus;
+  info.free_page_reporting = resolved.settings.free_page_reporting;
+  info.deflate_on_oom = resolved.settings.deflate_on_oom;
   auto details = hv.domain_details(vm);
   if (details.libosinfo_os) {
     info.os_type = vbox_os_type(*details.libosinfo_os, details.arch);

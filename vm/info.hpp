@@ -37,6 +37,11 @@ struct VmInfo {
   std::uint32_t balloon_mb = 0;
   bool page_fusion = false;
   bool large_pages = false;
+  /// A running VM with large pages (with a session): whether its RAM really is hugetlbfs (its
+  /// live XML), or transparent huge pages (startvm found no pool to back it).
+  std::optional<bool> hugetlbfs;
+  bool free_page_reporting = false; ///< vboxkvm's balloon settings
+  bool deflate_on_oom = false;
   std::uint32_t cpus = 1;
   std::vector<std::string> groups{"/"};
   std::optional<OsType> os_type;

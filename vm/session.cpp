@@ -1,6 +1,7 @@
 #include "vm/session.hpp"
 
 #include "sys/signals.hpp"
+#include "vm/start_plan.hpp"
 #include "vm/state.hpp"
 
 #include <fmt/format.h>
@@ -17,6 +18,39 @@ ApiError locked_for_session(const backend::VmRef& vm, const CallSite& site) {
       fmt::format("The machine '{}' is already locked for a session (or being unlocked)", vm.name),
       k_invalid_object_state, "MachineWrap", "IMachine", site);
 }
+// Starts the VM; large pages (<hugepages/>) get hugetlbfs only where `backing` says the host
+// can back them, else this run is on transparent huge pages and the definition is left as it
+// is. No backing: no large pages, or a restore (which keeps the backing of the run it saved).
+backend::VmRef start_backed(backend::Hypervisor& hv, const backend::VmRef& vm,
+                            const backend::DomainMemory& def, const std::optional<Backing>& backing,
+                            const Warn& warn) {
+  if (!backing) {
+    return hv.start(vm);
+  }
+  auto thp = [&](const std::string& why) {
+    warn(fmt::format("'{}' runs on transparent huge pages, not hugetlbfs: {}", vm.name, why));
+    return hv.start_without_huge_pages(vm);
+  };
+  if (!backing->hugetlbfs) {
+    return thp(backing->why);
+  }
+  try {
+    return hv.start(vm);
+  } catch (const backend::BackendError& e) {
+    // libvirt or QEMU could not back it (no hugetlbfs mount, the pool taken meanwhile).
+    if (e.connection_lost() || def.hugepages_sized) {
+      throw;
+    }
+    return thp(fmt::format("libvirt could not back it with huge pages ({})", e.what()));
+  }
+}
+
+ApiError locked_by_session(const backend::VmRef& vm, const CallSite& site) {
+  return ApiError(fmt::format("The machine '{}' is already locked by a session (or being "
+                              "locked or unlocked)",
+                              vm.name),
+                  k_invalid_object_state, "MachineWrap", "IMachine", site);
+}
 } // namespace
 
 Applied apply_settings(backend::Hypervisor& hv, store::SettingsStore& store,
@@ -31,12 +65,14 @@ Applied apply_settings(backend::Hypervisor& hv, store::SettingsStore& store,
   Applied result{resolve_settings(store, key, actual).settings, {}};
 
   std::optional<bool> is_64bit;
-  SetterContext ctx{state, [&] {
+  SetterContext ctx{state,
+                    [&] {
                       if (!is_64bit) {
                         is_64bit = hv.host_info().is_64bit;
                       }
                       return *is_64bit;
-                    }};
+                    },
+                    actual, [&] { return hv.version(); }};
   result.after = result.before;
   edit(result.after, ctx);
 
@@ -92,8 +128,9 @@ Frontend parse_frontend(std::string_view name) {
 
 std::optional<backend::VmRef> start_machine(backend::Hypervisor& hv, store::SettingsStore& store,
                                             const backend::VmRef& vm, std::string_view frontend,
-                                            const CallSite& site,
-                                            const std::function<void(bool joining)>& starting) {
+                                            const CallSite& site, const StartRequest& req,
+                                            const std::function<void(bool joining)>& starting,
+                                            const Warn& warn) {
   const store::VmKey key{hv.hostname(), vm.uuid};
   auto kind = parse_frontend(frontend);
   if (kind == Frontend::EmergencyStop) {
@@ -114,10 +151,7 @@ std::optional<backend::VmRef> start_machine(backend::Hypervisor& hv, store::Sett
   bool separate = frontend.size() >= 8 &&
                   strncasecmp(frontend.data() + frontend.size() - 8, "separate", 8) == 0;
   if (is_locked(state) && !separate) {
-    throw ApiError(fmt::format("The machine '{}' is already locked by a session (or being "
-                               "locked or unlocked)",
-                               vm.name),
-                   k_invalid_object_state, "MachineWrap", "IMachine", site);
+    throw locked_by_session(vm, site);
   }
   if (kind == Frontend::Invalid) {
     throw ApiError(fmt::format("Invalid frontend name: '{}'", frontend), k_invalid_arg,
@@ -127,12 +161,32 @@ std::optional<backend::VmRef> start_machine(backend::Hypervisor& hv, store::Sett
     starting(true); // a separate UI joins the running VM: there is nothing to start on KVM
     return vm;
   }
-  recover_pending(hv, store, key, vm, hv.persistent_memory(vm));
+  auto def = recover_pending(hv, store, key, vm, hv.persistent_memory(vm));
+  auto plan = plan_start(hv, vm, def, state == backend::VmState::Saved, req.policy);
+  if (plan.admission && plan.admission->refusal) {
+    if (!req.force) {
+      throw Error(*plan.admission->refusal);
+    }
+    warn(fmt::format("starting anyway (--force): {}", *plan.admission->refusal));
+  }
   starting(false);
-  auto started = hv.start(vm);
+  auto started = start_backed(hv, vm, def, plan.backing, warn);
   // A new run: forget any live balloon request of an earlier one.
   store.put_live_balloon(key, vm.name, started.id, std::nullopt);
   return started;
+}
+
+StartPlan plan_machine_start(backend::Hypervisor& hv, store::SettingsStore& store,
+                             const backend::VmRef& vm, const CallSite& site,
+                             const AdmissionPolicy& policy) {
+  auto state = hv.state(vm);
+  if (is_locked(state)) {
+    throw locked_by_session(vm, site);
+  }
+  const store::VmKey key{hv.hostname(), vm.uuid};
+  auto actual = hv.persistent_memory(vm);
+  auto def = to_domain(resolve_settings(store, key, actual).settings, actual);
+  return plan_start(hv, vm, def, state == backend::VmState::Saved, policy);
 }
 
 } // namespace vbm::vm

@@ -7,9 +7,11 @@
 #include "store/settings_store.hpp"
 #include "vm/errors.hpp"
 #include "vm/settings.hpp"
+#include "vm/start_plan.hpp"
 
 #include <functional>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace vbm::vm {
@@ -49,6 +51,15 @@ enum class Frontend {
 };
 Frontend parse_frontend(std::string_view name);
 
+/// Prints a warning line (the frontend's).
+using Warn = std::function<void(const std::string&)>;
+
+/// What startvm asks for beyond the frontend (vboxkvm's admission, vm/admission.hpp).
+struct StartRequest {
+  AdmissionPolicy policy;
+  bool force = false; ///< start even where admission refuses (its refusal becomes a warning)
+};
+
 /// IMachine::LaunchVMProcess on KVM, with Main's order of checks: emergencystop stops a running
 /// VM (refused for one that is not); a separate UI may join a running VM (nothing to do on KVM);
 /// otherwise an active VM is refused with VirtualBox's lock error, then an invalid frontend name
@@ -57,9 +68,21 @@ Frontend parse_frontend(std::string_view name);
 /// earlier run. `starting` runs once the VM is known to be startable, before libvirt starts it,
 /// or joinable (its argument is then true). Returns the VM with its domain ID, or nullopt after an
 /// emergency stop (LaunchVMProcess gives no progress then, so VBoxManage prints nothing).
+/// Before `starting`, admission (vm/admission.hpp): a VM the host cannot back is refused with
+/// vbm::Error (one line with the figures) unless `req.force`. Large pages: hugetlbfs where the
+/// host can back them (vm/start_plan.hpp), else this run is on transparent huge pages and `warn`
+/// says why.
 std::optional<backend::VmRef> start_machine(backend::Hypervisor& hv, store::SettingsStore& store,
                                             const backend::VmRef& vm, std::string_view frontend,
-                                            const CallSite& site,
-                                            const std::function<void(bool joining)>& starting);
+                                            const CallSite& site, const StartRequest& req,
+                                            const std::function<void(bool joining)>& starting,
+                                            const Warn& warn);
+
+/// What start_machine would decide for `vm` now (startvm --dry-run), without the session lock
+/// and without starting anything: a VM that is active is refused with LaunchVMProcess's lock
+/// error at `site`; a change a killed modifyvm left begun counts as made.
+StartPlan plan_machine_start(backend::Hypervisor& hv, store::SettingsStore& store,
+                             const backend::VmRef& vm, const CallSite& site,
+                             const AdmissionPolicy& policy);
 
 } // namespace vbm::vm

@@ -75,6 +75,62 @@ void apply_large_pages(VmSettings& s, std::uint32_t on, const SetterContext& ctx
   s.large_pages = on != 0;
 }
 
+// What a vboxkvm balloon feature needs: the libvirt and QEMU versions that brought it, a
+// balloon device, and RAM that is not pinned to hugetlbfs.
+struct BalloonFeature {
+  const char* name;
+  std::uint64_t libvirt; ///< major·10⁶ + minor·10³ + release
+  std::uint64_t qemu;
+};
+constexpr BalloonFeature k_free_page_reporting{"free page reporting", 6009000, 5001000};
+// autodeflate: libvirt 1.3.1; QEMU's virtio-balloon deflate-on-oom: 2.7.0.
+constexpr BalloonFeature k_deflate_on_oom{"deflate-on-OOM", 1003001, 2007000};
+
+std::string dotted(std::uint64_t v) {
+  return fmt::format("{}.{}.{}", v / 1000000, v / 1000 % 1000, v % 1000);
+}
+
+void check_balloon_feature(const BalloonFeature& f, const VmSettings& s, const SetterContext& ctx) {
+  if (!ctx.domain.balloon_device) {
+    throw Error(fmt::format("{} needs a memory balloon device: the VM has <memballoon "
+                            "model='none'> (add a virtio one with virsh edit)",
+                            f.name));
+  }
+  if (ctx.domain.hugepages_sized && s.large_pages) { // as of this point in the command
+    throw Error(fmt::format("{} does not work on hugetlbfs: the VM's <hugepages> names its page "
+                            "sizes, so its RAM is always hugetlbfs (remove them with virsh edit, "
+                            "or modifyvm --large-pages off)",
+                            f.name));
+  }
+  auto v = ctx.version();
+  if (v.libvirt < f.libvirt) {
+    throw Error(fmt::format("{} needs libvirt {} or later (the host has {})", f.name,
+                            dotted(f.libvirt), dotted(v.libvirt)));
+  }
+  if (v.type == "QEMU" && v.hypervisor < f.qemu) {
+    throw Error(fmt::format("{} needs QEMU {} or later (the host has {})", f.name, dotted(f.qemu),
+                            dotted(v.hypervisor)));
+  }
+}
+
+void apply_free_page_reporting(VmSettings& s, std::uint32_t on, const SetterContext& ctx,
+                               const CallSite& site) {
+  require_mutable(ctx, false, site);
+  if (on != 0) {
+    check_balloon_feature(k_free_page_reporting, s, ctx);
+  }
+  s.free_page_reporting = on != 0;
+}
+
+void apply_deflate_on_oom(VmSettings& s, std::uint32_t on, const SetterContext& ctx,
+                          const CallSite& site) {
+  require_mutable(ctx, false, site);
+  if (on != 0) {
+    check_balloon_feature(k_deflate_on_oom, s, ctx);
+  }
+  s.deflate_on_oom = on != 0;
+}
+
 constexpr Setting k_table[] = {
     {"memory", apply_memory, [](const VmSettings& s) -> std::int64_t { return s.memory_mb; },
      [](VmSettings& s, std::int64_t v) { s.memory_mb = static_cast<std::uint32_t>(v); }},
@@ -89,6 +145,12 @@ constexpr Setting k_table[] = {
      [](VmSettings& s, std::int64_t v) { s.balloon_mb = static_cast<std::uint32_t>(v); }},
     {"cpus", apply_cpus, [](const VmSettings& s) -> std::int64_t { return s.cpus; },
      [](VmSettings& s, std::int64_t v) { s.cpus = static_cast<std::uint32_t>(v); }},
+    {"freepagereporting", apply_free_page_reporting,
+     [](const VmSettings& s) -> std::int64_t { return s.free_page_reporting; },
+     [](VmSettings& s, std::int64_t v) { s.free_page_reporting = v != 0; }, true},
+    {"balloondeflateonoom", apply_deflate_on_oom,
+     [](const VmSettings& s) -> std::int64_t { return s.deflate_on_oom; },
+     [](VmSettings& s, std::int64_t v) { s.deflate_on_oom = v != 0; }, true},
 };
 
 // Whether `actual` is `change` made in part: every field holds its value from before or after
@@ -101,6 +163,9 @@ bool partly_applied(const store::PendingChange& change, const store::MemoryRecor
          either(change.before.hugepages, change.after.hugepages, actual.hugepages) &&
          either(change.before.vcpus, change.after.vcpus, actual.vcpus) &&
          either(change.before.current_vcpus, change.after.current_vcpus, actual.current_vcpus) &&
+         either(change.before.free_page_reporting, change.after.free_page_reporting,
+                actual.free_page_reporting) &&
+         either(change.before.autodeflate, change.after.autodeflate, actual.autodeflate) &&
          actual != change.before;
 }
 
@@ -114,6 +179,12 @@ std::optional<store::PendingChange> read_pending(store::SettingsStore& store,
     for (auto* r : {&pending->before, &pending->after}) {
       r->vcpus = actual.vcpus;
       r->current_vcpus = actual.current_vcpus;
+    }
+  }
+  if (pending && pending->before.free_page_reporting < 0) { // before schema 7
+    for (auto* r : {&pending->before, &pending->after}) {
+      r->free_page_reporting = actual.free_page_reporting;
+      r->autodeflate = actual.autodeflate;
     }
   }
   return pending;
@@ -136,6 +207,13 @@ std::string describe_drift(const backend::DomainMemory& expected,
   kib("currentMemory", expected.current_kib, actual.current_kib);
   flag("nosharepages", expected.nosharepages, actual.nosharepages);
   flag("hugepages", expected.hugepages, actual.hugepages);
+  auto attribute = [&](const char* name, bool was, bool now) {
+    if (was != now) {
+      changes.push_back(fmt::format("<memballoon {}> {}", name, now ? "on" : "off"));
+    }
+  };
+  attribute("freePageReporting", expected.free_page_reporting, actual.free_page_reporting);
+  attribute("autodeflate", expected.autodeflate, actual.autodeflate);
   if (expected.vcpus != actual.vcpus) {
     changes.push_back(fmt::format("<vcpu> {}, now {}", expected.vcpus, actual.vcpus));
   }
@@ -185,6 +263,9 @@ backend::DomainMemory to_domain(const VmSettings& s, const backend::DomainMemory
       .vcpus = s.cpus,
       .current_vcpus =
           now.current_vcpus >= now.vcpus ? s.cpus : std::min(now.current_vcpus, s.cpus),
+      .free_page_reporting = s.free_page_reporting,
+      .autodeflate = s.deflate_on_oom,
+      .hugepages_sized = now.hugepages_sized && s.large_pages,
   };
 }
 
@@ -196,6 +277,8 @@ VmSettings from_domain(const backend::DomainMemory& mem) {
       .page_fusion = !mem.nosharepages,
       .large_pages = mem.hugepages,
       .cpus = mem.vcpus,
+      .free_page_reporting = mem.free_page_reporting,
+      .deflate_on_oom = mem.autodeflate,
   };
 }
 
@@ -211,10 +294,10 @@ std::optional<VmSettings> from_store(const store::Settings& stored) {
   VmSettings s;
   for (const auto& def : k_table) {
     auto it = stored.find(def.key);
-    if (it == stored.end()) {
+    if (it == stored.end() && !def.may_be_absent) {
       return std::nullopt;
     }
-    def.set(s, it->second);
+    def.set(s, it == stored.end() ? 0 : it->second);
   }
   return s;
 }
@@ -225,7 +308,9 @@ store::MemoryRecord to_record(const backend::DomainMemory& mem) {
           mem.nosharepages,
           mem.hugepages,
           mem.vcpus,
-          mem.current_vcpus};
+          mem.current_vcpus,
+          mem.free_page_reporting,
+          mem.autodeflate};
 }
 
 Resolved resolve_settings(store::SettingsStore& store, const store::VmKey& key,

@@ -19,11 +19,13 @@
 namespace vbm::vm {
 
 struct VmSettings {
-  std::uint32_t memory_mb = 128; ///< <memory>
-  std::uint32_t balloon_mb = 0;  ///< MB taken at start (<memory> − <currentMemory>)
-  bool page_fusion = false;      ///< no <nosharepages/>
-  bool large_pages = false;      ///< <hugepages/>
-  std::uint32_t cpus = 1;        ///< <vcpu> (IMachine::CPUCount)
+  std::uint32_t memory_mb = 128;    ///< <memory>
+  std::uint32_t balloon_mb = 0;     ///< MB taken at start (<memory> − <currentMemory>)
+  bool page_fusion = false;         ///< no <nosharepages/>
+  bool large_pages = false;         ///< <hugepages/>
+  std::uint32_t cpus = 1;           ///< <vcpu> (IMachine::CPUCount)
+  bool free_page_reporting = false; ///< <memballoon freePageReporting='on'> (vboxkvm's)
+  bool deflate_on_oom = false;      ///< <memballoon autodeflate='on'> (vboxkvm's)
   bool operator==(const VmSettings&) const = default;
 };
 
@@ -31,6 +33,11 @@ struct VmSettings {
 struct SetterContext {
   backend::VmState state;
   std::function<bool()> host_is_64bit; ///< asked only by the settings that need it
+  /// The definition libvirt holds (its balloon device, its page sizes), for vboxkvm's own
+  /// balloon settings.
+  backend::DomainMemory domain = {};
+  /// The connection's driver and versions, asked only by the settings that need them.
+  std::function<backend::HypervisorVersion()> version = {};
 };
 
 /// One setting: its store key and IMachine's setter.
@@ -41,6 +48,8 @@ struct Setting {
   void (*apply)(VmSettings&, std::uint32_t value, const SetterContext&, const CallSite& site);
   std::int64_t (*get)(const VmSettings&);
   void (*set)(VmSettings&, std::int64_t);
+  /// A key a store may lack (it came after the first schema): absent reads as 0.
+  bool may_be_absent = false;
 };
 
 std::span<const Setting> settings_table();

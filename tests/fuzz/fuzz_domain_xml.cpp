@@ -16,8 +16,9 @@
 //    parse reads the second;
 //  - apply is idempotent: applying the same values to its own output changes nothing (up to
 //    the indentation of its first output);
-//  - everything but <memory>, <currentMemory>, the two flags of <memoryBacking> and the count
-//    and `current` of <vcpu> is preserved.
+//  - everything but <memory>, <currentMemory>, the two flags of <memoryBacking>, the count
+//    and `current` of <vcpu> and <memballoon>'s freePageReporting and autodeflate (a plain
+//    virtio <memballoon> apply adds when there is none) is preserved.
 
 #include "backend/domain_xml.hpp"
 
@@ -92,6 +93,24 @@ std::string without_memory(std::string_view xml) {
     }
   }
   drop_blank_text(domain);
+  // <memballoon>'s two attributes; a plain virtio one apply may have added, and its <devices>.
+  if (auto devices = domain.child("devices")) {
+    if (auto balloon = devices.child("memballoon")) {
+      while (balloon.remove_attribute("freePageReporting")) {
+      }
+      while (balloon.remove_attribute("autodeflate")) {
+      }
+      auto model = balloon.attribute("model");
+      if (!balloon.first_child() && model && balloon.first_attribute() == model &&
+          !model.next_attribute() && std::string_view(model.value()) == "virtio") {
+        devices.remove_child(balloon);
+      }
+    }
+    drop_blank_text(devices);
+    if (!devices.first_child() && !devices.first_attribute()) {
+      domain.remove_child(devices);
+    }
+  }
   if (auto backing = domain.child("memoryBacking")) {
     while (backing.remove_child("nosharepages")) {
     }
@@ -135,6 +154,7 @@ void check_edit(std::string_view xml, const std::optional<DomainMemory>& read,
   }
   auto expected = want;
   expected.balloon_device = read ? read->balloon_device : back->balloon_device;
+  expected.hugepages_sized = back->hugepages_sized; // read only: apply keeps a <hugepages>
   if (*back != expected) {
     fail("what apply wrote is not what parse reads back", xml, *out);
   }
@@ -174,6 +194,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, size_t size) {
     want.hugepages = edit.ConsumeBool();
     want.vcpus = edit.ConsumeIntegralInRange<std::uint32_t>(1, UINT32_MAX);
     want.current_vcpus = edit.ConsumeIntegralInRange<std::uint32_t>(1, UINT32_MAX);
+    want.free_page_reporting = edit.ConsumeBool();
+    want.autodeflate = edit.ConsumeBool();
   }
   check_edit(xml, read, want);
   if (read) {
@@ -182,6 +204,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, size_t size) {
     flipped.nosharepages = !flipped.nosharepages;
     flipped.hugepages = !flipped.hugepages;
     flipped.vcpus = flipped.vcpus == 1 ? 2 : 1;
+    flipped.free_page_reporting = !flipped.free_page_reporting;
+    flipped.autodeflate = !flipped.autodeflate;
     check_edit(xml, read, flipped);
   }
   return 0;

@@ -132,7 +132,8 @@ check "registered for vboxmanage" eval "func_for vboxmanage >/dev/null"
 check "registered for VBoxManage" eval "func_for VBoxManage >/dev/null"
 
 commands=(list showvminfo modifyvm startvm controlvm metrics pagefusion getextradata setextradata balloonctrl help)
-modifyvm_opts=(--memory --page-fusion --cpus --large-pages --guest-memory-balloon)
+modifyvm_opts=(--memory --page-fusion --cpus --large-pages --guest-memory-balloon
+    --free-page-reporting --balloon-deflate-on-oom)
 showvminfo_opts=(--details --machinereadable --log --password-id --password --json)
 start_types=(headless gui separate capture)
 controlvm_subs=(pause resume reset poweroff savestate acpipowerbutton shutdown guestmemoryballoon)
@@ -208,7 +209,7 @@ expect "vboxmanage startvm " "${stopped_vms[@]}"
 expect "vboxmanage startvm my" myother
 expect "vboxmanage startvm b"
 expect "vboxmanage startvm plain " 'it"s {odd}' myother # not plain again
-expect "vboxmanage startvm plain -" --type
+expect "vboxmanage startvm plain -" --type --force --dry-run
 expect "vboxmanage startvm plain --type " "${start_types[@]}"
 expect "vboxmanage startvm --type g" gui
 expect "vboxmanage startvm --type=s" separate
@@ -304,10 +305,10 @@ if true; then
     check "list options = the synopsis of '$bin help list'" \
         same "$(help_flags list)" --long --multiple --sorted
     check "startvm options = the synopsis of '$bin help startvm'" \
-        same "$(help_flags startvm)" --type
+        same "$(help_flags startvm)" --dry-run --force --type
     check "startvm types = the synopsis of '$bin help startvm'" \
         same "$(IPRT_SCREEN_WIDTH=300 "$bin" help startvm 2>&1 | grep -E '^  [^ ]+ startvm ' |
-            sed 's/.*--type=//' | tr -c '[:alnum:]' '\n' | grep . | LC_ALL=C sort -u)" \
+            sed 's/.*--type=//; s/\].*//' | tr -c '[:alnum:]' '\n' | grep . | LC_ALL=C sort -u)" \
         "${start_types[@]}"
     check "metrics options = the synopses of '$bin help metrics'" \
         same "$(help_flags metrics)" --detach --json --list --period --samples

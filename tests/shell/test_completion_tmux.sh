@@ -119,7 +119,10 @@ tab "VBoxManage s" 'setextradata +showvminfo +startvm'
 tab "vboxmanage modi" '^READY[$%#] vboxmanage modifyvm $'
 
 # modifyvm: options (dashed spellings), on/off values from the option table.
-tab "vboxmanage modifyvm off1 --" '--guest-memory-balloon +--large-pages +--memory +--page-fusion' \
+# (seven options: the shells' column layouts differ, so each is looked for on its own line)
+tab "vboxmanage modifyvm off1 --" '--free-page-reporting' 'pagefusion|largepages'
+tab "vboxmanage modifyvm off1 --" '--balloon-deflate-on-oom' 'pagefusion|largepages'
+tab "vboxmanage modifyvm off1 --" '--guest-memory-balloon' \
     'pagefusion|largepages'
 tab "vboxmanage modifyvm off1 --page-fusion " '^off +on *$'
 tab "vboxmanage modifyvm off1 --largepages of" 'vboxmanage modifyvm off1 --largepages off $'

@@ -110,6 +110,23 @@ public:
     v.ref.id = m_next_id++;
     return v.ref;
   }
+  backend::VmRef start_without_huge_pages(const backend::VmRef& ref) override {
+    calls.push_back("start-without-huge-pages " + ref.name);
+    check("start_without_huge_pages");
+    auto& v = get(ref);
+    auto started = start(ref);
+    calls.pop_back();
+    v.live.hugepages = false;
+    return started;
+  }
+  backend::HypervisorVersion version() override {
+    check("version");
+    return versions;
+  }
+  std::optional<backend::HugePagePool> huge_page_pool() override {
+    check("huge_page_pool");
+    return pool;
+  }
   void power(const backend::VmRef& ref, backend::PowerAction action) override {
     calls.push_back("power " + ref.name);
     check("power");
@@ -237,8 +254,10 @@ public:
   std::string uri_value = "test:///fake";   ///< what uri() returns
   bool local = false;                       ///< is_local(): whether the collector reads LocalHost
   backend::HostInfo host{true};
-  std::vector<backend::NetworkInfo> networks;              ///< what list_networks returns
-  std::vector<backend::HostInterfaceInfo> host_interfaces; ///< list_host_interfaces
+  std::optional<backend::HugePagePool> pool = backend::HugePagePool{2048, 0, 0}; ///< no pool
+  backend::HypervisorVersion versions{"QEMU", 7002000, 9000000}; ///< QEMU 7.2, libvirt 9.0
+  std::vector<backend::NetworkInfo> networks;                    ///< what list_networks returns
+  std::vector<backend::HostInterfaceInfo> host_interfaces;       ///< list_host_interfaces
   std::uint64_t balloon_step_kib = 64 * 1024;
   std::function<void()> after_define;
   std::vector<std::string> calls;

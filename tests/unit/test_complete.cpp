@@ -238,14 +238,14 @@ TEST_F(CompleteTest, StartvmOffersVmsThatCanStart) {
 }
 
 TEST_F(CompleteTest, StartvmType) {
-  EXPECT_THAT(complete({"startvm", "off1", "-"}), ElementsAre("--type"));
+  EXPECT_THAT(complete({"startvm", "off1", "-"}), ElementsAre("--type", "--force", "--dry-run"));
   EXPECT_THAT(complete({"startvm", "--type", ""}),
               ElementsAre("headless", "gui", "separate", "capture"));
   EXPECT_THAT(complete({"startvm", "-type", "h"}), ElementsAre("headless"));
   EXPECT_THAT(complete({"startvm", "-t", "c"}), ElementsAre("capture"));
   EXPECT_THAT(complete({"startvm", "--type=s"}), ElementsAre("--type=separate"));
-  EXPECT_THAT(complete({"startvm", "--type", "gui", "-"}), IsEmpty());
-  EXPECT_THAT(complete({"startvm", "-t", "gui", "-"}), IsEmpty());
+  EXPECT_THAT(complete({"startvm", "--type", "gui", "-"}), ElementsAre("--force", "--dry-run"));
+  EXPECT_THAT(complete({"startvm", "-t", "gui", "--"}), ElementsAre("--force", "--dry-run"));
 }
 
 TEST_F(CompleteTest, ControlvmRunningVmThenSubcommandThenWait) {

@@ -389,6 +389,21 @@ TEST_F(MetricsTest, VmAndVmmFigures) {
               HasSubstr("vm1             Guest/Pagefile/Usage/Total               \n"));
 }
 
+// A guest backed by the huge page pool: its hugetlbfs pages are not in QEMU's RSS, so on this
+// host they are added (/proc/PID/status HugetlbPages).
+TEST_F(MetricsTest, HugetlbfsPagesCountAsTheGuestsMemory) {
+  hv.local = true;
+  root.write("proc/4321/status", "Name:\tqemu\nVmRSS:\t  50000 kB\nHugetlbPages:\t  131072 kB\n");
+  hv.run("vm1").rss_kib = 50000;
+  ASSERT_EQ(run("metrics setup * RAM/VMM,RAM/Usage"), 0);
+  beats(1);
+  EXPECT_EQ(run("metrics query * RAM/VMM/Used,RAM/Usage/Used"), 0);
+  EXPECT_THAT(out.stdout_text,
+              HasSubstr("host            RAM/VMM/Used                             181072 kB\n"));
+  EXPECT_THAT(out.stdout_text,
+              HasSubstr("vm1             RAM/Usage/Used                           181072 kB\n"));
+}
+
 TEST_F(MetricsTest, LocalHostGivesKsmFigures) {
   hv.local = true;
   hv.run("vm1");

@@ -396,6 +396,10 @@ TEST_F(ModifyVmTest, VirtualBoxOptionsVboxkvmDoesNotManageAreRefusedByName) {
 
 TEST(VboxOptionTable, HoldsEveryOptionOfOursAndMatchesAsRtGetOptDoes) {
   for (const auto& row : cli::modifyvm_rows()) {
+    if (row.site.context.empty()) { // vboxkvm's own (no VBoxManage call): not VirtualBox's
+      EXPECT_FALSE(cli::match_vbox_modifyvm_option(row.flag)) << row.flag;
+      continue;
+    }
     EXPECT_TRUE(cli::match_vbox_modifyvm_option(row.flag)) << row.flag;
     if (!row.legacy_flag.empty()) {
       EXPECT_TRUE(cli::match_vbox_modifyvm_option(row.legacy_flag)) << row.legacy_flag;
@@ -412,6 +416,98 @@ TEST(VboxOptionTable, HoldsEveryOptionOfOursAndMatchesAsRtGetOptDoes) {
   EXPECT_EQ(cli::match_vbox_modifyvm_option("--vram1"), std::nullopt); // not indexed
   EXPECT_EQ(cli::match_vbox_modifyvm_option("--cpuidremoveall"), "--cpuidremoveall");
   EXPECT_EQ(cli::match_vbox_modifyvm_option("--cpuidremoveall:1"), std::nullopt);
+}
+
+} // namespace
+} // namespace vbm::test
+
+namespace vbm::test {
+namespace {
+
+// vboxkvm's balloon features (issue 15 points 3 and 4): <memballoon freePageReporting> and
+// autodeflate, shutdown-only, refused where they cannot work.
+struct BalloonFeatureTest : CliTest {
+  BalloonFeatureTest() { hv.add("vm", k_uuid, 1024); }
+  backend::DomainMemory mem() { return hv.vm("vm").memory; }
+  store::Settings stored() { return st.settings({"fakehost", k_uuid}); }
+};
+
+TEST_F(BalloonFeatureTest, BothLandInLibvirtAndTheStoreSilently) {
+  EXPECT_EQ(run("modifyvm vm --free-page-reporting on --balloon-deflate-on-oom=on"), 0);
+  EXPECT_EQ(out.stdout_text, "");
+  EXPECT_EQ(out.stderr_text, "");
+  EXPECT_TRUE(mem().free_page_reporting);
+  EXPECT_TRUE(mem().autodeflate);
+  EXPECT_EQ(stored().at("freepagereporting"), 1);
+  EXPECT_EQ(stored().at("balloondeflateonoom"), 1);
+  EXPECT_EQ(run("modifyvm vm --free-page-reporting OFF --balloon-deflate-on-oom:off"), 0);
+  EXPECT_FALSE(mem().free_page_reporting);
+  EXPECT_FALSE(mem().autodeflate);
+  EXPECT_EQ(stored().at("freepagereporting"), 0);
+}
+
+TEST_F(BalloonFeatureTest, NoBalloonDeviceIsRefusedAndNothingChanges) {
+  hv.vm("vm").memory.balloon_device = false;
+  EXPECT_EQ(run("modifyvm vm --memory 2048 --free-page-reporting on"), 1);
+  EXPECT_EQ(out.stderr_text,
+            "VBoxManage: error: free page reporting needs a memory balloon device: the VM has "
+            "<memballoon model='none'> (add a virtio one with virsh edit)\n");
+  EXPECT_EQ(mem().memory_kib, 1024u * 1024);
+  EXPECT_TRUE(stored().empty());
+  // Turning it off needs no device.
+  EXPECT_EQ(run("modifyvm vm --free-page-reporting off --balloon-deflate-on-oom off"), 0);
+}
+
+TEST_F(BalloonFeatureTest, TooOldLibvirtOrQemuIsRefusedWithBothVersions) {
+  hv.versions = {"QEMU", 5000000, 9000000};
+  EXPECT_EQ(run("modifyvm vm --free-page-reporting on"), 1);
+  EXPECT_EQ(
+      first_err_line(),
+      "VBoxManage: error: free page reporting needs QEMU 5.1.0 or later (the host has 5.0.0)");
+  EXPECT_EQ(run("modifyvm vm --balloon-deflate-on-oom on"), 0); // QEMU 2.7 is enough
+  hv.versions = {"QEMU", 7002000, 6008000};
+  EXPECT_EQ(run("modifyvm vm --free-page-reporting on"), 1);
+  EXPECT_EQ(first_err_line(), "VBoxManage: error: free page reporting needs libvirt 6.9.0 or "
+                              "later (the host has 6.8.0)");
+  hv.versions = {"QEMU", 2006002, 9000000};
+  EXPECT_EQ(run("modifyvm vm --balloon-deflate-on-oom on"), 1);
+  EXPECT_EQ(first_err_line(), "VBoxManage: error: deflate-on-OOM needs QEMU 2.7.0 or later (the "
+                              "host has 2.6.2)");
+  EXPECT_FALSE(mem().free_page_reporting);
+}
+
+TEST_F(BalloonFeatureTest, AnotherDriversVersionIsNotQemus) {
+  hv.versions = {"TEST", 2, 9000000};
+  EXPECT_EQ(run("modifyvm vm --free-page-reporting on"), 0);
+}
+
+TEST_F(BalloonFeatureTest, HugetlbfsPinnedByTheAdminIsRefused) {
+  hv.vm("vm").memory.hugepages = true;
+  hv.vm("vm").memory.hugepages_sized = true;
+  EXPECT_EQ(run("modifyvm vm --balloon-deflate-on-oom on"), 1);
+  EXPECT_THAT(first_err_line(), HasSubstr("deflate-on-OOM does not work on hugetlbfs"));
+  // Large pages off lifts it, in the same command.
+  EXPECT_EQ(run("modifyvm vm --large-pages off --balloon-deflate-on-oom on"), 0);
+  EXPECT_FALSE(mem().hugepages);
+  EXPECT_TRUE(mem().autodeflate);
+}
+
+TEST_F(BalloonFeatureTest, ShutdownOnly) {
+  hv.vm("vm").state = backend::VmState::Saved;
+  EXPECT_EQ(run("modifyvm vm --free-page-reporting on"), 1);
+  EXPECT_EQ(out.stderr_text,
+            "VBoxManage: error: The machine is not mutable (state is Saved)\n"
+            "VBoxManage: error: Details: code VBOX_E_INVALID_VM_STATE (0x80bb0002), component "
+            "SessionMachine, interface IMachine, callee nsISupports\n");
+}
+
+TEST_F(BalloonFeatureTest, AStoreWrittenBeforeTheFeaturesStillCounts) {
+  EXPECT_EQ(run("modifyvm vm --memory 512"), 0);
+  st.connection().exec("DELETE FROM vm_setting WHERE key IN ('freepagereporting', "
+                       "'balloondeflateonoom')");
+  EXPECT_EQ(run("modifyvm vm --guest-memory-balloon 100"), 0);
+  EXPECT_EQ(mem().memory_kib, 512u * 1024);
+  EXPECT_EQ(stored().at("freepagereporting"), 0);
 }
 
 } // namespace

@@ -37,6 +37,9 @@ TEST_F(ShowVmInfoTest, HumanLabelsPaddingAndUnits) {
             "Page Fusion:                 enabled\n"
             "Number of CPUs:              1\n"
             "Large Pages:                 enabled\n"
+            "Large Pages backing:         transparent huge pages\n"
+            "Free Page Reporting:         disabled\n"
+            "Balloon Deflate on OOM:      disabled\n"
             "State:                       running (since 2023-11-14T22:13:20.123000000)\n"
             "* Guest:\n"
             "Configured memory balloon:   512MB\n"
@@ -67,6 +70,8 @@ TEST_F(ShowVmInfoTest, OsTypeConfigFileStateFileCpusAndGroups) {
             "Page Fusion:                 enabled\n"
             "Number of CPUs:              4\n"
             "Large Pages:                 disabled\n"
+            "Free Page Reporting:         disabled\n"
+            "Balloon Deflate on OOM:      disabled\n"
             "State:                       saved (since 2023-11-14T22:13:20.123000000)\n"
             "* Guest:\n"
             "Configured memory balloon:   0MB\n"
@@ -82,6 +87,8 @@ TEST_F(ShowVmInfoTest, OsTypeConfigFileStateFileCpusAndGroups) {
                              "pagefusion=\"on\"\n"
                              "cpus=4\n"
                              "largepages=\"off\"\n"
+                             "freepagereporting=\"off\"\n"
+                             "balloondeflateonoom=\"off\"\n"
                              "VMState=\"saved\"\n"
                              "VMStateChangeTime=\"2023-11-14T22:13:20.123000000\"\n"
                              "VMStateFile=\"/var/lib/libvirt/qemu/save/saved.save\"\n"
@@ -146,6 +153,8 @@ TEST_F(ShowVmInfoTest, MachineReadable) {
                              "pagefusion=\"off\"\n"
                              "cpus=1\n"
                              "largepages=\"off\"\n"
+                             "freepagereporting=\"off\"\n"
+                             "balloondeflateonoom=\"off\"\n"
                              "VMState=\"poweroff\"\n"
                              "VMStateChangeTime=\"2023-11-14T22:13:20.123000000\"\n"
                              "GuestMemoryBalloon=0\n");
@@ -167,8 +176,27 @@ TEST_F(ShowVmInfoTest, JsonCarriesTheSameFields) {
   EXPECT_EQ(j["GuestMemoryBalloon"], 512);
   EXPECT_EQ(j["pagefusion"], true);
   EXPECT_EQ(j["largepages"], true);
+  EXPECT_EQ(j["largepagesbacking"], "thp");
+  EXPECT_EQ(j["freepagereporting"], false);
+  EXPECT_EQ(j["balloondeflateonoom"], false);
   EXPECT_EQ(j["VMState"], "running");
   EXPECT_EQ(j["VMStateChangeTime"], "2023-11-14T22:13:20.123000000");
+}
+
+// What the running VM's RAM really got (its live XML): only with a session, only with large
+// pages on.
+TEST_F(ShowVmInfoTest, LargePagesBackingIsTheLiveOne) {
+  hv.vm("alpha one").live.hugepages = true;
+  EXPECT_EQ(run_args({"showvminfo", "--machinereadable", "alpha one"}), 0);
+  EXPECT_THAT(out.stdout_text, HasSubstr("largepages=\"on\"\nlargepagesbacking=\"hugetlbfs\"\n"));
+  EXPECT_EQ(run_args({"showvminfo", "alpha one"}), 0);
+  EXPECT_THAT(out.stdout_text, HasSubstr("Large Pages backing:         hugetlbfs\n"));
+  EXPECT_EQ(run("list vms --long"), 0);
+  EXPECT_THAT(out.stdout_text, testing::Not(HasSubstr("backing")));
+  hv.vm("alpha one").memory.free_page_reporting = true;
+  hv.vm("alpha one").memory.autodeflate = true;
+  EXPECT_EQ(run_args({"showvminfo", "alpha one", "--machinereadable"}), 0);
+  EXPECT_THAT(out.stdout_text, HasSubstr("freepagereporting=\"on\"\nballoondeflateonoom=\"on\"\n"));
 }
 
 TEST_F(ShowVmInfoTest, StateSinceIsKeptUntilTheStateChanges) {

@@ -148,8 +148,9 @@ TEST_F(VmTest, StartMachineFinishesAHalfMadeChangeFirst) {
                  {vm::to_store(wanted), vm::to_record(hv.vm("vm").memory), vm::to_record(after)});
   hv.vm("vm").memory.current_kib = after.current_kib; // the first of two calls was made
   bool starting = false;
-  auto started =
-      vm::start_machine(hv, st, ref(), "headless", k_site, [&](bool) { starting = true; });
+  auto started = vm::start_machine(
+      hv, st, ref(), "headless", k_site, {}, [&](bool) { starting = true; },
+      [](const std::string&) {});
   EXPECT_TRUE(starting);
   ASSERT_TRUE(started.has_value());
   EXPECT_GE(started->id, 0);
@@ -160,7 +161,9 @@ TEST_F(VmTest, StartMachineFinishesAHalfMadeChangeFirst) {
 TEST_F(VmTest, StartMachineRefusesAnActiveVm) {
   hv.run("vm");
   bool starting = false;
-  EXPECT_THROW(vm::start_machine(hv, st, ref(), "headless", k_site, [&](bool) { starting = true; }),
+  EXPECT_THROW(vm::start_machine(
+                   hv, st, ref(), "headless", k_site, {}, [&](bool) { starting = true; },
+                   [](const std::string&) {}),
                vm::ApiError);
   EXPECT_FALSE(starting);
 }
