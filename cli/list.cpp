@@ -6,6 +6,7 @@
 #include "cli/errors.hpp"
 #include "cli/getopt.hpp"
 #include "cli/vm_info.hpp"
+#include "vm/network.hpp"
 #include "vm/os_types.hpp"
 #include "vm/settings.hpp"
 #include "vm/state.hpp"
@@ -13,8 +14,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <arpa/inet.h>
-#include <array>
 
 namespace vbm::cli {
 
@@ -96,24 +95,7 @@ void list_system_properties(Env& env) {
   env.out.out(text);
 }
 
-// An address with all bits after `prefix` cleared ("" if it is not an address of `family`).
-std::string network_part(int family, const std::string& address, unsigned prefix) {
-  std::array<unsigned char, 16> bytes{};
-  std::array<char, INET6_ADDRSTRLEN> text{};
-  if (inet_pton(family, address.c_str(), bytes.data()) != 1) {
-    return "";
-  }
-  unsigned size = family == AF_INET ? 4 : 16;
-  for (unsigned i = 0; i < size; ++i) {
-    unsigned keep = prefix >= (i + 1) * 8 ? 8 : prefix > i * 8 ? prefix - i * 8 : 0;
-    bytes[i] &= static_cast<unsigned char>(0xff00u >> keep);
-  }
-  return inet_ntop(family, bytes.data(), text.data(), text.size()) ? text.data() : "";
-}
-
-std::string ipv4_netmask(unsigned prefix) {
-  return network_part(AF_INET, "255.255.255.255", prefix);
-}
+std::string ipv4_netmask(unsigned prefix) { return vm::network_part("255.255.255.255", prefix); }
 
 // libvirt has no registration order: networks by name.
 std::vector<backend::NetworkInfo> networks_by_name(Env& env) {
@@ -136,13 +118,12 @@ void list_nat_networks(bool long_form, Env& env) {
     }
     std::string v6 =
         n.ipv6_address
-            ? fmt::format("{}/{}", network_part(AF_INET6, *n.ipv6_address, n.ipv6_prefix),
-                          n.ipv6_prefix)
+            ? fmt::format("{}/{}", vm::network_part(*n.ipv6_address, n.ipv6_prefix), n.ipv6_prefix)
             : "";
     text +=
         fmt::format("Network:      {}/{}\nGateway:      {}\nDHCP Server:  {}\nIPv6:         {}\n"
                     "IPv6 Prefix:  {}\nIPv6 Default: {}\n\n",
-                    network_part(AF_INET, *n.ipv4_address, n.ipv4_prefix), n.ipv4_prefix,
+                    vm::network_part(*n.ipv4_address, n.ipv4_prefix), n.ipv4_prefix,
                     *n.ipv4_address, n.dhcp_start ? "Yes" : "No", n.ipv6_address ? "Yes" : "No", v6,
                     n.ipv6_address ? "Yes" : "No");
     env.out.out(text);

@@ -114,6 +114,25 @@ ALTER TABLE pending_change ADD COLUMN before_current_vcpus INTEGER NOT NULL DEFA
 ALTER TABLE pending_change ADD COLUMN after_vcpus INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE pending_change ADD COLUMN after_current_vcpus INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // 7: guest properties set from the host (guestproperty set/unset; IMachine's
+    //    SetGuestProperty/DeleteGuestProperty): per VM (libvirt host name, domain UUID), as
+    //    extradata (no foreign key to vm). `timestamp` is VirtualBox's: nanoseconds since the
+    //    epoch. `flags` is GuestPropWriteFlags' text ("" or e.g. "TRANSIENT, RDONLYGUEST").
+    //    `domain_id` is the run a TRANSIENT/TRANSRESET property belongs to (libvirt's domain ID,
+    //    as vm.live_domain_id), NULL for the others: a transient property lives while that run
+    //    does. BINARY collation: names compare as VirtualBox's std::map<Utf8Str> does.
+    R"sql(
+CREATE TABLE guestproperty (
+  host TEXT NOT NULL,
+  uuid TEXT NOT NULL,
+  name TEXT NOT NULL COLLATE BINARY,
+  value TEXT NOT NULL,
+  timestamp INTEGER NOT NULL,
+  flags TEXT NOT NULL,
+  domain_id INTEGER,
+  PRIMARY KEY (host, uuid, name)
+) WITHOUT ROWID;
+)sql",
 };
 } // namespace
 
