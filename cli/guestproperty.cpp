@@ -395,12 +395,16 @@ int run_wait(std::span<const std::string> a, Env& env) {
 
 Grammar guestproperty_grammar() { return {{}, k_subcommands, {}, Grammar::Vm::None}; }
 
+namespace {
+constexpr const char* k_enumerate_synopsis = "enumerate <uuid | vmname> [--no-timestamp] "
+                                             "[--no-flags] [--relative] [--old-format] "
+                                             "[patterns...]";
+} // namespace
+
 CommandHelp guestproperty_help() {
   return {"guestproperty",
           "manage virtual machine guest properties",
-          {"get <uuid | vmname> <property-name> [--verbose]",
-           "enumerate <uuid | vmname> [--no-timestamp] [--no-flags] [--relative] "
-           "[--old-format] [patterns...]",
+          {"get <uuid | vmname> <property-name> [--verbose]", k_enumerate_synopsis,
            "set <uuid | vmname> <property-name> [property-value [--flags=flags]]",
            "unset <uuid | vmname> <property-name>",
            "wait <uuid | vmname> <patterns> [--timeout=msec] [--fail-on-timeout]"},
