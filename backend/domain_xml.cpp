@@ -220,6 +220,39 @@ std::string without_huge_pages(std::string_view xml) {
   return save(doc);
 }
 
+DomainDetails parse_domain_nics(std::string_view xml) {
+  auto doc = load(xml);
+  auto domain = doc.child("domain");
+  DomainDetails details;
+  details.machine = domain.child("os").child("type").attribute("machine").value();
+  for (auto nic : domain.child("devices").children("interface")) {
+    DomainNic n;
+    n.type = nic.attribute("type").value();
+    auto source = nic.child("source");
+    for (const char* attr : {"network", "bridge", "dev"}) {
+      if (auto a = source.attribute(attr)) {
+        n.source = a.value();
+        break;
+      }
+    }
+    n.model = nic.child("model").attribute("type").value();
+    n.mac = nic.child("mac").attribute("address").value();
+    n.link_up = std::string_view(nic.child("link").attribute("state").value()) != "down";
+    n.mtu = nic.child("mtu").attribute("size").as_uint(0);
+    n.boot_order = nic.child("boot").attribute("order").as_uint(0);
+    for (auto ip : nic.children("ip")) {
+      if (std::string_view(ip.attribute("family").as_string("ipv4")) == "ipv4" &&
+          ip.attribute("address")) {
+        n.user_network = fmt::format("{}/{}", ip.attribute("address").value(),
+                                     ip.attribute("prefix").as_uint(24));
+        break;
+      }
+    }
+    details.nics.push_back(std::move(n));
+  }
+  return details;
+}
+
 std::string apply_domain_memory(std::string_view xml, const DomainMemory& mem) {
   auto doc = load(xml);
   auto domain = doc.child("domain");

@@ -18,6 +18,10 @@ DomainMemory parse_domain_memory(std::string_view xml);
 /// fields of the result are set. Throws BackendError on XML it cannot read.
 DomainDetails parse_domain_os(std::string_view xml);
 
+/// Reads <os><type machine=…> and the <interface> elements (DomainDetails::machine and nics;
+/// nothing else of the result is set). Throws BackendError on XML it cannot read.
+DomainDetails parse_domain_nics(std::string_view xml);
+
 /// Returns `xml` with <memory>, <currentMemory> (in KiB), the <nosharepages/> and <hugepages/>
 /// flags, <vcpu> (its count and `current`) and <memballoon>'s freePageReporting and autodeflate
 /// (a <memballoon model='virtio'> added when one is turned on and there is none) set to `mem`;

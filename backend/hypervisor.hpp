@@ -54,12 +54,29 @@ struct DomainMemory {
   bool operator==(const DomainMemory&) const = default;
 };
 
+/// One <interface> of a domain's persistent definition, in libvirt's terms.
+struct DomainNic {
+  std::string type;        ///< <interface type>: network, bridge, direct, user, ethernet, …
+  std::string source;      ///< its <source network|bridge|dev>; "" when it has none
+  std::string model;       ///< <model type>; "" when not given
+  std::string mac;         ///< <mac address> as libvirt writes it (52:54:00:…); "" when absent
+  bool link_up = true;     ///< false for <link state='down'/>
+  unsigned mtu = 0;        ///< <mtu size>; 0 when not given
+  unsigned boot_order = 0; ///< <boot order>; 0 when not given
+  /// type='user': its IPv4 <ip address prefix> as "a.b.c.d/prefix" (the NAT's own network);
+  /// "" when not given (QEMU's default 10.0.2.0/24).
+  std::string user_network;
+  bool operator==(const DomainNic&) const = default;
+};
+
 /// What showvminfo reads about a domain besides its sizing. Absent where libvirt does not say.
 struct DomainDetails {
   std::string arch; ///< <os><type arch=…> of the persistent definition; "" when not given
   std::optional<std::string> libosinfo_os;      ///< <metadata><libosinfo:os id=…>
   std::optional<std::string> config_file;       ///< where libvirt keeps the persistent definition
   std::optional<std::string> managed_save_file; ///< the managed-save image, when there is one
+  std::string machine; ///< <os><type machine=…> (pc-i440fx-…, pc-q35-…); "" when not given
+  std::vector<DomainNic> nics; ///< its <interface> elements, in document order
   bool operator==(const DomainDetails&) const = default;
 };
 
@@ -131,6 +148,10 @@ struct NetworkInfo {
   /// <forward mode>: "nat" (also libvirt's default for a bare <forward/>), "route", …; "" for
   /// an isolated network (no <forward>).
   std::string forward_mode;
+  std::string bridge; ///< <bridge name>: the host's bridge its guests are attached to
+  /// The host device of a macvtap or passthrough forward (<forward dev> or its first
+  /// <interface dev>); "" when none.
+  std::string forward_dev;
   std::optional<std::string> ipv4_address; ///< the host's address: the first IPv4 <ip>
   unsigned ipv4_prefix = 0;                ///< its netmask or prefix, as a prefix length
   std::optional<std::string> dhcp_start;   ///< that <ip>'s first <dhcp><range>
@@ -152,6 +173,36 @@ struct HostInterfaceInfo {
   unsigned ipv4_prefix = 0;
   std::optional<std::string> ipv6_address;
   unsigned ipv6_prefix = 0;
+};
+
+/// Where virDomainInterfaceAddresses gets a running guest's addresses from.
+enum class AddressSource {
+  Lease, ///< the DHCP leases of libvirt's own networks (dnsmasq)
+  Arp,   ///< the host's ARP table
+  Agent, ///< the QEMU guest agent in the guest
+};
+
+/// One interface of a running guest with its IPv4 addresses (virDomainInterfaceAddresses).
+struct GuestInterface {
+  std::string name; ///< the host's device (lease, ARP) or the guest's own name (agent)
+  std::string mac;  ///< as libvirt gives it: lowercase, with colons; "" when unknown
+  struct Address {
+    std::string ip;
+    unsigned prefix = 0; ///< 0 when the source does not say (ARP)
+    bool operator==(const Address&) const = default;
+  };
+  std::vector<Address> ipv4;
+  bool operator==(const GuestInterface&) const = default;
+};
+
+/// What the guest agent says about the guest's OS (virDomainGetGuestInfo, OS group); absent
+/// where it does not say.
+struct GuestOsInfo {
+  std::optional<std::string> id;             ///< os.id: "ubuntu", "mswindows", …
+  std::optional<std::string> pretty_name;    ///< os.pretty-name
+  std::optional<std::string> kernel_release; ///< os.kernel-release (uname -r)
+  std::optional<std::string> kernel_version; ///< os.kernel-version (uname -v)
+  bool operator==(const GuestOsInfo&) const = default;
 };
 
 /// A change in a running domain's life that the page-fusion controller reacts to.
@@ -258,6 +309,14 @@ public:
   /// Every running domain's hard disks and network interfaces: one bulk call where the driver
   /// has its block and interface groups, else one call per device.
   virtual std::vector<DomainIoStats> running_domain_io_stats() = 0;
+  /// A running guest's interfaces with IPv4 addresses from `source`; nullopt when that source
+  /// cannot answer (no guest agent, a source the driver lacks, the domain not running).
+  /// Throws BackendError for anything else (the connection lost, …).
+  virtual std::optional<std::vector<GuestInterface>> interface_addresses(const VmRef& vm,
+                                                                         AddressSource source) = 0;
+  /// The guest agent's OS information; nullopt when there is no agent to ask (none configured,
+  /// not connected, the driver lacks the call, the domain not running). Throws BackendError.
+  virtual std::optional<GuestOsInfo> guest_os_info(const VmRef& vm) = 0;
   /// Asks the running guest's balloon driver to report statistics every `seconds` (LIVE).
   virtual void set_memory_stats_period(const VmRef& vm, int seconds) = 0;
 

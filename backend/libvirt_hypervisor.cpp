@@ -264,6 +264,9 @@ DomainDetails LibvirtHypervisor::domain_details(const VmRef& vm) {
     throw_last(fmt::format("failed to read the configuration of '{}'", vm.name));
   }
   DomainDetails details = parse_domain_os(xml.get());
+  auto nics = parse_domain_nics(xml.get());
+  details.machine = std::move(nics.machine);
+  details.nics = std::move(nics.nics);
   // The QEMU driver's directories when libvirtd runs privileged (qemu_conf.c
   // virQEMUDriverConfigNew: configDir SYSCONFDIR/libvirt/qemu, saveDir
   // LOCALSTATEDIR/lib/libvirt/qemu/save; virDomainConfigFile "%s/%s.xml",
@@ -824,7 +827,10 @@ NetworkInfo parse_network(const char* xml) {
   info.name = net.child_value("name");
   if (auto fwd = net.child("forward")) {
     info.forward_mode = fwd.attribute("mode").as_string("nat");
+    info.forward_dev =
+        fwd.attribute("dev").as_string(fwd.child("interface").attribute("dev").value());
   }
+  info.bridge = net.child("bridge").attribute("name").value();
   for (auto ip : net.children("ip")) {
     std::string family = ip.attribute("family").as_string("ipv4");
     std::string address = ip.attribute("address").as_string();
@@ -971,6 +977,92 @@ NodeStats LibvirtHypervisor::node_stats() {
     }
   }
   virResetLastError(); // each figure is optional; a driver that lacks one is not an error
+  return out;
+}
+
+namespace {
+struct InterfacesDeleter {
+  int count = 0;
+  void operator()(virDomainInterfacePtr* p) const {
+    for (int i = 0; i < count; ++i) {
+      virDomainInterfaceFree(p[i]);
+    }
+    free(p); // NOLINT: libvirt allocates with malloc
+  }
+};
+
+// The errors that mean "this source cannot answer", not "something broke": no agent, a source
+// the driver lacks, the domain stopped meanwhile, a network without leases.
+bool cannot_answer(int code) {
+  return code == VIR_ERR_AGENT_UNRESPONSIVE || code == VIR_ERR_OPERATION_TIMEOUT ||
+         code == VIR_ERR_AGENT_UNSYNCED || code == VIR_ERR_NO_SUPPORT ||
+         code == VIR_ERR_ARGUMENT_UNSUPPORTED || code == VIR_ERR_OPERATION_INVALID ||
+         code == VIR_ERR_OPERATION_UNSUPPORTED || code == VIR_ERR_CONFIG_UNSUPPORTED ||
+         code == VIR_ERR_NO_DOMAIN || code == VIR_ERR_NO_NETWORK ||
+         code == VIR_ERR_OPERATION_DENIED;
+}
+} // namespace
+
+std::optional<std::vector<GuestInterface>>
+LibvirtHypervisor::interface_addresses(const VmRef& vm, AddressSource source) {
+  auto d = m_impl->open(vm);
+  unsigned src = source == AddressSource::Lease ? VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE
+                 : source == AddressSource::Arp ? VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_ARP
+                                                : VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT;
+  virDomainInterfacePtr* ifaces = nullptr;
+  int n = virDomainInterfaceAddresses(d.get(), &ifaces, src, 0);
+  if (n < 0) {
+    if (cannot_answer(virGetLastErrorCode())) {
+      virResetLastError();
+      return std::nullopt;
+    }
+    throw_last(fmt::format("failed to read the addresses of '{}'", vm.name));
+  }
+  std::unique_ptr<virDomainInterfacePtr, InterfacesDeleter> owned(ifaces, InterfacesDeleter{n});
+  std::vector<GuestInterface> out;
+  for (int i = 0; i < n; ++i) {
+    const auto& iface = *ifaces[i];
+    GuestInterface g{iface.name ? iface.name : "", iface.hwaddr ? iface.hwaddr : "", {}};
+    for (unsigned a = 0; a < iface.naddrs; ++a) {
+      const auto& addr = iface.addrs[a];
+      if (addr.type == VIR_IP_ADDR_TYPE_IPV4 && addr.addr) {
+        g.ipv4.push_back({addr.addr, addr.prefix});
+      }
+    }
+    out.push_back(std::move(g));
+  }
+  return out;
+}
+
+std::optional<GuestOsInfo> LibvirtHypervisor::guest_os_info(const VmRef& vm) {
+  auto d = m_impl->open(vm);
+  virTypedParameterPtr params = nullptr;
+  int n = 0;
+  if (virDomainGetGuestInfo(d.get(), VIR_DOMAIN_GUEST_INFO_OS, &params, &n, 0) < 0) {
+    if (cannot_answer(virGetLastErrorCode())) {
+      virResetLastError();
+      return std::nullopt;
+    }
+    throw_last(fmt::format("failed to read the guest information of '{}'", vm.name));
+  }
+  GuestOsInfo out;
+  for (int i = 0; i < n; ++i) {
+    std::string_view f = params[i].field;
+    if (params[i].type != VIR_TYPED_PARAM_STRING || !params[i].value.s) {
+      continue;
+    }
+    std::string v = params[i].value.s;
+    if (f == "os.id") {
+      out.id = v;
+    } else if (f == "os.pretty-name") {
+      out.pretty_name = v;
+    } else if (f == "os.kernel-release") {
+      out.kernel_release = v;
+    } else if (f == "os.kernel-version") {
+      out.kernel_version = v;
+    }
+  }
+  virTypedParamsFree(params, n);
   return out;
 }
 

@@ -36,6 +36,9 @@ public:
   std::vector<NetworkInfo> list_networks() override;
   std::vector<HostInterfaceInfo> list_host_interfaces() override;
   std::vector<DomainIoStats> running_domain_io_stats() override;
+  std::optional<std::vector<GuestInterface>> interface_addresses(const VmRef& vm,
+                                                                 AddressSource source) override;
+  std::optional<GuestOsInfo> guest_os_info(const VmRef& vm) override;
   void set_memory_stats_period(const VmRef& vm, int seconds) override;
   void watch_domain_events() override;
   std::vector<DomainEvent> wait_domain_events(int timeout_ms) override;

@@ -27,6 +27,7 @@ constexpr Command k_commands[] = {
     {"pagefusion", pagefusion_help, run_pagefusion, pagefusion_grammar},
     {"getextradata", getextradata_help, run_getextradata, getextradata_grammar},
     {"setextradata", setextradata_help, run_setextradata, setextradata_grammar},
+    {"guestproperty", guestproperty_help, run_guestproperty, guestproperty_grammar},
     {"balloonctrl", balloonctrl_help, run_balloonctrl, balloonctrl_grammar, true},
 };
 

@@ -142,6 +142,7 @@ Grammar pagefusion_grammar();
 Grammar getextradata_grammar();
 Grammar setextradata_grammar();
 Grammar balloonctrl_grammar();
+Grammar guestproperty_grammar();
 CommandHelp list_help();
 int run_list(std::span<const std::string> args, Env& env);
 CommandHelp showvminfo_help();
@@ -160,6 +161,8 @@ CommandHelp getextradata_help();
 int run_getextradata(std::span<const std::string> args, Env& env);
 CommandHelp setextradata_help();
 int run_setextradata(std::span<const std::string> args, Env& env);
+CommandHelp guestproperty_help();
+int run_guestproperty(std::span<const std::string> args, Env& env);
 CommandHelp balloonctrl_help();
 int run_balloonctrl(std::span<const std::string> args, Env& env);
 

@@ -387,6 +387,27 @@ void complete_extradata(Line& line, const Grammar& g) {
   }
 }
 
+/// guestproperty SUB VM NAME …: the subcommand, a VM, then (after the subcommand's words) its
+/// options; enumerate's options anywhere after the VM.
+void complete_guestproperty(Line& line, const Grammar& g) {
+  if (line.args.empty()) {
+    for (const auto& sub : g.subcommands) {
+      line.out.add(sub.name);
+    }
+    return;
+  }
+  const Subcommand* sub = find_sub(g, line.args[0]);
+  if (sub == nullptr) {
+    return;
+  }
+  if (line.args.size() == 1) {
+    add_vms(line, Which::All);
+  } else if (sub->name == "enumerate" ? line.cur_is_option()
+                                      : line.args.size() == 1 + static_cast<size_t>(sub->values)) {
+    add_options(line, sub->options, Scan{});
+  }
+}
+
 void complete_balloonctrl(Line& line, const Grammar& g) {
   // balloonctrl [options] | balloonctrl status [--json] [--explain VM]
   if (!line.args.empty() && line.args[0] == "status") {
@@ -425,6 +446,7 @@ constexpr Completer k_completers[] = {
     {"pagefusion", complete_pagefusion},
     {"getextradata", complete_extradata},
     {"setextradata", complete_extradata},
+    {"guestproperty", complete_guestproperty},
     {"balloonctrl", complete_balloonctrl},
 };
 

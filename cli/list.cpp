@@ -7,6 +7,7 @@
 #include "cli/errors.hpp"
 #include "cli/getopt.hpp"
 #include "cli/vm_info.hpp"
+#include "vm/network.hpp"
 #include "vm/os_types.hpp"
 #include "vm/settings.hpp"
 #include "vm/state.hpp"
@@ -14,7 +15,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <arpa/inet.h>
 #include <array>
 #include <cstdio>
 #include <ctime>
@@ -78,24 +78,7 @@ void list_os_types(Env& env) {
   }
 }
 
-// An address with all bits after `prefix` cleared ("" if it is not an address of `family`).
-std::string network_part(int family, const std::string& address, unsigned prefix) {
-  std::array<unsigned char, 16> bytes{};
-  std::array<char, INET6_ADDRSTRLEN> text{};
-  if (inet_pton(family, address.c_str(), bytes.data()) != 1) {
-    return "";
-  }
-  unsigned size = family == AF_INET ? 4 : 16;
-  for (unsigned i = 0; i < size; ++i) {
-    unsigned keep = prefix >= (i + 1) * 8 ? 8 : prefix > i * 8 ? prefix - i * 8 : 0;
-    bytes[i] &= static_cast<unsigned char>(0xff00u >> keep);
-  }
-  return inet_ntop(family, bytes.data(), text.data(), text.size()) ? text.data() : "";
-}
-
-std::string ipv4_netmask(unsigned prefix) {
-  return network_part(AF_INET, "255.255.255.255", prefix);
-}
+std::string ipv4_netmask(unsigned prefix) { return vm::network_part("255.255.255.255", prefix); }
 
 // NetIf-linux.cpp getInterfaceInfo's GUID: the interface name's bytes (16, zero-padded) as an
 // RTUUID, its version and variant bits set, its node the MAC; printed as %RTuuid does.
@@ -246,13 +229,12 @@ void list_nat_networks(bool long_form, Env& env) {
     }
     std::string v6 =
         n.ipv6_address
-            ? fmt::format("{}/{}", network_part(AF_INET6, *n.ipv6_address, n.ipv6_prefix),
-                          n.ipv6_prefix)
+            ? fmt::format("{}/{}", vm::network_part(*n.ipv6_address, n.ipv6_prefix), n.ipv6_prefix)
             : "";
     text +=
         fmt::format("Network:      {}/{}\nGateway:      {}\nDHCP Server:  {}\nIPv6:         {}\n"
                     "IPv6 Prefix:  {}\nIPv6 Default: {}\n\n",
-                    network_part(AF_INET, *n.ipv4_address, n.ipv4_prefix), n.ipv4_prefix,
+                    vm::network_part(*n.ipv4_address, n.ipv4_prefix), n.ipv4_prefix,
                     *n.ipv4_address, n.dhcp_start ? "Yes" : "No", n.ipv6_address ? "Yes" : "No", v6,
                     n.ipv6_address ? "Yes" : "No");
     env.out.out(text);

@@ -41,6 +41,97 @@ std::string joined(const std::vector<std::string>& items) {
 // showVMInfo's 7.0 encryption line (GetEncryptionSettings fails for an unencrypted VM): a fixed
 // 16-column label, printed as is in both modes. vboxkvm has no encrypted VMs.
 constexpr std::string_view k_encryption = "Encryption:     disabled\n";
+
+// showVMInfo's network adapter section (VBoxManageInfo.cpp, the loop over getMaxNics): the
+// attachment's machine-readable word and its indexed key, the human words.
+std::string_view mr_attachment(vm::Attachment a) {
+  switch (a) {
+  case vm::Attachment::Nat: return "nat";
+  case vm::Attachment::Bridged: return "bridged";
+  case vm::Attachment::Internal: return "intnet";
+  case vm::Attachment::HostOnly: return "hostonly";
+  case vm::Attachment::Generic: return "Generic"; // sic
+  }
+  return "unknown";
+}
+
+std::string_view mr_attachment_key(vm::Attachment a) {
+  switch (a) {
+  case vm::Attachment::Nat: return "natnet";
+  case vm::Attachment::Bridged: return "bridgeadapter";
+  case vm::Attachment::Internal: return "intnet";
+  case vm::Attachment::HostOnly: return "hostonlyadapter";
+  case vm::Attachment::Generic: return "generic";
+  }
+  return "unknown";
+}
+
+std::string human_attachment(const vm::NetworkAdapter& n) {
+  switch (n.attachment) {
+  case vm::Attachment::Nat: return "NAT";
+  case vm::Attachment::Bridged: return fmt::format("Bridged Interface '{}'", n.attached_to);
+  case vm::Attachment::Internal: return fmt::format("Internal Network '{}'", n.attached_to);
+  case vm::Attachment::HostOnly: return fmt::format("Host-only Interface '{}'", n.attached_to);
+  case vm::Attachment::Generic: // no generic properties: " { " and " }" around nothing
+    return fmt::format("Generic '{}' {{  }}", n.attached_to);
+  }
+  return "unknown";
+}
+
+// NAT's engine settings: VirtualBox prints 64 for the socket and window sizes it leaves at 0.
+constexpr unsigned k_nat_default_kb = 64;
+
+std::string human_adapters(const vm::VmInfo& info) {
+  std::string out;
+  unsigned slot = 0;
+  for (const auto& n : info.adapters) {
+    std::string label = fmt::format("NIC {}:", ++slot);
+    if (!n.enabled) {
+      out += fmt::format("{:<28} disabled\n", label);
+      continue;
+    }
+    out += fmt::format("{:<28} MAC: {}, Attachment: {}, Cable connected: {}, Trace: off (file: "
+                       "none), Type: {}, Reported speed: 0 Mbps, Boot priority: {}, Promisc "
+                       "Policy: deny, Bandwidth group: none\n",
+                       label, n.mac, human_attachment(n), n.cable_connected ? "on" : "off", n.type,
+                       n.boot_priority);
+    if (n.attachment == vm::Attachment::Nat) {
+      out += fmt::format("NIC {} Settings:  MTU: {}, Socket (send: {}, receive: {}), TCP Window "
+                         "(send:{}, receive: {})\n",
+                         slot, n.mtu, k_nat_default_kb, k_nat_default_kb, k_nat_default_kb,
+                         k_nat_default_kb);
+    }
+  }
+  return out;
+}
+
+// The values are printed raw (%ls), as VirtualBox prints them.
+std::string machine_readable_adapters(const vm::VmInfo& info) {
+  std::string out;
+  unsigned slot = 0;
+  for (const auto& n : info.adapters) {
+    ++slot;
+    if (!n.enabled) {
+      out += fmt::format("nic{}=\"none\"\n", slot);
+      continue;
+    }
+    std::string attached = n.attached_to;
+    if (n.attachment == vm::Attachment::Nat && attached.empty()) {
+      attached = "nat"; // the NAT engine's default network
+    }
+    out += fmt::format("{}{}=\"{}\"\n", mr_attachment_key(n.attachment), slot, attached);
+    out += fmt::format("macaddress{0}=\"{1}\"\ncableconnected{0}=\"{2}\"\nnic{0}=\"{3}\"\n"
+                       "nictype{0}=\"{4}\"\nnicspeed{0}=\"0\"\n",
+                       slot, n.mac, n.cable_connected ? "on" : "off", mr_attachment(n.attachment),
+                       n.type);
+    if (n.attachment == vm::Attachment::Nat) {
+      out += fmt::format("mtu=\"{0}\"\nsockSnd=\"{1}\"\nsockRcv=\"{1}\"\ntcpWndSnd=\"{1}\"\n"
+                         "tcpWndRcv=\"{1}\"\n",
+                         n.mtu, k_nat_default_kb);
+    }
+  }
+  return out;
+}
 } // namespace
 
 vm::VmInfo gather_vm_info(Env& env, backend::Hypervisor& hv, const backend::VmRef& vm,
@@ -88,6 +179,7 @@ std::string format_human(const vm::VmInfo& info) {
   out += line("Balloon Deflate on OOM:", info.deflate_on_oom ? "enabled" : "disabled");
   out += line("State:", fmt::format("{} (since {})", vm::human_state(info.state),
                                     format_state_time(info.state_since_ms)));
+  out += human_adapters(info);
   out += "* Guest:\n";
   out += line("Configured memory balloon:", fmt::format("{}MB", info.balloon_mb));
   if (has_session(info)) {
@@ -129,6 +221,7 @@ std::string format_machine_readable(const vm::VmInfo& info) {
   if (info.state_file) {
     out += fmt::format("VMStateFile=\"{}\"\n", *info.state_file); // raw: %ls, not escaped
   }
+  out += machine_readable_adapters(info);
   out += fmt::format("GuestMemoryBalloon={}\n", info.balloon_mb);
   if (has_session(info)) {
     if (info.os_type) {
@@ -165,6 +258,21 @@ std::string format_json(const vm::VmInfo& info) {
   j["VMStateChangeTime"] = format_state_time(info.state_since_ms);
   if (info.state_file) {
     j["VMStateFile"] = *info.state_file;
+  }
+  unsigned slot = 0;
+  for (const auto& n : info.adapters) { // the indexed --machinereadable keys
+    ++slot;
+    if (!n.enabled) {
+      j[fmt::format("nic{}", slot)] = "none";
+      continue;
+    }
+    j[fmt::format("{}{}", mr_attachment_key(n.attachment), slot)] =
+        n.attachment == vm::Attachment::Nat && n.attached_to.empty() ? "nat" : n.attached_to;
+    j[fmt::format("macaddress{}", slot)] = n.mac;
+    j[fmt::format("cableconnected{}", slot)] = n.cable_connected;
+    j[fmt::format("nic{}", slot)] = mr_attachment(n.attachment);
+    j[fmt::format("nictype{}", slot)] = n.type;
+    j[fmt::format("nicspeed{}", slot)] = 0;
   }
   j["GuestMemoryBalloon"] = info.balloon_mb;
   if (has_session(info)) {

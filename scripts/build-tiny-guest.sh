@@ -16,7 +16,8 @@
 # The guest's /init mounts proc, sysfs and devtmpfs, insmods virtio_ring,
 # virtio, virtio_pci_legacy_dev, virtio_pci_modern_dev, virtio_pci, virtio_blk
 # (and virtio_balloon), plus button and evdev so that an ACPI power-button press
-# (virsh shutdown) powers it off, then prints
+# (virsh shutdown) powers it off, and virtio_net: each ethN is brought up and gets its
+# address from busybox's udhcpc in the background. Then it prints
 #   VBOXKVM-GUEST-READY balloon|noballoon
 # to /dev/kmsg and to the console (use console=ttyS0). Then it runs the
 # workload guest/memload.c (idle unless the kernel command line has vbm.load=
@@ -44,7 +45,9 @@ KERNEL_META=${VBM_GUEST_KERNEL_META:-linux-image-cloud-amd64}
 OUTPUTS=(vmlinuz initrd-balloon.img initrd-noballoon.img kernel-version kernel-config)
 # virtio_blk: a disk whose reads fill the guest's page cache (memload's cache steps).
 BASE_MODULES=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk)
-OPTIONAL_MODULES=(button evdev)
+# failover, net_failover, virtio_net (in that order): a virtio NIC, which /init brings up with
+# busybox's DHCP client when the domain has one (tests/e2e/guestproperty.sh).
+OPTIONAL_MODULES=(button evdev failover net_failover virtio_net)
 
 up_to_date() {
     local f
@@ -182,6 +185,13 @@ for d in /sys/class/input/input*; do
     done
 done
 
+# Network interfaces (a virtio NIC): up, and an address by DHCP in the background.
+for n in /sys/class/net/eth*; do
+    [ -e "$n" ] || continue
+    ip link set "${n##*/}" up
+    udhcpc -b -q -S -i "${n##*/}" -s /etc/udhcpc.script >/dev/null 2>&1
+done
+
 if [ $ok != 1 ]; then
     echo "VBOXKVM-GUEST-FAILED $variant" >/dev/kmsg
     while :; do sleep 3600; done
@@ -206,6 +216,19 @@ memload --log "op=exit status=$rc demand=0"
 while :; do sleep 3600; done
 INIT
 chmod 0755 root/init
+# udhcpc's hook: the leased address on the interface (busybox exports ip, mask, router).
+cat >root/etc/udhcpc.script <<'DHCP'
+#!/bin/busybox sh
+case $1 in
+    bound | renew)
+        ip addr flush dev "$interface"
+        ip addr add "$ip/$mask" dev "$interface"
+        [ -n "$router" ] && ip route add default via "${router%% *}" dev "$interface"
+        ;;
+esac
+exit 0
+DHCP
+chmod 0755 root/etc/udhcpc.script
 printf '%s\n' "${OPTIONAL_MODULES[@]}" >root/etc/vboxkvm-optional-modules
 
 # build_initrd VARIANT MODULES...

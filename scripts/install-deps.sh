@@ -9,6 +9,8 @@ pkgs=(
   libgtest-dev libgmock-dev libpugixml-dev nlohmann-json3-dev
   # real libvirtd, QEMU guests, the tiny guest image
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 cpio busybox-static musl-tools
+  # libvirt NAT networks (DHCP for the guestproperty e2e test)
+  dnsmasq-base iptables
   # docs, completion and the tests of them
   scdoc man-db bash-completion zsh shellcheck tmux
   # the .deb: cpack's Depends come from dpkg-shlibdeps (dpkg-dev), which needs file

@@ -123,6 +123,25 @@ ALTER TABLE pending_change ADD COLUMN before_autodeflate INTEGER NOT NULL DEFAUL
 ALTER TABLE pending_change ADD COLUMN after_free_page_reporting INTEGER NOT NULL DEFAULT -1;
 ALTER TABLE pending_change ADD COLUMN after_autodeflate INTEGER NOT NULL DEFAULT -1;
 )sql",
+    // 8: guest properties set from the host (guestproperty set/unset; IMachine's
+    //    SetGuestProperty/DeleteGuestProperty): per VM (libvirt host name, domain UUID), as
+    //    extradata (no foreign key to vm). `timestamp` is VirtualBox's: nanoseconds since the
+    //    epoch. `flags` is GuestPropWriteFlags' text ("" or e.g. "TRANSIENT, RDONLYGUEST").
+    //    `domain_id` is the run a TRANSIENT/TRANSRESET property belongs to (libvirt's domain ID,
+    //    as vm.live_domain_id), NULL for the others: a transient property lives while that run
+    //    does. BINARY collation: names compare as VirtualBox's std::map<Utf8Str> does.
+    R"sql(
+CREATE TABLE guestproperty (
+  host TEXT NOT NULL,
+  uuid TEXT NOT NULL,
+  name TEXT NOT NULL COLLATE BINARY,
+  value TEXT NOT NULL,
+  timestamp INTEGER NOT NULL,
+  flags TEXT NOT NULL,
+  domain_id INTEGER,
+  PRIMARY KEY (host, uuid, name)
+) WITHOUT ROWID;
+)sql",
 };
 } // namespace
 

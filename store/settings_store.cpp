@@ -1,6 +1,7 @@
 #include "store/settings_store.hpp"
 
 #include "store/extradata_store.hpp"
+#include "store/guestprop_store.hpp"
 #include "store/migrations.hpp"
 #include "sys/files.hpp"
 
@@ -52,6 +53,13 @@ SettingsStore::SettingsStore(const std::string& path)
                        "WHERE host = ? AND uuid = ?") {}
 
 SettingsStore::~SettingsStore() = default;
+
+GuestPropertyStore& SettingsStore::guest_properties() {
+  if (!m_guest_properties) {
+    m_guest_properties = std::make_unique<GuestPropertyStore>(m_db);
+  }
+  return *m_guest_properties;
+}
 
 ExtraDataStore& SettingsStore::extradata() {
   if (!m_extradata) {

@@ -14,6 +14,7 @@
 namespace vbm::store {
 
 class ExtraDataStore;
+class GuestPropertyStore;
 
 struct VmKey {
   std::string host; ///< the libvirt host name the domain lives on
@@ -102,6 +103,9 @@ public:
   /// VirtualBox's extra data in this store (vm/extradata.hpp has its rules); its statements
   /// are prepared at the first call.
   ExtraDataStore& extradata();
+  /// Guest properties set from the host (vm/guest_properties.hpp has the rules); its
+  /// statements are prepared at the first call.
+  GuestPropertyStore& guest_properties();
 
   /// Starts a write transaction: concurrent writers queue here (busy timeout).
   Transaction begin_write() { return Transaction(m_db); }
@@ -124,6 +128,7 @@ private:
   Statement m_get_live;
   Statement m_put_live;
   std::unique_ptr<ExtraDataStore> m_extradata; // before m_db is closed, its statements go
+  std::unique_ptr<GuestPropertyStore> m_guest_properties;
 };
 
 } // namespace vbm::store

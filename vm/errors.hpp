@@ -67,6 +67,7 @@ constexpr ApiError::Code k_invalid_arg{"NS_ERROR_INVALID_ARG", 0x80070057,
                                        "Invalid argument value"};
 constexpr ApiError::Code k_not_implemented{"NS_ERROR_NOT_IMPLEMENTED", 0x80004001,
                                            "Not implemented"};
+constexpr ApiError::Code k_access_denied{"E_ACCESSDENIED", 0x80070005, "Access denied"};
 constexpr ApiError::Code k_object_not_found{"VBOX_E_OBJECT_NOT_FOUND", 0x80bb0001};
 constexpr ApiError::Code k_invalid_vm_state{"VBOX_E_INVALID_VM_STATE", 0x80bb0002};
 constexpr ApiError::Code k_invalid_object_state{"VBOX_E_INVALID_OBJECT_STATE", 0x80bb0007};

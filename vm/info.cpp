@@ -3,6 +3,8 @@
 #include "vm/settings.hpp"
 #include "vm/state.hpp"
 
+#include <algorithm>
+
 namespace vbm::vm {
 
 namespace {
@@ -95,6 +97,11 @@ VmInfo gather(backend::Hypervisor& hv, store::SettingsStore& store, const backen
   if (info.state == backend::VmState::Saved) {
     info.state_file = details.managed_save_file;
   }
+  // An interface on a libvirt network is attached to what that network gives its guests.
+  bool on_networks = std::any_of(details.nics.begin(), details.nics.end(),
+                                 [](const backend::DomainNic& n) { return n.type == "network"; });
+  info.adapters = network_adapters(details, on_networks ? hv.list_networks()
+                                                        : std::vector<backend::NetworkInfo>{});
   return info;
 }
 

@@ -4,6 +4,7 @@
 
 #include "backend/hypervisor.hpp"
 #include "store/settings_store.hpp"
+#include "vm/network.hpp"
 #include "vm/os_types.hpp"
 
 #include <cstdint>
@@ -47,6 +48,8 @@ struct VmInfo {
   std::optional<OsType> os_type;
   std::optional<std::string> config_file;
   std::optional<std::string> state_file; ///< the managed-save image of a saved VM
+  /// Every network adapter slot (vm/network.hpp): the domain's interfaces, then empty slots.
+  std::vector<NetworkAdapter> adapters;
   /// What changed in libvirt's configuration outside vboxmanage (the values are then libvirt's).
   std::optional<std::string> drift;
 };

@@ -27,6 +27,8 @@
 #                                       binds: the host writes memload commands to it
 #   --serial-log PATH                   serial port 0 (the console) logged to a file
 #   --kernel FILE --initrd FILE         instead of tiny_guest_image's
+#   --network NAME                      a virtio NIC on libvirt network NAME (the guest asks
+#                                       for an address by DHCP)
 #   --xml FILE                          (tiny_guest_define) also keep the XML in FILE
 # Errors go to stderr with status 1.
 
@@ -60,13 +62,13 @@ tiny_guest_image() {
 _tg_parse() {
     _tg=([name]=$1 [memory]=256 [current]="" [vcpus]=1 [device]=1 [driver]=1 [period]=2 [fpr]=0
         [autodeflate]=0 [share_pages]=1 [disk_mib]="" [disk_file]="" [load]="" [seed]="" [share]=""
-        [stall]="" [ctl]="" [log]="" [kernel]="" [initrd]="" [xml]="")
+        [stall]="" [ctl]="" [log]="" [kernel]="" [initrd]="" [xml]="" [network]="")
     shift
     while (($#)); do
         case $1 in
             --memory | --current-memory | --vcpus | --stats-period | --cache-disk | --disk-file | \
                 --load | --seed | --share | --stall | --control-socket | --serial-log | --kernel | \
-                --initrd | --xml)
+                --initrd | --xml | --network)
                 (($# >= 2)) || _tg_err "$1 needs a value" || return
                 case $1 in
                     --memory) _tg[memory]=$2 ;;
@@ -84,6 +86,7 @@ _tg_parse() {
                     --kernel) _tg[kernel]=$2 ;;
                     --initrd) _tg[initrd]=$2 ;;
                     --xml) _tg[xml]=$2 ;;
+                    --network) _tg[network]=$2 ;;
                 esac
                 shift 2
                 ;;
@@ -165,6 +168,9 @@ _tg_emit() {
     fi
     if [[ -n ${_tg[ctl]} ]]; then
         echo "    <serial type='unix'><source mode='bind' path='$(_tg_xml "${_tg[ctl]}")'/><target port='1'/></serial>"
+    fi
+    if [[ -n ${_tg[network]} ]]; then
+        echo "    <interface type='network'><source network='$(_tg_xml "${_tg[network]}")'/><model type='virtio'/></interface>"
     fi
     if ((_tg[device])); then
         ((_tg[autodeflate])) && attrs+=" autodeflate='on'"

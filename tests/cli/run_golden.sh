@@ -22,7 +22,9 @@ while IFS= read -r line || [ -n "$line" ]; do
   printf '## Exit code: %s\n\n' "$rc" >>"$actual"
 done <"$in"
 # Time stamps are the moment the test ran.
-sed -E -i 's/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{9}/<time>/g' "$actual"
+sed -E -i 's/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.([0-9]{9}|[0-9]{3}Z)/<time>/g' "$actual"
+# Guest property timestamps (nanoseconds since the epoch) too.
+sed -E -i 's/([Tt]imestamp: )[0-9]+/\1<ns>/g' "$actual"
 if [ "${VBM_TEST_ACCEPT:-}" = 1 ]; then
   cp "$actual" "$out"
   echo "rewrote $out"

@@ -312,10 +312,11 @@ _gvirsh() {
 #              [--no-balloon-device] [--no-share-pages] [--uri URI]
 #              [--stats-period S] [--free-page-reporting] [--autodeflate]
 #              [--cache-disk MIB] [--load STEPS] [--seed N] [--share P] [--stall MS]
-#              [--control]
+#              [--control] [--network NET]
 # Defines a tiny TCG guest named $E2E_PREFIX$NAME (prints that name): q35,
 # 1 vcpu, 256 MiB unless --memory, direct kernel boot of the tiny guest,
-# console on ttyS0 logged to a file, no disk, no network, balloon statistics
+# console on ttyS0 logged to a file, no disk, no network (--network: a virtio NIC on
+# libvirt network NET, whose address the guest asks for by DHCP), balloon statistics
 # every 2 s. The other options are scripts/lib/tiny-guest.sh's: --cache-disk
 # gives it a disk of MIB random bytes (a file beside its XML), --load/--seed/--share/
 # --stall set memload's schedule and parameters, --control gives memload its
@@ -332,7 +333,7 @@ define_guest() {
             --no-balloon-driver) driver=0; shift ;;
             --no-balloon-device | --no-share-pages | --free-page-reporting | --autodeflate)
                 opts+=("$1"); shift ;;
-            --stats-period | --load | --seed | --share | --stall)
+            --stats-period | --load | --seed | --share | --stall | --network)
                 (($# >= 2)) || fail "define_guest: $1 needs a value"
                 opts+=("$1" "$2"); shift 2 ;;
             --cache-disk)

@@ -131,7 +131,7 @@ expect() {
 check "registered for vboxmanage" eval "func_for vboxmanage >/dev/null"
 check "registered for VBoxManage" eval "func_for VBoxManage >/dev/null"
 
-commands=(list showvminfo modifyvm startvm controlvm metrics pagefusion getextradata setextradata balloonctrl help)
+commands=(list showvminfo modifyvm startvm controlvm metrics pagefusion getextradata setextradata guestproperty balloonctrl help)
 modifyvm_opts=(--memory --page-fusion --cpus --large-pages --guest-memory-balloon
     --free-page-reporting --balloon-deflate-on-oom)
 showvminfo_opts=(--details --machinereadable --log --password-id --password --json)

@@ -114,7 +114,10 @@ tab() {
 wait_screen '^READY[$%#] $' || fail_screen "$shell did not start"
 
 # Command names, for both names of the program.
-tab "vboxmanage " 'balloonctrl +controlvm +getextradata +help +list +metrics +modifyvm +pagefusion +setextradata +showvminfo +startvm' '__complete'
+# Twelve commands take two rows, listed down the columns.
+tab "vboxmanage " 'balloonctrl +getextradata +help +metrics +pagefusion +showvminfo' '__complete'
+wait_screen 'controlvm +guestproperty +list +modifyvm +setextradata +startvm' ||
+    fail_screen "'vboxmanage <Tab>' should show the second row of commands"
 tab "VBoxManage s" 'setextradata +showvminfo +startvm'
 tab "vboxmanage modi" '^READY[$%#] vboxmanage modifyvm $'
 

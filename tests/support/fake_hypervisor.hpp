@@ -42,6 +42,9 @@ public:
     std::vector<backend::DomainDiskStats> disks;
     std::vector<backend::DomainNicStats> nics;
     backend::DomainDetails details; ///< what domain_details returns
+    /// What interface_addresses returns per source (absent: that source cannot answer).
+    std::map<backend::AddressSource, std::vector<backend::GuestInterface>> addresses;
+    std::optional<backend::GuestOsInfo> os_info; ///< what guest_os_info returns
   };
 
   /// Adds a powered-off VM with `memory_mb` of RAM and no balloon; returns it for tweaking.
@@ -226,6 +229,27 @@ public:
   std::vector<backend::NetworkInfo> list_networks() override {
     check("list_networks");
     return networks;
+  }
+  std::optional<std::vector<backend::GuestInterface>>
+  interface_addresses(const backend::VmRef& ref, backend::AddressSource source) override {
+    check("interface_addresses");
+    calls.push_back("interface_addresses " + ref.name + " " +
+                    std::to_string(static_cast<int>(source)));
+    auto& v = get(ref);
+    auto it = v.addresses.find(source);
+    if (!(v.state == backend::VmState::Running || v.state == backend::VmState::Paused) ||
+        it == v.addresses.end()) {
+      return std::nullopt;
+    }
+    return it->second;
+  }
+  std::optional<backend::GuestOsInfo> guest_os_info(const backend::VmRef& ref) override {
+    check("guest_os_info");
+    auto& v = get(ref);
+    if (!(v.state == backend::VmState::Running || v.state == backend::VmState::Paused)) {
+      return std::nullopt;
+    }
+    return v.os_info;
   }
   void set_memory_stats_period(const backend::VmRef& ref, int seconds) override {
     calls.push_back("set_memory_stats_period " + ref.name + " " + std::to_string(seconds));

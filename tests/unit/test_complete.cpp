@@ -437,10 +437,11 @@ TEST_F(CompleteTest, EveryCommandsGrammarIsWhatCompletionOffers) {
           wanted[o["id"]] = o["name"];
         }
       }
-      // Options go right after the line, or after one or two operand words (a size, a name).
+      // Options go right after the line, or after up to three operand words (a size, a name;
+      // guestproperty set VM NAME VALUE --flags).
       std::set<std::string> offered;
       auto probe = line;
-      for (int operands = 0; operands <= 2; ++operands) {
+      for (int operands = 0; operands <= 3; ++operands) {
         for (const auto& c : complete(probe + std::vector<std::string>{"-"})) {
           EXPECT_TRUE(names.contains(c)) << name << ": offered " << c << ", not an option of it";
           offered.insert(c);

@@ -41,6 +41,15 @@ TEST_F(ShowVmInfoTest, HumanLabelsPaddingAndUnits) {
             "Free Page Reporting:         disabled\n"
             "Balloon Deflate on OOM:      disabled\n"
             "State:                       running (since 2023-11-14T22:13:20.123000000)\n"
+            // No <interface>: VirtualBox's 8 PIIX3 adapter slots, all empty.
+            "NIC 1:                       disabled\n"
+            "NIC 2:                       disabled\n"
+            "NIC 3:                       disabled\n"
+            "NIC 4:                       disabled\n"
+            "NIC 5:                       disabled\n"
+            "NIC 6:                       disabled\n"
+            "NIC 7:                       disabled\n"
+            "NIC 8:                       disabled\n"
             "* Guest:\n"
             "Configured memory balloon:   512MB\n"
             "Additions run level:         0\n"
@@ -55,8 +64,12 @@ TEST_F(ShowVmInfoTest, HumanLabelsPaddingAndUnits) {
 TEST_F(ShowVmInfoTest, OsTypeConfigFileStateFileCpusAndGroups) {
   auto& v = hv.vm("saved");
   v.memory.vcpus = v.memory.current_vcpus = 4;
-  v.details = {"x86_64", "http://ubuntu.com/ubuntu/22.04", "/etc/libvirt/qemu/saved.xml",
-               "/var/lib/libvirt/qemu/save/saved.save"};
+  v.details = {"x86_64",
+               "http://ubuntu.com/ubuntu/22.04",
+               "/etc/libvirt/qemu/saved.xml",
+               "/var/lib/libvirt/qemu/save/saved.save",
+               "",
+               {}};
   EXPECT_EQ(run_args({"setextradata", "saved", "VBoxKVM/Groups", "/web, /db"}), 0);
   EXPECT_EQ(run("showvminfo saved"), 0);
   EXPECT_EQ(out.stdout_text,
@@ -73,6 +86,15 @@ TEST_F(ShowVmInfoTest, OsTypeConfigFileStateFileCpusAndGroups) {
             "Free Page Reporting:         disabled\n"
             "Balloon Deflate on OOM:      disabled\n"
             "State:                       saved (since 2023-11-14T22:13:20.123000000)\n"
+            // No <interface>: VirtualBox's 8 PIIX3 adapter slots, all empty.
+            "NIC 1:                       disabled\n"
+            "NIC 2:                       disabled\n"
+            "NIC 3:                       disabled\n"
+            "NIC 4:                       disabled\n"
+            "NIC 5:                       disabled\n"
+            "NIC 6:                       disabled\n"
+            "NIC 7:                       disabled\n"
+            "NIC 8:                       disabled\n"
             "* Guest:\n"
             "Configured memory balloon:   0MB\n"
             "\n");
@@ -92,6 +114,14 @@ TEST_F(ShowVmInfoTest, OsTypeConfigFileStateFileCpusAndGroups) {
                              "VMState=\"saved\"\n"
                              "VMStateChangeTime=\"2023-11-14T22:13:20.123000000\"\n"
                              "VMStateFile=\"/var/lib/libvirt/qemu/save/saved.save\"\n"
+                             "nic1=\"none\"\n"
+                             "nic2=\"none\"\n"
+                             "nic3=\"none\"\n"
+                             "nic4=\"none\"\n"
+                             "nic5=\"none\"\n"
+                             "nic6=\"none\"\n"
+                             "nic7=\"none\"\n"
+                             "nic8=\"none\"\n"
                              "GuestMemoryBalloon=0\n");
   // Running, IGuest's OS type is the machine's id; no state file once it runs.
   v.state = backend::VmState::Running;
@@ -157,6 +187,14 @@ TEST_F(ShowVmInfoTest, MachineReadable) {
                              "balloondeflateonoom=\"off\"\n"
                              "VMState=\"poweroff\"\n"
                              "VMStateChangeTime=\"2023-11-14T22:13:20.123000000\"\n"
+                             "nic1=\"none\"\n"
+                             "nic2=\"none\"\n"
+                             "nic3=\"none\"\n"
+                             "nic4=\"none\"\n"
+                             "nic5=\"none\"\n"
+                             "nic6=\"none\"\n"
+                             "nic7=\"none\"\n"
+                             "nic8=\"none\"\n"
                              "GuestMemoryBalloon=0\n");
   EXPECT_EQ(run("showvminfo -machinereadable saved"), 0); // options before the VM, single dash
   EXPECT_THAT(out.stdout_text, HasSubstr("VMState=\"saved\"\n"));
