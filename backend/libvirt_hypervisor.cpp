@@ -1012,7 +1012,10 @@ LibvirtHypervisor::interface_addresses(const VmRef& vm, AddressSource source) {
   virDomainInterfacePtr* ifaces = nullptr;
   int n = virDomainInterfaceAddresses(d.get(), &ifaces, src, 0);
   if (n < 0) {
-    if (cannot_answer(virGetLastErrorCode())) {
+    // The ARP source reads the host's neighbour table over netlink, whatever the domain: its
+    // failures (libvirt 9.0 on Linux 6.18: "wrong nlmsg len") say nothing about the guest,
+    // so the next source is asked.
+    if (source == AddressSource::Arp || cannot_answer(virGetLastErrorCode())) {
       virResetLastError();
       return std::nullopt;
     }

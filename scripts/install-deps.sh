@@ -20,6 +20,8 @@ pkgs=(
   # Prometheus: promtool (checks the rules and the textfile), a real node_exporter and
   # prometheus for e2e.prometheus (which starts its own, on loopback; see below)
   prometheus prometheus-node-exporter
+  # real clients for e2e.clients: Vagrant's VirtualBox provider, Ansible's virtualbox inventory
+  vagrant ansible
   # fuzzing (the fuzz preset): clang, libFuzzer, llvm-symbolizer for sanitizer reports
   clang-14 libclang-rt-14-dev llvm-14
   # lint (the tidy preset)

@@ -173,6 +173,40 @@ e2e_on_cleanup() {
     E2E_CLEANUP_HOOKS=("$*" "${E2E_CLEANUP_HOOKS[@]}")
 }
 
+# e2e_nat_network: defines and starts a libvirt NAT network with DHCP on a free 192.168.x.0/24
+# (dnsmasq), removed in the cleanup; sets E2E_NET (its name) and E2E_NET_SUBNET (x). Skips the
+# test where dnsmasq is missing or libvirtd cannot set up a network's firewall rules.
+e2e_nat_network() {
+    local used x n subnet="" err
+    command -v dnsmasq >/dev/null ||
+      skip "dnsmasq is not installed: libvirt's NAT networks need it for DHCP (scripts/install-deps.sh)"
+
+    # A /24 that no host route and no libvirt network uses.
+    used=$(ip -4 route show; for n in $(virsh_q net-list --all --name); do virsh_q net-dumpxml "$n"; done)
+    subnet=""
+    for x in $(seq 200 254); do
+      if ! grep -q "192\.168\.$x\." <<<"$used"; then subnet=$x; break; fi
+    done
+    [[ -n $subnet ]] || skip "no free 192.168.x.0/24 for the test network"
+    E2E_NET=${E2E_PREFIX}net
+    printf '%s\n' "<network><name>$E2E_NET</name><forward mode='nat'/>" \
+        "<ip address='192.168.$subnet.1' netmask='255.255.255.0'>" \
+        "<dhcp><range start='192.168.$subnet.100' end='192.168.$subnet.200'/></dhcp>" \
+        "</ip></network>" >"$E2E_TMP/net.xml"
+    virsh_q net-define "$E2E_TMP/net.xml" >/dev/null || fail "cannot define network $E2E_NET"
+    e2e_on_cleanup "virsh_q net-destroy '$E2E_NET' >/dev/null 2>&1; virsh_q net-undefine '$E2E_NET' >/dev/null 2>&1"
+    if ! err=$(virsh_q net-start "$E2E_NET" 2>&1 >/dev/null); then
+      # libvirt's virtual networks need iptables; a libvirtd that started without it keeps
+      # failing until it is restarted (which a test must not do to a shared daemon).
+      if grep -qi "firewall" <<<"$err"; then
+        skip "libvirtd cannot set up a virtual network's firewall rules (is iptables installed, and was libvirtd started after it?): $err"
+      fi
+      fail "cannot start network $E2E_NET: $err"
+    fi
+    # shellcheck disable=SC2034 # read by the tests
+    E2E_NET_SUBNET=$subnet
+}
+
 # _e2e_remove_domain URI NAME: destroy + undefine, quietly.
 _e2e_remove_domain() {
     local uri=$1 name=$2

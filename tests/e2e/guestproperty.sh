@@ -8,36 +8,8 @@
 . "$(dirname "$0")/common.sh"
 e2e_start_libvirtd
 vbm() { "$VBM" --connect "$LIBVIRT_URI" "$@"; }
-command -v dnsmasq >/dev/null ||
-  skip "dnsmasq is not installed: libvirt's NAT networks need it for DHCP (scripts/install-deps.sh)"
-
-# A /24 that no host route and no libvirt network uses.
-used=$(ip -4 route show; for n in $(virsh_q net-list --all --name); do virsh_q net-dumpxml "$n"; done)
-subnet=""
-for x in $(seq 200 254); do
-  if ! grep -q "192\.168\.$x\." <<<"$used"; then subnet=$x; break; fi
-done
-[[ -n $subnet ]] || skip "no free 192.168.x.0/24 for the test network"
-net=${E2E_PREFIX}net
-cat >"$E2E_TMP/net.xml" <<XML
-<network>
-  <name>$net</name>
-  <forward mode='nat'/>
-  <ip address='192.168.$subnet.1' netmask='255.255.255.0'>
-    <dhcp><range start='192.168.$subnet.100' end='192.168.$subnet.200'/></dhcp>
-  </ip>
-</network>
-XML
-virsh_q net-define "$E2E_TMP/net.xml" >/dev/null || fail "cannot define network $net"
-e2e_on_cleanup "virsh_q net-destroy '$net' >/dev/null 2>&1; virsh_q net-undefine '$net' >/dev/null 2>&1"
-if ! err=$(virsh_q net-start "$net" 2>&1 >/dev/null); then
-  # libvirt's virtual networks need iptables; a libvirtd that started without it keeps
-  # failing until it is restarted (which a test must not do to a shared daemon).
-  if grep -qi "firewall" <<<"$err"; then
-    skip "libvirtd cannot set up a virtual network's firewall rules (is iptables installed, and was libvirtd started after it?): $err"
-  fi
-  fail "cannot start network $net: $err"
-fi
+e2e_nat_network
+net=$E2E_NET subnet=$E2E_NET_SUBNET
 
 d=$(define_guest net --network "$net")
 mac=$(virsh_q domiflist "$d" | awk '{print $5}')
