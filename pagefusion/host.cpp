@@ -1,6 +1,7 @@
 #include "pagefusion/host.hpp"
 
 #include "sys/files.hpp"
+#include "sys/parse.hpp"
 
 #include <fmt/format.h>
 
@@ -17,15 +18,6 @@ namespace vbm::pagefusion {
 
 namespace {
 constexpr std::string_view k_manage_key = "manage-ksm";
-
-std::string trim(std::string_view s) {
-  auto b = s.find_first_not_of(" \t\r");
-  if (b == std::string_view::npos) {
-    return {};
-  }
-  auto e = s.find_last_not_of(" \t\r");
-  return std::string(s.substr(b, e - b + 1));
-}
 
 std::filesystem::path env_dir(const char* name, const char* fallback) {
   const char* v = std::getenv(name);
@@ -71,17 +63,7 @@ Settings read_settings(const std::filesystem::path& file) {
     throw SettingsError(fmt::format("cannot read '{}': {}", file.string(),
                                     std::strerror(errno != 0 ? errno : EIO)));
   }
-  std::istringstream in(*text);
-  int n = 0;
-  for (std::string line; std::getline(in, line);) {
-    ++n;
-    auto content = trim(line.substr(0, line.find('#')));
-    if (content.empty()) {
-      continue;
-    }
-    auto eq = content.find('=');
-    std::string key = trim(content.substr(0, eq));
-    std::string value = eq == std::string::npos ? std::string() : trim(content.substr(eq + 1));
+  for (const auto& [n, key, value] : sys::parse_settings(*text)) {
     if (key != k_manage_key) {
       throw SettingsError(fmt::format("{}:{}: unknown setting '{}' (known: {})", file.string(), n,
                                       key, k_manage_key));
@@ -105,7 +87,7 @@ void write_manage_ksm(const std::filesystem::path& file, bool manage) {
   if (auto text = sys::read_text_file(file)) {
     std::istringstream in(*text);
     for (std::string line; std::getline(in, line);) {
-      if (trim(line.substr(0, line.find('#'))).starts_with(k_manage_key)) {
+      if (sys::trim(line.substr(0, line.find('#'))).starts_with(k_manage_key)) {
         if (replaced) {
           continue;
         }

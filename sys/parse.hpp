@@ -7,8 +7,10 @@
 #include <charconv>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 namespace vbm::sys {
 
@@ -35,5 +37,18 @@ std::optional<T> parse_whole(std::string_view text) {
   }
   return value;
 }
+
+/// `s` without its leading and trailing blanks (space, tab, CR).
+std::string trim(std::string_view s);
+
+/// One setting of a small configuration file (/etc/vboxkvm/*.conf); `line` counts from 1.
+struct Setting {
+  int line = 0;
+  std::string key;
+  std::string value; ///< "" for a line without '='
+};
+/// The "key = value" lines of `text`: '#' starts a comment, blanks around key and value are
+/// dropped, empty lines skipped.
+std::vector<Setting> parse_settings(std::string_view text);
 
 } // namespace vbm::sys

@@ -2,6 +2,7 @@
 
 #include "backend/local_host.hpp"
 #include "sys/files.hpp"
+#include "sys/parse.hpp"
 #include "vm/settings.hpp"
 
 #include <fmt/format.h>
@@ -9,7 +10,6 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
-#include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,11 +18,6 @@ namespace vbm::vm {
 namespace {
 std::uint64_t mb(std::uint64_t kib) { return kib / 1024; }
 
-std::string trim(std::string_view s) {
-  auto b = s.find_first_not_of(" \t\r");
-  auto e = s.find_last_not_of(" \t\r");
-  return b == std::string_view::npos ? std::string() : std::string(s.substr(b, e - b + 1));
-}
 } // namespace
 
 GuestFloor guest_floor(const std::string& name, const backend::DomainMemory& mem, bool hugetlbfs) {
@@ -138,17 +133,7 @@ AdmissionPolicy read_admission_policy(const std::filesystem::path& file) {
     throw Error(fmt::format("cannot read '{}': {}", file.string(),
                             std::strerror(errno != 0 ? errno : EIO)));
   }
-  std::istringstream in(*text);
-  int n = 0;
-  for (std::string line; std::getline(in, line);) {
-    ++n;
-    auto content = trim(line.substr(0, line.find('#')));
-    if (content.empty()) {
-      continue;
-    }
-    auto eq = content.find('=');
-    auto key = trim(content.substr(0, eq));
-    auto value = eq == std::string::npos ? std::string() : trim(content.substr(eq + 1));
+  for (const auto& [n, key, value] : sys::parse_settings(*text)) {
     if (key != "overcommit") {
       throw Error(
           fmt::format("{}:{}: unknown setting '{}' (known: overcommit)", file.string(), n, key));
