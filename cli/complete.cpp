@@ -184,6 +184,18 @@ const Subcommand* find_sub(const Grammar& g, std::string_view name) {
   return nullptr;
 }
 
+// The subcommand a `COMMAND SUB …` line names (null if none); while SUB is still being typed,
+// offers every subcommand and returns null.
+const Subcommand* typed_subcommand(Line& line, const Grammar& g) {
+  if (line.args.empty()) {
+    for (const auto& sub : g.subcommands) {
+      line.out.add(sub.name);
+    }
+    return nullptr;
+  }
+  return find_sub(g, line.args[0]);
+}
+
 // The per-command completers: the options, subcommands and keywords come from the command's
 // Grammar (the command table); what is here is only where on the line each may go.
 
@@ -298,13 +310,7 @@ void complete_metric_filter(Line& line, std::string_view sub, std::span<const st
 
 void complete_metrics(Line& line, const Grammar& g) {
   // metrics SUB [options] [* | host | VM [metric-list]]: options only before the object.
-  if (line.args.empty()) {
-    for (const auto& sub : g.subcommands) {
-      line.out.add(sub.name);
-    }
-    return;
-  }
-  const Subcommand* sub = find_sub(g, line.args[0]);
+  const Subcommand* sub = typed_subcommand(line, g);
   if (sub == nullptr) {
     return;
   }
@@ -390,13 +396,7 @@ void complete_extradata(Line& line, const Grammar& g) {
 /// guestproperty SUB VM NAME …: the subcommand, a VM, then (after the subcommand's words) its
 /// options; enumerate's options anywhere after the VM.
 void complete_guestproperty(Line& line, const Grammar& g) {
-  if (line.args.empty()) {
-    for (const auto& sub : g.subcommands) {
-      line.out.add(sub.name);
-    }
-    return;
-  }
-  const Subcommand* sub = find_sub(g, line.args[0]);
+  const Subcommand* sub = typed_subcommand(line, g);
   if (sub == nullptr) {
     return;
   }
