@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Real clients, unmodified, drive an existing libvirt guest through vboxmanage installed as
-# VBoxManage on PATH (issue 19): Vagrant 2.3.4's VirtualBox provider on a machine whose id is
-# the domain's UUID — status, suspend (controlvm savestate), resume (startvm; its wait for SSH
-# then times out, as the tiny guest has no SSH server), halt (controlvm poweroff) — and Ansible's community.general.virtualbox inventory plugin, which finds the
-# guest in `list -l vms` and its address with `guestproperty get …/Net/0/V4/IP`.
+# VBoxManage on PATH (issue 19): Ansible's community.general.virtualbox inventory plugin, which
+# finds the guest in `list -l vms` and its address with `guestproperty get …/Net/0/V4/IP`;
+# Vagrant 2.3.4's VirtualBox driver classes reading state, MAC, NICs and the guest's IP; and
+# the `vagrant` command on a machine whose id is the domain's UUID: status, suspend (controlvm
+# savestate), resume (startvm; its wait for SSH then times out, as the tiny guest has no SSH
+# server), halt (controlvm poweroff).
 . "$(dirname "$0")/common.sh"
 e2e_start_libvirtd
 command -v vagrant >/dev/null || skip "vagrant is not installed (scripts/install-deps.sh)"
@@ -41,6 +43,13 @@ hostvar() {
 assert_eq "$lease" "$(hostvar ansible_host)" "Ansible's ansible_host = libvirt's DHCP lease"
 assert_eq "192MB" "$(hostvar vbox_Memory_size)" "Ansible's vbox_Memory_size"
 assert_eq "$uuid" "$(hostvar vbox_UUID)" "Ansible's vbox_UUID"
+
+# ---- Vagrant's driver classes (VirtualBox provider, Driver::Meta → Version_7_0) -------------
+assert_exit 0 ruby "$(dirname "$0")/vagrant_driver.rb" "$uuid"
+assert_contains "$OUT" "state=running"
+assert_contains "$OUT" "mac=$(tr -d : <<<"${mac^^}")"
+assert_contains "$OUT" "nic1={:type=>:nat}"
+assert_contains "$OUT" "ip=$lease"
 
 # ---- Vagrant: an existing machine is the domain -------------------------------------------
 proj=$E2E_TMP/vagrant
