@@ -563,7 +563,7 @@ std::string prometheus_name(bool host, const MetricDef& def) {
   case Unit::KB:
   case Unit::MB: name += "_bytes"; break;
   case Unit::MHz: name += "_hertz"; break;
-  case Unit::Mbit: name += "_bits_per_second"; break;
+  case Unit::Mbit: // promtool: base unit bytes, not bits
   case Unit::BytesPerSec: name += "_bytes_per_second"; break;
   }
   return name;
@@ -590,7 +590,7 @@ std::string prometheus_value(Unit unit, std::int64_t raw) {
   case Unit::KB: return fmt::format("{}", raw * 1024);
   case Unit::MB: return fmt::format("{}", raw * 1024 * 1024);
   case Unit::MHz: return fmt::format("{}", raw * 1'000'000);
-  case Unit::Mbit: return fmt::format("{}", raw * 1'000'000);
+  case Unit::Mbit: return fmt::format("{}", raw * 1'000'000 / 8);
   case Unit::BytesPerSec: return fmt::format("{}", raw);
   }
   return "0";

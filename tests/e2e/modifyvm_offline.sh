@@ -20,7 +20,7 @@ assert_eq 421888 "$(xml_value "$d" currentMemory)" "<currentMemory>"
 assert_contains "$(inactive_xml "$d")" "<nosharepages/>"
 assert_not_contains "$(inactive_xml "$d")" "<hugepages/>"
 assert_exit 0 vbm showvminfo "$d" --machinereadable
-assert_contains "$OUT" $'memory=512\npagefusion="off"\ncpus=1\nlargepages="off"\nVMState="poweroff"'
+assert_contains "$OUT" $'memory=512\npagefusion="off"\ncpus=1\nlargepages="off"\nfreepagereporting="off"\nballoondeflateonoom="off"\nVMState="poweroff"'
 assert_contains "$OUT" "GuestMemoryBalloon=100"
 assert_exit 0 vbm showvminfo "$d"
 assert_contains "$OUT" "Memory size:                 512MB"

@@ -599,7 +599,7 @@ TEST_F(MetricsTest, PrometheusExposition) {
   auto host = metrics::catalog(metrics::ObjectKind::Host, {{"sda"}, {"sda"}, {"eth0"}});
   EXPECT_EQ(metrics::prometheus_name(true, host[13]), "vboxkvm_host_fs_root_usage_free_bytes");
   EXPECT_EQ(metrics::prometheus_name(true, host[14]), "vboxkvm_host_disk_load_util_ratio");
-  EXPECT_EQ(metrics::prometheus_name(true, host[16]), "vboxkvm_host_net_linkspeed_bits_per_second");
+  EXPECT_EQ(metrics::prometheus_name(true, host[16]), "vboxkvm_host_net_linkspeed_bytes_per_second");
   auto vm = metrics::catalog(metrics::ObjectKind::Vm);
   EXPECT_EQ(metrics::prometheus_name(false, vm[0]), "vboxkvm_vm_cpu_load_user_ratio");
   EXPECT_EQ(metrics::prometheus_name(false, vm[4]), "vboxkvm_vm_net_rate_rx_bytes_per_second");
@@ -807,8 +807,8 @@ TEST_F(MetricsTest, HostDiskAndNetMetrics) {
                       "device=\"vda\"} 21474836480\n"));
   EXPECT_THAT(
       text,
-      HasSubstr("vboxkvm_host_net_linkspeed_bits_per_second{host=\"fakehost\",uri=\"test:///fake\","
-                "device=\"eth0\"} 100000000\n"));
+      HasSubstr("vboxkvm_host_net_linkspeed_bytes_per_second{host=\"fakehost\",uri=\"test:///fake\","
+                "device=\"eth0\"} 12500000\n"));
   // An unplugged link: no speed, no load.
   root.write("sys/class/net/eth0/flags", "0x1002\n");
   beats(1);
