@@ -44,6 +44,10 @@ say "Page fusion on KVM is the host's KSM: let vboxkvm steer it while page-fusio
 # (The demo keeps this setting in its temporary directory, not in /etc/vboxkvm.)
 run vboxmanage pagefusion manage on
 
+say "The host as VirtualBox's list hostinfo shows it (from libvirt), and what startvm's admission check would say"
+run vboxmanage list hostinfo
+run vboxmanage startvm "$a" --dry-run
+
 say "Start them the VirtualBox way (startvm hands them to the page-fusion controller)"
 run vboxmanage startvm "$a" --type headless
 run vboxmanage startvm "$b" --type headless
