@@ -74,7 +74,10 @@ void AdaptivePolicy::observe(Track& t, const Guest& g, std::int64_t now_ms) {
   std::uint64_t used = f.actual_kib > *usable ? f.actual_kib - *usable : 0;
   double dt = f.stats_time_s && t.stats_s ? static_cast<double>(*f.stats_time_s - *t.stats_s)
                                           : static_cast<double>(now_ms - t.fresh_at_ms) / 1000.0;
-  if (t.used_kib && dt > 0) {
+  // Right after our own inflate step the guest seems to use more (the balloon's size is newer
+  // than its statistics): that is not its demand.
+  bool own = now_ms - t.last_step_ms < m_t.own_step_ms;
+  if (t.used_kib && dt > 0 && !own) {
     double rate = (static_cast<double>(used) - static_cast<double>(*t.used_kib)) / dt;
     if (rate > rate_now(t, now_ms)) {
       t.peak_rate = rate;
@@ -85,7 +88,7 @@ void AdaptivePolicy::observe(Track& t, const Guest& g, std::int64_t now_ms) {
     }
     t.swapping = f.swap_in_kib && t.swap_in_kib && *f.swap_in_kib > *t.swap_in_kib;
   }
-  if (!t.used_kib || used > *t.used_kib + m_t.min_change_kib) {
+  if (!t.used_kib || (used > *t.used_kib + m_t.min_change_kib && !own)) {
     // Its own demand grew (or this is the first look): not steady from now on. (What our
     // inflating takes lowers usable and actual alike, so it does not count.)
     t.steady_since_ms = now_ms;
@@ -123,11 +126,15 @@ void AdaptivePolicy::update_host_state(const HostFigures& host) {
   m_host_state = s;
 }
 
-std::optional<std::string> AdaptivePolicy::running_short(const Track& t, const Guest&) const {
+std::optional<std::string> AdaptivePolicy::running_short(const Track& t, const Guest&,
+                                                          std::int64_t now_ms) const {
   if (t.self_deflated_kib > 0) {
     return fmt::format("its own deflate-on-OOM took {} MB back", mb(t.self_deflated_kib));
   }
-  if (t.usable_kib && *t.usable_kib < t.guard_kib) {
+  // Just after a squeeze, statistics taken during it may still arrive: below the guard, but
+  // not below what the squeeze left, is the squeeze.
+  bool settling = now_ms < t.settle_until_ms && t.usable_kib && *t.usable_kib * 2 >= m_t.squeeze_to_kib;
+  if (t.usable_kib && *t.usable_kib < t.guard_kib && !settling) {
     return fmt::format("usable {} MB fell below its guard {} MB", mb(*t.usable_kib), mb(t.guard_kib));
   }
   if (t.fault_rate > m_t.fault_rate) {
@@ -172,7 +179,15 @@ std::int64_t AdaptivePolicy::decide(std::int64_t now_ms, const HostFigures& host
       continue;
     }
     std::uint64_t usable = *t.usable_kib;
-    if (auto why = running_short(t, g); why && f.actual_kib < f.max_kib) {
+    if (t.squeeze && t.self_deflated_kib == 0) {
+      hot = true;
+      if (!squeezing(t, g, now_ms, out)) {
+        t.state = "squeezing its page cache";
+      }
+      continue;
+    }
+    t.squeeze.reset(); // its deflate-on-OOM fired during one: it is short, as below
+    if (auto why = running_short(t, g, now_ms); why && f.actual_kib < f.max_kib) {
       hot = true;
       // Enough in one call: twice the guard, plus what it may grow in the next 2 seconds.
       auto need = std::max<std::uint64_t>(2 * t.guard_kib > usable ? 2 * t.guard_kib - usable : 0,
@@ -207,7 +222,23 @@ std::int64_t AdaptivePolicy::decide(std::int64_t now_ms, const HostFigures& host
     }
     auto keep = static_cast<std::uint64_t>(m_t.inflate_to * static_cast<double>(t.guard_kib));
     auto floor = floor_kib(g);
-    if (usable <= keep || f.actual_kib <= floor || now_ms - t.last_step_ms < m_t.step_every_ms) {
+    bool may_step = f.actual_kib > floor && now_ms - t.last_step_ms >= m_t.step_every_ms;
+    if (may_step && g.free_page_reporting && f.disk_caches_kib && *f.disk_caches_kib > m_t.squeeze_to_kib + m_t.squeeze_gain_kib &&
+        usable >= t.guard_kib && usable <= m_t.squeeze_to_kib + m_t.squeeze_max_kib &&
+        now_ms - t.squeezed_ms >= m_t.squeeze_every_ms &&
+        (g.settings.mode.value == Mode::Idle || pressure)) {
+      auto target = f.actual_kib - std::min(usable - m_t.squeeze_to_kib, f.actual_kib - floor);
+      out.push_back({f.uuid, target,
+                     fmt::format("squeezing its page cache: {} MB of cache the host holds, where free "
+                                 "memory goes back to the host by free page reporting",
+                                 mb(*f.disk_caches_kib)),
+                     false});
+      t.squeeze = Track::Squeeze{now_ms, target, std::nullopt};
+      t.squeezed_ms = t.last_step_ms = now_ms;
+      hot = true;
+      continue;
+    }
+    if (usable <= keep || !may_step) {
       continue;
     }
     auto take = std::min(usable - keep, f.actual_kib - floor);
@@ -263,6 +294,35 @@ std::int64_t AdaptivePolicy::decide(std::int64_t now_ms, const HostFigures& host
     }
   }
   return hot ? m_t.hot_tick_ms : m_t.tick_ms;
+}
+
+bool AdaptivePolicy::squeezing(Track& t, const Guest& g, std::int64_t now_ms, std::vector<Action>& out) {
+  const auto& f = g.figures;
+  auto& sq = *t.squeeze;
+  if (!sq.landed_ms && f.actual_kib <= sq.target_kib + k_mib) {
+    sq.landed_ms = now_ms;
+  }
+  // The guest's statistics show it landed (usable down to the squeeze's depth, or taken after
+  // the balloon got there), so the guard and the bench's measure see the squeeze and its end in
+  // order; or it takes too long (a balloon that stops short).
+  bool seen = t.fresh_at_ms > sq.since_ms &&
+              ((sq.landed_ms && t.fresh_at_ms > *sq.landed_ms) ||
+               *t.usable_kib <= m_t.squeeze_to_kib + m_t.min_change_kib);
+  if (!seen && now_ms - sq.since_ms < m_t.squeeze_timeout_ms) {
+    return false;
+  }
+  auto usable = seen ? std::min(*t.usable_kib, m_t.squeeze_to_kib) : m_t.squeeze_to_kib;
+  auto target = std::min(f.max_kib, f.actual_kib + (2 * t.guard_kib > usable ? 2 * t.guard_kib - usable : 0));
+  out.push_back({f.uuid, target,
+                 fmt::format("its page cache was squeezed out: {} MB back as free memory, which "
+                             "free page reporting keeps off the host",
+                             mb(target - std::min(target, f.actual_kib))),
+                 false});
+  t.deflating = {now_ms, target};
+  // Statistics the guest took before this landed may come within its next report (1 s).
+  t.settle_until_ms = now_ms + 1200;
+  t.squeeze.reset();
+  return true;
 }
 
 GuestNote AdaptivePolicy::note(const std::string& uuid) const {

@@ -30,6 +30,9 @@ struct Guest {
   std::uint64_t target_kib = 0;
   bool running = true;      ///< false: paused
   bool responding = true;   ///< the watchdog: its balloon moves when asked (service.cpp)
+  /// Its balloon has free page reporting (<memballoon freePageReporting='on'>): the guest hands
+  /// its free pages back to the host by itself, so free memory in it costs the host nothing.
+  bool free_page_reporting = false;
   GuestSettings settings;
 };
 

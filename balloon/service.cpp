@@ -118,6 +118,7 @@ void Service::add(const backend::VmRef& vm, std::int64_t now_ms) {
     try {
       // A balloon cannot help these (controlvm guestmemoryballoon refuses them too).
       auto live = m_hv->live_memory(vm);
+      m.free_page_reporting = live.free_page_reporting;
       if (!live.balloon_device) {
         m.unsupported = "it has no balloon device (<memballoon model='none'>)";
       } else if (live.hugepages) {
@@ -337,7 +338,8 @@ void Service::decide(std::int64_t now_ms, bool eventful) {
     auto kind = m.settings.policy.value;
     policy(kind);
     if (m.responding && m.unsupported.empty() && m.figures.max_kib > 0) {
-      by_policy[kind].push_back({m.figures, m.target_kib, m.running, m.responding, m.settings});
+      by_policy[kind].push_back(
+          {m.figures, m.target_kib, m.running, m.responding, m.free_page_reporting, m.settings});
     }
   }
   std::vector<Action> actions;

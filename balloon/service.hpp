@@ -73,6 +73,7 @@ private:
     std::int64_t settings_at_ms = -1;
     bool running = true;
     bool responding = true;
+    bool free_page_reporting = false;
     std::string not_responding;  ///< why, while not responding
     bool silent = false;         ///< it stopped reporting (fresh statistics end that early)
     std::string unsupported;     ///< why a balloon cannot work for it (huge pages, no device)

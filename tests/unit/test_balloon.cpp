@@ -315,6 +315,57 @@ TEST_F(AdaptiveTest, ASpikeIsGivenBackInOneCallThenCoolsDown) {
   EXPECT_GT(*policy.note("u1").guard_kib, 1024 * k_mib * 6 / 100);
 }
 
+// A guest with free page reporting whose usable memory is mostly clean page cache: the balloon
+// takes it down to a few MB for a moment (the guest's kernel evicts the cache to feed it), then,
+// once the guest's statistics show it landed, gives two guards back as free memory. Without free
+// page reporting free memory would stay on the host, so there is no squeeze.
+TEST_F(AdaptiveTest, WithFreePageReportingTheCacheIsSqueezedOutAndGivenBackAsFreeMemory) {
+  for (bool fpr : {false, true}) {
+    SCOPED_TRACE(fpr ? "free page reporting" : "no free page reporting");
+    policy = balloon::AdaptivePolicy{};
+    g.free_page_reporting = fpr;
+    g.figures.actual_kib = g.target_kib = g.figures.max_kib;
+    std::uint64_t used = 200; // MB it really uses
+    std::uint64_t cache = 0;  // MB of clean cache its usable memory holds
+    std::vector<std::string> reasons;
+    std::vector<std::int64_t> squeezes;
+    std::uint64_t lowest = ~0ULL;
+    for (int s = 0; s < 150; ++s) {
+      auto usable = g.figures.actual_kib / k_mib - used;
+      // 150 MB of cache at first, again after 40 s (it read files); a balloon leaves no more
+      // cache than usable memory.
+      cache = std::min<std::uint64_t>(usable, s == 0 || s == 40 ? 150 : cache);
+      g.figures.disk_caches_kib = cache * k_mib;
+      lowest = std::min(lowest, usable);
+      for (const auto& a : second(usable)) {
+        EXPECT_FALSE(a.urgent) << a.reason; // a squeeze is no shortage
+        reasons.push_back(a.reason);
+        if (a.reason.find("squeezing its page cache") != std::string::npos) {
+          squeezes.push_back(now);
+        }
+      }
+    }
+    auto squeezed = std::count_if(reasons.begin(), reasons.end(), [](const std::string& r) {
+      return r.find("squeezing its page cache") != std::string::npos;
+    });
+    auto given = std::count_if(reasons.begin(), reasons.end(), [](const std::string& r) {
+      return r.find("squeezed out") != std::string::npos;
+    });
+    if (!fpr) {
+      EXPECT_EQ(squeezed, 0);
+      EXPECT_GE(lowest, 80u); // 1.25 guards of 64 MB
+      continue;
+    }
+    ASSERT_EQ(squeezed, 2);
+    EXPECT_GE(squeezes[1] - squeezes[0], 60000) << "at most once a minute";
+    EXPECT_EQ(given, 2);
+    EXPECT_EQ(lowest, 32u); // the squeeze's depth
+    EXPECT_LE(cache, 32u) << "the cache stayed";
+    // It ends with at least 1.25 guards usable, now free memory.
+    EXPECT_GE(g.figures.actual_kib / k_mib - used, 80u);
+  }
+}
+
 TEST_F(AdaptiveTest, ItsOwnDeflateOnOomCountsAsRunningShort) {
   for (int s = 0; s < 200; ++s) {
     second(g.figures.actual_kib / k_mib - 200);
