@@ -55,10 +55,10 @@ std::uint64_t AdaptivePolicy::guard(const Track& t, const Guest& g, std::int64_t
 void AdaptivePolicy::observe(Track& t, const Guest& g, std::int64_t now_ms) {
   const auto& f = g.figures;
   // The balloon shrank by itself (the guest's deflate-on-OOM), above the target we set.
-  t.self_deflated_kib = t.actual_kib && f.actual_kib > *t.actual_kib + k_mib &&
-                                f.actual_kib > g.target_kib + k_mib
-                            ? f.actual_kib - *t.actual_kib
-                            : 0;
+  t.self_deflated_kib =
+      t.actual_kib && f.actual_kib > *t.actual_kib + k_mib && f.actual_kib > g.target_kib + k_mib
+          ? f.actual_kib - *t.actual_kib
+          : 0;
   t.actual_kib = f.actual_kib;
   if (t.deflating && f.actual_kib + k_mib >= t.deflating->second) {
     // How long a deflate takes on this guest: from the call until its balloon got there.
@@ -84,7 +84,8 @@ void AdaptivePolicy::observe(Track& t, const Guest& g, std::int64_t now_ms) {
       t.peak_at_ms = now_ms;
     }
     if (f.major_faults && t.major_faults) {
-      t.fault_rate = static_cast<double>(*f.major_faults - std::min(*f.major_faults, *t.major_faults)) / dt;
+      t.fault_rate =
+          static_cast<double>(*f.major_faults - std::min(*f.major_faults, *t.major_faults)) / dt;
     }
     t.swapping = f.swap_in_kib && t.swap_in_kib && *f.swap_in_kib > *t.swap_in_kib;
   }
@@ -105,7 +106,8 @@ void AdaptivePolicy::update_host_state(const HostFigures& host) {
   if (host.total_kib == 0) {
     return; // not known: keep the last state
   }
-  double pct = 100.0 * static_cast<double>(host.available_kib) / static_cast<double>(host.total_kib);
+  double pct =
+      100.0 * static_cast<double>(host.available_kib) / static_cast<double>(host.total_kib);
   double some = host.psi_some_avg10.value_or(0);
   double full = host.psi_full_avg10.value_or(0);
   bool swapping = host.swap_in_per_s.value_or(0) > 100;
@@ -116,7 +118,8 @@ void AdaptivePolicy::update_host_state(const HostFigures& host) {
     s = HostState::Critical;
   } else if (pct < m_t.pressure_pct || some >= m_t.psi_pressure) {
     s = HostState::Pressure;
-  } else if ((s == HostState::Pressure || s == HostState::Critical) && pct < m_t.pressure_leave_pct) {
+  } else if ((s == HostState::Pressure || s == HostState::Critical) &&
+             pct < m_t.pressure_leave_pct) {
     s = HostState::Pressure;
   } else if (pct > m_t.plenty_pct || (s == HostState::Plenty && pct > m_t.plenty_leave_pct)) {
     s = HostState::Plenty;
@@ -127,15 +130,17 @@ void AdaptivePolicy::update_host_state(const HostFigures& host) {
 }
 
 std::optional<std::string> AdaptivePolicy::running_short(const Track& t, const Guest&,
-                                                          std::int64_t now_ms) const {
+                                                         std::int64_t now_ms) const {
   if (t.self_deflated_kib > 0) {
     return fmt::format("its own deflate-on-OOM took {} MB back", mb(t.self_deflated_kib));
   }
   // Just after a squeeze, statistics taken during it may still arrive: below the guard, but
   // not below what the squeeze left, is the squeeze.
-  bool settling = now_ms < t.settle_until_ms && t.usable_kib && *t.usable_kib * 2 >= m_t.squeeze_to_kib;
+  bool settling =
+      now_ms < t.settle_until_ms && t.usable_kib && *t.usable_kib * 2 >= m_t.squeeze_to_kib;
   if (t.usable_kib && *t.usable_kib < t.guard_kib && !settling) {
-    return fmt::format("usable {} MB fell below its guard {} MB", mb(*t.usable_kib), mb(t.guard_kib));
+    return fmt::format("usable {} MB fell below its guard {} MB", mb(*t.usable_kib),
+                       mb(t.guard_kib));
   }
   if (t.fault_rate > m_t.fault_rate) {
     return fmt::format("it faults {:.0f} pages a second from disk", t.fault_rate);
@@ -196,8 +201,9 @@ std::int64_t AdaptivePolicy::decide(std::int64_t now_ms, const HostFigures& host
       auto target = std::min(f.max_kib, std::max(f.actual_kib + need, g.target_kib));
       // A deflate on its way is given time to land (statistics lag the balloon) before the
       // same shortage asks again.
-      bool landing = t.deflating && now_ms - t.deflating->first <
-                                        static_cast<std::int64_t>(1000 * std::max(2.0, 2 * t.deflate_s));
+      bool landing =
+          t.deflating && now_ms - t.deflating->first <
+                             static_cast<std::int64_t>(1000 * std::max(2.0, 2 * t.deflate_s));
       if (!landing && (target > g.target_kib + k_mib || !t.deflating)) {
         out.push_back({f.uuid, target, fmt::format("{}", *why), true});
         t.deflating = {now_ms, target};
@@ -223,17 +229,19 @@ std::int64_t AdaptivePolicy::decide(std::int64_t now_ms, const HostFigures& host
     auto keep = static_cast<std::uint64_t>(m_t.inflate_to * static_cast<double>(t.guard_kib));
     auto floor = floor_kib(g);
     bool may_step = f.actual_kib > floor && now_ms - t.last_step_ms >= m_t.step_every_ms;
-    if (may_step && g.free_page_reporting && f.disk_caches_kib && *f.disk_caches_kib > m_t.squeeze_to_kib + m_t.squeeze_gain_kib &&
-        usable >= t.guard_kib && usable <= m_t.squeeze_to_kib + m_t.squeeze_max_kib &&
+    if (may_step && g.free_page_reporting && f.disk_caches_kib &&
+        *f.disk_caches_kib > m_t.squeeze_to_kib + m_t.squeeze_gain_kib && usable >= t.guard_kib &&
+        usable <= m_t.squeeze_to_kib + m_t.squeeze_max_kib &&
         now_ms - t.squeezed_ms >= m_t.squeeze_every_ms &&
         (g.settings.mode.value == Mode::Idle || pressure)) {
       auto target = f.actual_kib - std::min(usable - m_t.squeeze_to_kib, f.actual_kib - floor);
-      out.push_back({f.uuid, target,
-                     fmt::format("squeezing its page cache: {} MB of cache the host holds, where free "
-                                 "memory goes back to the host by free page reporting",
-                                 mb(*f.disk_caches_kib)),
-                     false});
-      t.squeeze = Track::Squeeze{now_ms, target, std::nullopt};
+      out.push_back(
+          {f.uuid, target,
+           fmt::format("squeezing its page cache: {} MB of cache the host holds, where free "
+                       "memory goes back to the host by free page reporting",
+                       mb(*f.disk_caches_kib)),
+           false});
+      t.squeeze = Track::Squeeze{now_ms, target, f.max_kib, std::nullopt};
       t.squeezed_ms = t.last_step_ms = now_ms;
       hot = true;
       continue;
@@ -252,8 +260,8 @@ std::int64_t AdaptivePolicy::decide(std::int64_t now_ms, const HostFigures& host
     auto target = f.actual_kib - std::min(amount, c.take);
     if (target + m_t.min_change_kib <= std::min(c.g->target_kib, f.actual_kib)) {
       out.push_back({f.uuid, target,
-                     fmt::format("usable {} MB is well above its guard {} MB{}", mb(*c.t->usable_kib),
-                                 mb(c.t->guard_kib), why),
+                     fmt::format("usable {} MB is well above its guard {} MB{}",
+                                 mb(*c.t->usable_kib), mb(c.t->guard_kib), why),
                      false});
       c.t->last_step_ms = now_ms;
     }
@@ -265,7 +273,8 @@ std::int64_t AdaptivePolicy::decide(std::int64_t now_ms, const HostFigures& host
   }
   // Demand mode: only what the host needs, shared out by shares; back to the guests once the
   // host has plenty.
-  auto want = static_cast<std::uint64_t>(m_t.demand_target_pct / 100.0 * static_cast<double>(host.total_kib));
+  auto want = static_cast<std::uint64_t>(m_t.demand_target_pct / 100.0 *
+                                         static_cast<double>(host.total_kib));
   std::uint64_t need = pressure && want > host.available_kib ? want - host.available_kib : 0;
   std::uint64_t weights = 0;
   for (const auto& c : demand_mode) {
@@ -275,7 +284,8 @@ std::int64_t AdaptivePolicy::decide(std::int64_t now_ms, const HostFigures& host
     if (need == 0) {
       break;
     }
-    auto share = need * std::max<std::uint64_t>(1, c.g->settings.shares.value) / std::max<std::uint64_t>(weights, 1);
+    auto share = need * std::max<std::uint64_t>(1, c.g->settings.shares.value) /
+                 std::max<std::uint64_t>(weights, 1);
     inflate(c, std::min(step, std::max(share, m_t.min_change_kib)),
             fmt::format(", and the host needs {} MB", mb(need)));
   }
@@ -283,10 +293,11 @@ std::int64_t AdaptivePolicy::decide(std::int64_t now_ms, const HostFigures& host
     for (const auto& g : guests) {
       const auto& f = g.figures;
       auto& t = m_tracks[f.uuid];
-      bool decided = std::any_of(out.begin(), out.end(), [&](const Action& a) { return a.uuid == f.uuid; });
-      if (!decided && g.settings.mode.value == Mode::Demand && g.settings.enabled.value && g.running &&
-          f.actual_kib + m_t.min_change_kib < f.max_kib && now_ms - t.last_step_ms >= m_t.step_every_ms &&
-          g.target_kib < f.max_kib) {
+      bool decided =
+          std::any_of(out.begin(), out.end(), [&](const Action& a) { return a.uuid == f.uuid; });
+      if (!decided && g.settings.mode.value == Mode::Demand && g.settings.enabled.value &&
+          g.running && f.actual_kib + m_t.min_change_kib < f.max_kib &&
+          now_ms - t.last_step_ms >= m_t.step_every_ms && g.target_kib < f.max_kib) {
         out.push_back({f.uuid, std::min(f.max_kib, f.actual_kib + step),
                        "the host has plenty of memory: giving it back", false});
         t.last_step_ms = now_ms;
@@ -296,7 +307,8 @@ std::int64_t AdaptivePolicy::decide(std::int64_t now_ms, const HostFigures& host
   return hot ? m_t.hot_tick_ms : m_t.tick_ms;
 }
 
-bool AdaptivePolicy::squeezing(Track& t, const Guest& g, std::int64_t now_ms, std::vector<Action>& out) {
+bool AdaptivePolicy::squeezing(Track& t, const Guest& g, std::int64_t now_ms,
+                               std::vector<Action>& out) {
   const auto& f = g.figures;
   auto& sq = *t.squeeze;
   if (!sq.landed_ms && f.actual_kib <= sq.target_kib + k_mib) {
@@ -305,14 +317,15 @@ bool AdaptivePolicy::squeezing(Track& t, const Guest& g, std::int64_t now_ms, st
   // The guest's statistics show it landed (usable down to the squeeze's depth, or taken after
   // the balloon got there), so the guard and the bench's measure see the squeeze and its end in
   // order; or it takes too long (a balloon that stops short).
-  bool seen = t.fresh_at_ms > sq.since_ms &&
-              ((sq.landed_ms && t.fresh_at_ms > *sq.landed_ms) ||
-               *t.usable_kib <= m_t.squeeze_to_kib + m_t.min_change_kib);
+  bool seen =
+      t.fresh_at_ms > sq.since_ms && ((sq.landed_ms && t.fresh_at_ms > *sq.landed_ms) ||
+                                      *t.usable_kib <= m_t.squeeze_to_kib + m_t.min_change_kib);
   if (!seen && now_ms - sq.since_ms < m_t.squeeze_timeout_ms) {
     return false;
   }
   auto usable = seen ? std::min(*t.usable_kib, m_t.squeeze_to_kib) : m_t.squeeze_to_kib;
-  auto target = std::min(f.max_kib, f.actual_kib + (2 * t.guard_kib > usable ? 2 * t.guard_kib - usable : 0));
+  auto target =
+      std::min(f.max_kib, f.actual_kib + (2 * t.guard_kib > usable ? 2 * t.guard_kib - usable : 0));
   out.push_back({f.uuid, target,
                  fmt::format("its page cache was squeezed out: {} MB back as free memory, which "
                              "free page reporting keeps off the host",
@@ -323,6 +336,18 @@ bool AdaptivePolicy::squeezing(Track& t, const Guest& g, std::int64_t now_ms, st
   t.settle_until_ms = now_ms + 1200;
   t.squeeze.reset();
   return true;
+}
+
+void AdaptivePolicy::stopping(std::vector<Action>& out) {
+  for (auto& [uuid, t] : m_tracks) {
+    if (t.squeeze) {
+      auto back = 2 * t.guard_kib > m_t.squeeze_to_kib ? 2 * t.guard_kib - m_t.squeeze_to_kib : 0;
+      out.push_back({uuid, std::min(t.squeeze->max_kib, t.squeeze->target_kib + back),
+                     "the service stops during a squeeze of its page cache: its memory back",
+                     false});
+      t.squeeze.reset();
+    }
+  }
 }
 
 GuestNote AdaptivePolicy::note(const std::string& uuid) const {

@@ -36,10 +36,10 @@ struct Tuning {
   /// guests at 48-64 MB usable, short and never given anything back (4 of 4 "crossings"
   /// unresolved in the idle scenario).
   std::uint64_t guard_floor_kib = 64 * k_mib;
-  double guard_floor_share = 0.06;            ///< … or this share of its RAM
-  double guard_cap_share = 0.30;              ///< a guard never above this share of its RAM
-  double detect_s = 1.5;         ///< statistics every 1 s, looked at every 0.25-1 s
-  double deflate_s = 1.0;        ///< a deflate's time until measured on the guest
+  double guard_floor_share = 0.06; ///< … or this share of its RAM
+  double guard_cap_share = 0.30;   ///< a guard never above this share of its RAM
+  double detect_s = 1.5;           ///< statistics every 1 s, looked at every 0.25-1 s
+  double deflate_s = 1.0;          ///< a deflate's time until measured on the guest
   /// Remembered growth halves every 20 s: a burst of 128 MB/s (the bench's warm-up) keeps the
   /// guard at its cap for ~20 s and at the floor after ~60 s. With 60 s it held a 384 MB guest's
   /// guard at 115 MB for 90 s, and the balloon took no more than free page reporting did.
@@ -47,13 +47,13 @@ struct Tuning {
   // Inflating: down to 1.25 × guard, a step at a time, once at least min_change_kib is above it.
   // A deflate leaves 2 × guard, and the cooldown after it keeps the two from flapping.
   double inflate_to = 1.25;
-  std::uint64_t step_kib = 32 * k_mib;          ///< per step, host fine
+  std::uint64_t step_kib = 32 * k_mib;           ///< per step, host fine
   std::uint64_t step_pressure_kib = 128 * k_mib; ///< per step, host under pressure
   std::uint64_t step_max_kib = 128 * k_mib;      ///< idle mode: at most this per step …
   std::uint64_t inflate_parts = 3;               ///< … and a third of what is above the target
   std::int64_t step_every_ms = 2000;
-  std::int64_t steady_ms = 8000;     ///< its demand (actual − usable) has not grown for this long
-  std::int64_t fresh_ms = 3000;      ///< statistics older than this are stale
+  std::int64_t steady_ms = 8000; ///< its demand (actual − usable) has not grown for this long
+  std::int64_t fresh_ms = 3000;  ///< statistics older than this are stale
   std::uint64_t min_change_kib = 8 * k_mib;
   // After a guest ran short: no inflating it for this long, doubled if it repeats soon.
   std::int64_t cooldown_ms = 30000;
@@ -61,7 +61,7 @@ struct Tuning {
   // Running short besides the guard: major faults per second, swap-in.
   double fault_rate = 500;
   // Ticks.
-  int hot_tick_ms = 250;  ///< a guest near its guard, or something just happened
+  int hot_tick_ms = 250; ///< a guest near its guard, or something just happened
   int tick_ms = 1000;
   // Host states: MemAvailable % to enter / leave, PSI avg10 to enter.
   double critical_pct = 5, critical_leave_pct = 8;
@@ -88,8 +88,8 @@ struct Tuning {
   /// At most this much in one squeeze: under TCG a squeeze of 160 MB took 4 s to land (the
   /// guest evicts as it goes) and left the guest short that long; 64-70 MB took 1.3-1.5 s.
   std::uint64_t squeeze_max_kib = 128 * k_mib;
-  std::int64_t squeeze_every_ms = 60000;        ///< at most once a minute per guest
-  std::int64_t squeeze_timeout_ms = 4000;       ///< give back even if it never landed
+  std::int64_t squeeze_every_ms = 60000;  ///< at most once a minute per guest
+  std::int64_t squeeze_timeout_ms = 4000; ///< give back even if it never landed
   /// Our own inflate steps: the balloon's new size arrives (an event) before the guest's next
   /// statistics, so for a moment the guest seems to use more. Growth seen this soon after a
   /// step is not counted as its demand (it held idle guests at one step per 10 s: steady_ms).
@@ -104,16 +104,17 @@ public:
   void forget(const std::string& uuid) override { m_tracks.erase(uuid); }
   GuestNote note(const std::string& uuid) const override;
   bool reacts_to_events() const override { return true; }
+  void stopping(std::vector<Action>& out) override;
   HostState host_state() const { return m_host_state; }
 
 private:
   struct Track {
-    std::optional<std::int64_t> stats_s;   ///< the guest's stamp of the last statistics used
-    std::int64_t fresh_at_ms = 0;          ///< when they arrived
-    std::optional<std::uint64_t> used_kib; ///< actual − usable then
+    std::optional<std::int64_t> stats_s;     ///< the guest's stamp of the last statistics used
+    std::int64_t fresh_at_ms = 0;            ///< when they arrived
+    std::optional<std::uint64_t> used_kib;   ///< actual − usable then
     std::optional<std::uint64_t> actual_kib; ///< at the last look
     std::uint64_t self_deflated_kib = 0;     ///< what its deflate-on-OOM took since then
-    double peak_rate = 0;                  ///< KiB/s, as of peak_at_ms
+    double peak_rate = 0;                    ///< KiB/s, as of peak_at_ms
     std::int64_t peak_at_ms = 0;
     std::optional<std::uint64_t> major_faults;
     double fault_rate = 0;
@@ -132,6 +133,7 @@ private:
     struct Squeeze {
       std::int64_t since_ms = 0;
       std::uint64_t target_kib = 0;
+      std::uint64_t max_kib = 0; ///< the guest's memory
       std::optional<std::int64_t> landed_ms;
     };
     std::optional<Squeeze> squeeze;
@@ -142,7 +144,8 @@ private:
   std::uint64_t guard(const Track& t, const Guest& g, std::int64_t now_ms) const;
   double rate_now(const Track& t, std::int64_t now_ms) const;
   void update_host_state(const HostFigures& host);
-  std::optional<std::string> running_short(const Track& t, const Guest& g, std::int64_t now_ms) const;
+  std::optional<std::string> running_short(const Track& t, const Guest& g,
+                                           std::int64_t now_ms) const;
   bool squeezing(Track& t, const Guest& g, std::int64_t now_ms, std::vector<Action>& out);
 
   Tuning m_t;

@@ -28,8 +28,8 @@ struct Guest {
   GuestFigures figures;
   /// The balloon target the service last set (the guest's actual memory when it never set one).
   std::uint64_t target_kib = 0;
-  bool running = true;      ///< false: paused
-  bool responding = true;   ///< the watchdog: its balloon moves when asked (service.cpp)
+  bool running = true;    ///< false: paused
+  bool responding = true; ///< the watchdog: its balloon moves when asked (service.cpp)
   /// Its balloon has free page reporting (<memballoon freePageReporting='on'>): the guest hands
   /// its free pages back to the host by itself, so free memory in it costs the host nothing.
   bool free_page_reporting = false;
@@ -40,7 +40,7 @@ struct Guest {
 struct Action {
   std::string uuid;
   std::uint64_t target_kib = 0;
-  std::string reason; ///< plain words, e.g. "usable 40 MB fell below its guard 96 MB"
+  std::string reason;  ///< plain words, e.g. "usable 40 MB fell below its guard 96 MB"
   bool urgent = false; ///< a guest running short gets memory back (counted for reaction times)
 };
 
@@ -63,6 +63,9 @@ public:
   virtual GuestNote note(const std::string& uuid) const = 0;
   /// Whether it wants fresh figures whenever anything happens (events), not only on its cycle.
   virtual bool reacts_to_events() const = 0;
+  /// The service stops: targets that must not outlive it (a guest squeezed for a moment is
+  /// given its memory back).
+  virtual void stopping(std::vector<Action>& /*out*/) {}
   /// The policy's log (VBoxBalloonCtrl's lines for vbox); verbose lines only with -v.
   std::function<void(const std::string&)> log = [](const std::string&) {};
 };

@@ -88,8 +88,8 @@ void Service::connect() {
 }
 
 void Service::lost(const backend::BackendError& e) {
-  m_hooks.log(fmt::format("lost libvirtd ({}); the balloons stay as they are until it is back",
-                          e.what()));
+  m_hooks.log(
+      fmt::format("lost libvirtd ({}); the balloons stay as they are until it is back", e.what()));
   m_hv.reset();
   m_connect_error.clear();
 }
@@ -99,7 +99,8 @@ bool Service::selected(const std::string& uuid) const {
     return true;
   }
   auto groups = m_hooks.extradata(uuid, k_key_groups);
-  return balloon::selected(m_options, groups ? split_groups(*groups) : std::vector<std::string>{"/"});
+  return balloon::selected(m_options,
+                           groups ? split_groups(*groups) : std::vector<std::string>{"/"});
 }
 
 void Service::add(const backend::VmRef& vm, std::int64_t now_ms) {
@@ -154,8 +155,7 @@ void Service::refresh_settings(Managed& m, std::int64_t now_ms) {
   }
 }
 
-void Service::not_responding(Managed& m, std::int64_t now_ms, const std::string& why,
-                             bool silent) {
+void Service::not_responding(Managed& m, std::int64_t now_ms, const std::string& why, bool silent) {
   m.responding = false;
   m.not_responding = why;
   m.silent = silent;
@@ -183,8 +183,8 @@ void Service::watchdog(Managed& m, std::int64_t now_ms) {
   if (!m.responding) {
     // A guest that fell silent is back as soon as it reports again; a stuck balloon is tried
     // again only when the probe is due.
-    bool stats_back = m.silent && m.stats_changed_ms &&
-                      *m.stats_changed_ms > m.probe_at_ms - m_t.probe_ms;
+    bool stats_back =
+        m.silent && m.stats_changed_ms && *m.stats_changed_ms > m.probe_at_ms - m_t.probe_ms;
     if (now_ms >= m.probe_at_ms || (stats_back && f.stats_time_s.value_or(0) > 0)) {
       m.responding = true; // try again
       m.not_responding.clear();
@@ -256,8 +256,8 @@ void Service::sample(std::int64_t now_ms) {
     if (s == by_uuid.end() || !balloon::selected(m_options, it->second.settings.groups.value)) {
       if (s != by_uuid.end()) {
         m_outside[it->first] = now_ms; // taken out of our groups: left as it is from now on
-        m_hooks.log(fmt::format("[{}] no longer in --balloon-groups; left alone",
-                                it->second.vm.name));
+        m_hooks.log(
+            fmt::format("[{}] no longer in --balloon-groups; left alone", it->second.vm.name));
       }
       for (auto& [kind, p] : m_policies) {
         p->forget(it->first);
@@ -313,16 +313,21 @@ void Service::apply(const Action& a, PolicyKind kind, std::int64_t now_ms) {
     // A new target in the same direction as one still unreached continues that watch: the
     // balloon had to move since the first request, however often the target was moved on.
     bool same_way = m.watch && (m.watch->to_kib > m.watch->from_kib) == (to > from);
-    m.watch = same_way ? Watch{m.watch->since_ms, m.watch->from_kib, to, a.urgent || m.watch->urgent,
-                               m.watch->urgent ? m.watch->short_seen_ms : now_ms, m.watch->moved}
+    m.watch = same_way ? Watch{m.watch->since_ms,
+                               m.watch->from_kib,
+                               to,
+                               a.urgent || m.watch->urgent,
+                               m.watch->urgent ? m.watch->short_seen_ms : now_ms,
+                               m.watch->moved}
                        : Watch{now_ms, from, to, a.urgent, now_ms, false};
   }
   ++m_state.changes;
   m_state.urgent_changes += a.urgent ? 1 : 0;
-  std::string text = kind == PolicyKind::VBox
-                         ? a.reason
-                         : fmt::format("{} by {} MB to {} MB: {}", to > from ? "deflated" : "inflated",
-                                       mb(to > from ? to - from : from - to), mb(to), a.reason);
+  std::string text =
+      kind == PolicyKind::VBox
+          ? a.reason
+          : fmt::format("{} by {} MB to {} MB: {}", to > from ? "deflated" : "inflated",
+                        mb(to > from ? to - from : from - to), mb(to), a.reason);
   if (kind != PolicyKind::VBox) { // VBoxBalloonCtrl's policy logs its own lines
     m_hooks.log(fmt::format("[{}] {}{}", m.vm.name, text, m_options.dryrun ? " (dry run)" : ""));
   }
@@ -412,9 +417,17 @@ void Service::write_state(std::int64_t now_ms, bool force) {
   }
   m_state.guests.clear();
   for (const auto& [uuid, m] : m_guests) {
-    GuestState g{m.vm.name, uuid, std::string(policy_name(m.settings.policy.value)),
-                 std::string(mode_name(m.settings.mode.value)), m.figures.max_kib,
-                 m.figures.actual_kib, m.target_kib, m.figures.usable_kib, std::nullopt, "managed", ""};
+    GuestState g{m.vm.name,
+                 uuid,
+                 std::string(policy_name(m.settings.policy.value)),
+                 std::string(mode_name(m.settings.mode.value)),
+                 m.figures.max_kib,
+                 m.figures.actual_kib,
+                 m.target_kib,
+                 m.figures.usable_kib,
+                 std::nullopt,
+                 "managed",
+                 ""};
     auto note = m_policies.count(m.settings.policy.value)
                     ? m_policies.at(m.settings.policy.value)->note(uuid)
                     : GuestNote{};
@@ -444,6 +457,20 @@ void Service::write_state(std::int64_t now_ms, bool force) {
 }
 
 void Service::stop(const std::string& why) {
+  std::vector<Action> actions;
+  for (auto& [kind, p] : m_policies) {
+    actions.clear();
+    p->stopping(actions);
+    for (const auto& a : actions) {
+      try {
+        if (m_hv) {
+          apply(a, kind, m_hooks.now_ms());
+        }
+      } catch (const backend::BackendError& e) {
+        m_hooks.log(e.what());
+      }
+    }
+  }
   m_hooks.log(fmt::format("stopping ({}); balloons stay as they are", why));
   write_state(m_hooks.now_ms(), true);
 }

@@ -19,12 +19,12 @@
 namespace vbm::balloon {
 
 struct ServiceTuning {
-  std::int64_t settings_every_ms = 5000;  ///< extradata read again this often
-  std::int64_t respond_ms = 20000;        ///< a balloon asked to move that has not: not responding
-  std::int64_t no_stats_ms = 20000;       ///< a guest that never reported statistics by then
-  std::int64_t stale_stats_ms = 30000;    ///< statistics that stopped this long ago (hung guest)
-  std::int64_t probe_ms = 120000;         ///< a not-responding balloon is tried again after this
-  std::int64_t state_every_ms = 1000;     ///< the state file is rewritten at least this often
+  std::int64_t settings_every_ms = 5000; ///< extradata read again this often
+  std::int64_t respond_ms = 20000;       ///< a balloon asked to move that has not: not responding
+  std::int64_t no_stats_ms = 20000;      ///< a guest that never reported statistics by then
+  std::int64_t stale_stats_ms = 30000;   ///< statistics that stopped this long ago (hung guest)
+  std::int64_t probe_ms = 120000;        ///< a not-responding balloon is tried again after this
+  std::int64_t state_every_ms = 1000;    ///< the state file is rewritten at least this often
   int reconnect_ms = 2000;
   size_t decisions_kept = 50;
   size_t reactions_kept = 200;
@@ -74,9 +74,9 @@ private:
     bool running = true;
     bool responding = true;
     bool free_page_reporting = false;
-    std::string not_responding;  ///< why, while not responding
-    bool silent = false;         ///< it stopped reporting (fresh statistics end that early)
-    std::string unsupported;     ///< why a balloon cannot work for it (huge pages, no device)
+    std::string not_responding; ///< why, while not responding
+    bool silent = false;        ///< it stopped reporting (fresh statistics end that early)
+    std::string unsupported;    ///< why a balloon cannot work for it (huge pages, no device)
     std::int64_t probe_at_ms = 0;
     std::optional<std::int64_t> stats_changed_ms; ///< when its statistics stamp last changed
     std::optional<Watch> watch;

@@ -2,7 +2,8 @@
 # The automatic balloon service on real guests, libvirtd and store:
 #  1. bad option values give VBoxBalloonCtrl's errors, also when run as VBoxBalloonCtrl;
 #  2. setextradata/getextradata round-trip odd keys and values on a real domain;
-#  3. an idle guest's balloon inflates (vboxkvm policy);
+#  3. an idle guest's balloon inflates (vboxkvm policy); once it reads files, its page cache is
+#     squeezed out (free page reporting is on) and the host holds less of it;
 #  4. the same guest's workload spikes past what it has left: its balloon deflates, and no
 #     process of it is killed (its console says), with the reason in `balloonctrl status`;
 #  5. a guest without a balloon driver is marked not responding, and left alone;
@@ -31,7 +32,8 @@ assert_contains "$ERR" "--balloon-safety-margin=<MB>"
 
 # The guests: one that loads memory on command (free page reporting and deflate-on-OOM on,
 # as vboxkvm recommends), one without a balloon driver.
-idle=$(define_guest idle --memory 384 --free-page-reporting --autodeflate --control --stats-period 1)
+idle=$(define_guest idle --memory 384 --free-page-reporting --autodeflate --control --stats-period 1 \
+  --cache-disk 160)
 nodrv=$(define_guest nodrv --memory 256 --no-balloon-driver)
 start_guest "$idle"
 start_guest "$nodrv"
@@ -79,6 +81,24 @@ not_responding() { [[ $(guest_field "$nodrv" state) == "not responding" ]]; }
 wait_until 60 not_responding || fail "the guest without a driver is '$(guest_field "$nodrv" state)'"
 assert_contains "$(guest_field "$nodrv" why)" "virtio_balloon"
 assert_eq 256 "$(actual_mb "$nodrv")" "the driverless guest's memory"
+
+# 3b. The guest reads 128 MB of its disk: the cache fills what it has usable, all of it held by
+# the host (free page reporting returns free pages, not cache). Without a squeeze the balloon
+# stops at 1.25 guards (80 MB) usable, nearly all of it that cache (~75 MB). The service
+# squeezes it out (at most once a minute per guest, so it may take a minute) and gives the
+# memory back as free pages: the cache falls to what a squeeze leaves (32 MB).
+cache_mb() { echo $(($(dommemstat_value "$idle" disk_caches) / 1024)); }
+log_count() { grep -c "\[$(guest_name "$idle")\] .*$1" "$E2E_TMP/service.log" || true; }
+released_before=$(log_count "page cache was squeezed out")
+guest_load "$idle" "c128@64"
+cached() { guest_load_lines "$idle" 'done' | grep -q ' read='; }
+wait_until 60 cached || fail "memload did not read its disk: $(guest_load_lines "$idle" | tail -n 3)"
+squeezed() { (($(log_count "page cache was squeezed out") > released_before)); }
+small_cache() { squeezed && (($(cache_mb) <= 40)) && [[ $(guest_field "$idle" state) == managed ]]; }
+wait_until 100 small_cache ||
+  fail "the page cache was not squeezed out: $(cache_mb) MB cached; $(vbm balloonctrl status)"
+assert_eq 0 "$(guest_load_stat "$idle" oom_kills)" "OOM kills on the guest's console after the squeeze"
+e2e_log "page cache squeezed out: $(cache_mb) MB cached, balloon at $(actual_mb "$idle") MB, QEMU RSS $(($(dommemstat_value "$idle" rss) / 1024)) MB"
 
 # 4. A spike larger than what the guest has left: the balloon deflates before the guest OOMs.
 before=$(actual_mb "$idle")

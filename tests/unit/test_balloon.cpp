@@ -23,8 +23,8 @@ using balloon::Action;
 using balloon::Guest;
 using balloon::HostFigures;
 using balloon::k_mib;
-using testing::HasSubstr;
 using testing::Contains;
+using testing::HasSubstr;
 using testing::Not;
 
 constexpr std::uint64_t k_gib_bytes = 1024ULL * 1024 * 1024;
@@ -47,14 +47,14 @@ struct VBoxTest : testing::Test {
 TEST_F(VBoxTest, BalloonGetDeltaAsVirtualBoxComputesIt) {
   auto p = policy();
   auto avail = mib_bytes(8192);
-  EXPECT_EQ(p->delta(300, 0, 1024, 0, avail), 128);   // 1: halving once
-  EXPECT_EQ(p->delta(200, 0, 1024, 0, avail), 256);   // 2: 200 - 256 wraps: the full step
-  EXPECT_EQ(p->delta(256, 0, 1024, 0, avail), 0);     // 3: 128 > 128 is false
-  EXPECT_EQ(p->delta(2048, 900, 1000, 0, avail), 100); // 5: clamped to the request
-  EXPECT_EQ(p->delta(4096, 1000, 2000, 1000, avail), 0); // 6: at the maximum
-  EXPECT_EQ(p->delta(4096, 800, 2000, 500, avail), -128); // 7: deflate toward the maximum
-  EXPECT_EQ(p->delta(100, 512, 1024, 0, avail), -128);    // 8: low memory beats inflating
-  EXPECT_EQ(p->delta(100, 100, 1024, 0, avail), 0);       // 9: no partial deflate
+  EXPECT_EQ(p->delta(300, 0, 1024, 0, avail), 128);           // 1: halving once
+  EXPECT_EQ(p->delta(200, 0, 1024, 0, avail), 256);           // 2: 200 - 256 wraps: the full step
+  EXPECT_EQ(p->delta(256, 0, 1024, 0, avail), 0);             // 3: 128 > 128 is false
+  EXPECT_EQ(p->delta(2048, 900, 1000, 0, avail), 100);        // 5: clamped to the request
+  EXPECT_EQ(p->delta(4096, 1000, 2000, 1000, avail), 0);      // 6: at the maximum
+  EXPECT_EQ(p->delta(4096, 800, 2000, 500, avail), -128);     // 7: deflate toward the maximum
+  EXPECT_EQ(p->delta(100, 512, 1024, 0, avail), -128);        // 8: low memory beats inflating
+  EXPECT_EQ(p->delta(100, 100, 1024, 0, avail), 0);           // 9: no partial deflate
   EXPECT_EQ(p->delta(4096, 512, 0, 0, mib_bytes(1074)), -50); // 10: host safety margin
   EXPECT_EQ(p->delta(4096, 512, 0, 0, mib_bytes(900)), 0);    //     below the margin: nothing
   EXPECT_EQ(p->delta(4096, 512, 0, 0, std::nullopt), 0);      //     host unreadable: nothing
@@ -129,7 +129,9 @@ TEST_F(VBoxTest, TheMaximumWarningOnceAndDisabledForcesZero) {
   p->decide(0, host, guests, out);
   p->decide(40000, host, guests, out);
   EXPECT_EQ(std::count_if(logged.begin(), logged.end(),
-                          [](const std::string& l) { return l.find("exceeds set maximum") != std::string::npos; }),
+                          [](const std::string& l) {
+                            return l.find("exceeds set maximum") != std::string::npos;
+                          }),
             1); // example 6: once per change of the request
   EXPECT_TRUE(out.empty());
 
@@ -161,7 +163,8 @@ TEST(Proxmox, WorkedExamplesFromTheSource) {
   };
   using R = std::map<std::string, std::int64_t>;
   // E1: shrink; shares decide who gives.
-  EXPECT_EQ(alg({pve("101", 4096, 4096, 1024, 2000), pve("102", 8192, 8192, 2048, 4000, 3000)}, -300 * MiB),
+  EXPECT_EQ(alg({pve("101", 4096, 4096, 1024, 2000), pve("102", 8192, 8192, 2048, 4000, 3000)},
+                -300 * MiB),
             (R{{"101", 3996 * MiB}}));
   // E2: grow; the pressured VM first; partial progress: no fallback.
   EXPECT_EQ(alg({pve("101", 4096, 1024, 1024, 100), pve("102", 4096, 1024, 1024, 900)}, 500 * MiB),
@@ -170,8 +173,10 @@ TEST(Proxmox, WorkedExamplesFromTheSource) {
   EXPECT_EQ(alg({pve("101", 4096, 2048, 1024, 100)}, 10 * MiB), R{});
   EXPECT_EQ(alg({pve("101", 4096, 2048, 1024, 100)}, 10 * MiB + 1), (R{{"101", 2058 * MiB + 1}}));
   // E4: nobody has free memory: fallback to all; shares 0 and no minimum are skipped.
-  auto e4 = std::vector<Vm>{pve("101", 4096, 3072, 1024, 200), pve("102", 4096, 2048, 2048, 10),
-                            pve("103", 4096, 3072, 1024, 2000, 0), {"104", 2048 * MiB, 4096 * MiB, {}, 1000, 10 * MiB}};
+  auto e4 = std::vector<Vm>{pve("101", 4096, 3072, 1024, 200),
+                            pve("102", 4096, 2048, 2048, 10),
+                            pve("103", 4096, 3072, 1024, 2000, 0),
+                            {"104", 2048 * MiB, 4096 * MiB, {}, 1000, 10 * MiB}};
   EXPECT_EQ(alg(e4, -1000 * MiB), (R{{"101", 2972 * MiB}}));
   // E5: a grow request also shrinks a VM above its share.
   EXPECT_EQ(alg({pve("101", 8192, 6144, 1024, 100), pve("102", 8192, 1024, 1024, 100)}, 200 * MiB),
@@ -186,7 +191,9 @@ TEST(Proxmox, UpstreamBalloontestVectors) {
   auto MB = [](std::int64_t x) { return x * 1000000; };
   auto GB = [](std::int64_t x) { return x * 1000000000; };
   std::vector<Vm> s1{{"100", GB(1), GB(2), GB(1), 2000, 0}, {"101", GB(1), GB(2), GB(1), 1000, 0}};
-  auto run = [&](std::int64_t goal) { return balloon::ProxmoxPolicy::compute_alg1(s1, goal, MB(100)); };
+  auto run = [&](std::int64_t goal) {
+    return balloon::ProxmoxPolicy::compute_alg1(s1, goal, MB(100));
+  };
   using R = std::map<std::string, std::int64_t>;
   EXPECT_EQ(run(0), R{});
   EXPECT_EQ(run(MB(90)), (R{{"100", MB(1060)}, {"101", MB(1030)}}));
@@ -211,13 +218,13 @@ std::optional<double> mom_one(double host_free, double cur, double max, double m
 }
 
 TEST(Mom, WorkedExamplesFromVdsmsPolicy) {
-  EXPECT_DOUBLE_EQ(*mom_one(5000000, 2097152, 4194304, 1048576, 1048576), 2202009.6);  // M1
-  EXPECT_DOUBLE_EQ(*mom_one(1000000, 4194304, 4194304, 1048576, 2097152), 3984588.8);  // M2
-  EXPECT_NEAR(*mom_one(400000, 2097152, 4194304, 524288, 97152), 1992294.4, 1e-6);     // M3
-  EXPECT_FALSE(mom_one(1500000, 2097152, 4194304, 0, 102400).has_value());             // M4
+  EXPECT_DOUBLE_EQ(*mom_one(5000000, 2097152, 4194304, 1048576, 1048576), 2202009.6); // M1
+  EXPECT_DOUBLE_EQ(*mom_one(1000000, 4194304, 4194304, 1048576, 2097152), 3984588.8); // M2
+  EXPECT_NEAR(*mom_one(400000, 2097152, 4194304, 524288, 97152), 1992294.4, 1e-6);    // M3
+  EXPECT_FALSE(mom_one(1500000, 2097152, 4194304, 0, 102400).has_value());            // M4
   EXPECT_DOUBLE_EQ(*mom_one(1000000, 3145728, 4194304, 1048576, 1048576, false),
-                   3303014.4000000004);                                                // M5
-  EXPECT_FALSE(mom_one(5000000, 4189304, 4194304, 1048576, 1048576).has_value());      // M6
+                   3303014.4000000004);                                                 // M5
+  EXPECT_FALSE(mom_one(5000000, 4189304, 4194304, 1048576, 1048576).has_value());       // M6
   EXPECT_DOUBLE_EQ(*mom_one(5000000, 900000, 4194304, 1048576, std::nullopt), 1048576); // M7
   // M9: a guest without balloon figures discards the whole run.
   std::deque<MomPolicy::HostSample> host{{5000000, 10000000}};
@@ -234,7 +241,8 @@ TEST(Mom, AveragesHideTheCurrentPressure) {
     host.push_back({3000000.0, 10000000});
   }
   host.push_back({500000.0, 10000000});
-  std::map<std::string, std::deque<MomPolicy::GuestSample>> g{{"g", {{4194304, 4194304, 1048576, 2097152}}}};
+  std::map<std::string, std::deque<MomPolicy::GuestSample>> g{
+      {"g", {{4194304, 4194304, 1048576, 2097152}}}};
   auto t = MomPolicy::evaluate(host, g, true);
   ASSERT_TRUE(t.has_value());
   EXPECT_FALSE(t->contains("g"));
@@ -366,6 +374,37 @@ TEST_F(AdaptiveTest, WithFreePageReportingTheCacheIsSqueezedOutAndGivenBackAsFre
   }
 }
 
+// A service that stops in the middle of a squeeze gives the guest its memory back: a squeeze
+// is meant to last a moment, never to outlive the service.
+TEST_F(AdaptiveTest, StoppingDuringASqueezeGivesTheMemoryBack) {
+  g.free_page_reporting = true;
+  std::optional<std::uint64_t> squeezed_to;
+  for (int s = 0; s < 120 && !squeezed_to; ++s) {
+    auto usable = g.figures.actual_kib / k_mib - 200;
+    g.figures.disk_caches_kib = std::min<std::uint64_t>(usable, 150) * k_mib;
+    g.figures.usable_kib = usable * k_mib;
+    g.figures.stats_time_s = ++stamp;
+    now += 1000;
+    std::vector<Action> out;
+    policy.decide(now, host, std::span<const Guest>(&g, 1), out);
+    for (const auto& a : out) {
+      g.target_kib = g.figures.actual_kib = a.target_kib;
+      if (a.reason.find("squeezing") != std::string::npos) {
+        squeezed_to = a.target_kib;
+      }
+    }
+  }
+  ASSERT_TRUE(squeezed_to);
+  std::vector<Action> out;
+  policy.stopping(out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].uuid, "u1");
+  EXPECT_GE(out[0].target_kib, *squeezed_to + 96 * k_mib); // 2 guards (128 MB) − the 32 MB left
+  out.clear();
+  policy.stopping(out);
+  EXPECT_TRUE(out.empty()) << "given back once";
+}
+
 TEST_F(AdaptiveTest, ItsOwnDeflateOnOomCountsAsRunningShort) {
   for (int s = 0; s < 200; ++s) {
     second(g.figures.actual_kib / k_mib - 200);
@@ -410,22 +449,29 @@ TEST(AdaptiveInvariants, HoldOverRandomTraces) {
     g.target_kib = g.figures.actual_kib;
     g.settings.enabled = {true, "t", {}};
     auto max_mb = g.figures.max_kib / k_mib;
-    g.settings.size_max_mb = {std::uniform_int_distribution<std::uint64_t>(0, max_mb)(rng), "t", {}};
+    g.settings.size_max_mb = {
+        std::uniform_int_distribution<std::uint64_t>(0, max_mb)(rng), "t", {}};
     g.settings.min_mb = {std::uniform_int_distribution<std::uint64_t>(0, max_mb / 2)(rng), "t", {}};
     g.settings.mode = {rng() % 2 ? balloon::Mode::Idle : balloon::Mode::Demand, "t", {}};
+    g.free_page_reporting = rng() % 2 == 0; // squeezes its page cache
     HostFigures host{8192 * k_mib, 0, 0, {}, {}, {}};
-    std::uint64_t floor = std::max(g.figures.max_kib - std::min(g.figures.max_kib, g.settings.size_max_mb.value * k_mib),
-                                   g.settings.min_mb.value * k_mib);
+    std::uint64_t floor = std::max(
+        g.figures.max_kib - std::min(g.figures.max_kib, g.settings.size_max_mb.value * k_mib),
+        g.settings.min_mb.value * k_mib);
     double used = static_cast<double>(max_mb) * 0.2;
     std::int64_t now = 0;
+    std::optional<std::int64_t> squeezing_since;
     for (int s = 0; s < 200; ++s) {
       // Demand wanders, sometimes jumps; the host moves between plenty and critical.
       used = std::clamp(used + std::normal_distribution<double>(0, 8)(rng) +
                             (rng() % 50 == 0 ? static_cast<double>(max_mb) * 0.3 : 0.0),
                         0.0, static_cast<double>(max_mb));
-      host.available_kib = host.free_kib = std::uniform_int_distribution<std::uint64_t>(0, 8192)(rng) * k_mib;
+      host.available_kib = host.free_kib =
+          std::uniform_int_distribution<std::uint64_t>(0, 8192)(rng) * k_mib;
       auto used_kib = static_cast<std::uint64_t>(used) * k_mib;
       g.figures.usable_kib = g.figures.actual_kib > used_kib ? g.figures.actual_kib - used_kib : 0;
+      g.figures.disk_caches_kib =
+          std::uniform_int_distribution<std::uint64_t>(0, *g.figures.usable_kib)(rng);
       g.figures.stats_time_s = s;
       now += 250 + static_cast<std::int64_t>(rng() % 1000);
       std::vector<Action> out;
@@ -438,13 +484,20 @@ TEST(AdaptiveInvariants, HoldOverRandomTraces) {
           ASSERT_GE(*g.figures.usable_kib, guard) << "inflated a guest under its guard";
         }
       }
+      // A squeeze holds a guest under its guard on purpose, for a moment only.
+      bool squeezing = policy.note("u").state == "squeezing its page cache";
+      squeezing_since = squeezing ? squeezing_since.value_or(now) : std::optional<std::int64_t>{};
+      ASSERT_LE(now - squeezing_since.value_or(now), 5000) << "a squeeze outlasted its timeout";
       if (*g.figures.usable_kib < guard && g.figures.actual_kib < g.figures.max_kib &&
-          g.settings.enabled.value) {
-        ASSERT_TRUE(std::any_of(out.begin(), out.end(), [&](const Action& a) {
-          return a.target_kib > g.figures.actual_kib || a.target_kib >= g.target_kib;
-        })) << "a guest under its guard got nothing back: usable " << *g.figures.usable_kib
-            << " guard " << guard << " actual " << g.figures.actual_kib << " target " << g.target_kib
-            << " max " << g.figures.max_kib << " step " << s;
+          g.settings.enabled.value && !squeezing) {
+        ASSERT_TRUE(std::any_of(out.begin(), out.end(),
+                                [&](const Action& a) {
+                                  return a.target_kib > g.figures.actual_kib ||
+                                         a.target_kib >= g.target_kib;
+                                }))
+            << "a guest under its guard got nothing back: usable " << *g.figures.usable_kib
+            << " guard " << guard << " actual " << g.figures.actual_kib << " target "
+            << g.target_kib << " max " << g.figures.max_kib << " step " << s;
       }
       for (const auto& a : out) {
         g.target_kib = a.target_kib;
@@ -464,7 +517,8 @@ TEST(BalloonSettings, CommandLineThenVmThenGlobalThenDefault) {
       {{"vm", std::string(balloon::k_key_shares)}, "many"},
       {{"", std::string(balloon::k_key_policy)}, "vbox"},
   };
-  balloon::ExtraDataReader read = [&](const std::string& uuid, std::string_view key) -> std::optional<std::string> {
+  balloon::ExtraDataReader read = [&](const std::string& uuid,
+                                      std::string_view key) -> std::optional<std::string> {
     auto it = data.find({uuid, std::string(key)});
     return it == data.end() ? std::nullopt : std::optional(it->second);
   };
@@ -490,7 +544,8 @@ TEST(BalloonSettings, CommandLineThenVmThenGlobalThenDefault) {
   EXPECT_THAT(balloon::explain(s).front(), HasSubstr("enabled"));
 }
 
-// ---- the service on FakeHypervisor -----------------------------------------------------------------
+// ---- the service on FakeHypervisor
+// -----------------------------------------------------------------
 
 struct ServiceTest : testing::Test {
   std::shared_ptr<FakeHypervisor> hv = std::make_shared<FakeHypervisor>();
@@ -505,15 +560,17 @@ struct ServiceTest : testing::Test {
   void start() {
     service = std::make_unique<balloon::Service>(
         options,
-        balloon::Service::Hooks{[this] { return hv; }, [this] { return now; },
-                                [this](int ms) { now += ms; },
-                                [this](const std::string& l) { logged.push_back(l); },
-                                [this](const std::string& uuid, std::string_view key) -> std::optional<std::string> {
-                                  auto it = extradata.find(uuid + "|" + std::string(key));
-                                  return it == extradata.end() ? std::nullopt : std::optional(it->second);
-                                },
-                                [] { return HostFigures{16 * 1024 * k_mib, 8 * 1024 * k_mib, 8 * 1024 * k_mib, {}, {}, {}}; },
-                                dir / "state.json"});
+        balloon::Service::Hooks{
+            [this] { return hv; }, [this] { return now; }, [this](int ms) { now += ms; },
+            [this](const std::string& l) { logged.push_back(l); },
+            [this](const std::string& uuid, std::string_view key) -> std::optional<std::string> {
+              auto it = extradata.find(uuid + "|" + std::string(key));
+              return it == extradata.end() ? std::nullopt : std::optional(it->second);
+            },
+            [] {
+              return HostFigures{16 * 1024 * k_mib, 8 * 1024 * k_mib, 8 * 1024 * k_mib, {}, {}, {}};
+            },
+            dir / "state.json"});
   }
   void seconds(int n) {
     for (int i = 0; i < n * 4; ++i) {
@@ -560,15 +617,18 @@ TEST_F(ServiceTest, ASpikeIsGivenBackInOneCallAndItsReactionTimeIsRecorded) {
   auto deflates = std::count_if(hv->calls.begin(), hv->calls.end(), [](const std::string& c) {
     return c.starts_with("set_live_balloon_target");
   });
-  EXPECT_EQ(deflates, 1) << "the spike took more than one call: " << testing::PrintToString(hv->calls) << testing::PrintToString(logged);
+  EXPECT_EQ(deflates, 1) << "the spike took more than one call: "
+                         << testing::PrintToString(hv->calls) << testing::PrintToString(logged);
   EXPECT_GT(hv->vm("g1").actual_kib, inflated + 64 * k_mib);
   auto state = balloon::read_state(dir / "state.json");
   ASSERT_TRUE(state.has_value());
-  ASSERT_EQ(state->reaction_ms.size(), 1u) << "the balloon passed half way in one sample: still a reaction";
+  ASSERT_EQ(state->reaction_ms.size(), 1u)
+      << "the balloon passed half way in one sample: still a reaction";
   // From the decision to the balloon's arrival: the fake balloon's own travel time (a step per
   // 250 ms tick) plus at most one look (1 s) to see it there.
   auto moved = hv->vm("g1").actual_kib - inflated;
-  EXPECT_LE(state->reaction_ms[0], static_cast<std::int64_t>((moved / hv->balloon_step_kib + 1) * 250 + 1000));
+  EXPECT_LE(state->reaction_ms[0],
+            static_cast<std::int64_t>((moved / hv->balloon_step_kib + 1) * 250 + 1000));
   EXPECT_EQ(state->urgent_changes, 1u);
   EXPECT_THAT(state->decisions.back().reason, HasSubstr("fell below its guard"));
 }
@@ -582,9 +642,11 @@ TEST_F(ServiceTest, ABalloonWithoutADriverIsMarkedNotRespondingAndLeftAlone) {
   ASSERT_TRUE(state.has_value());
   EXPECT_EQ(state->guests.at(0).state, "not responding");
   EXPECT_THAT(state->guests.at(0).why, HasSubstr("virtio_balloon"));
-  EXPECT_EQ(std::count_if(hv->calls.begin(), hv->calls.end(),
-                          [](const std::string& c) { return c.starts_with("set_live_balloon_target"); }),
-            0) << "a not-responding balloon was pushed";
+  EXPECT_EQ(
+      std::count_if(hv->calls.begin(), hv->calls.end(),
+                    [](const std::string& c) { return c.starts_with("set_live_balloon_target"); }),
+      0)
+      << "a not-responding balloon was pushed";
 }
 
 TEST_F(ServiceTest, AGuestOnHugePagesOrWithoutABalloonDeviceIsDisabledWithTheReason) {
