@@ -794,9 +794,6 @@ std::vector<DomainIoStats> LibvirtHypervisor::running_domain_io_stats() {
 }
 
 namespace {
-struct NetworkDeleter {
-  void operator()(virNetworkPtr n) const { virNetworkFree(n); }
-};
 
 // A dotted IPv4 netmask as a prefix length (its leading one bits).
 unsigned netmask_prefix(std::string_view mask) {
@@ -859,27 +856,41 @@ NetworkInfo parse_network(const char* xml) {
 }
 } // namespace
 
-std::vector<NetworkInfo> LibvirtHypervisor::list_networks() {
-  virNetworkPtr* nets = nullptr;
-  int n = virConnectListAllNetworks(m_impl->conn, &nets, 0);
+namespace {
+/// What to say when listing one kind of libvirt object fails.
+struct ListWords {
+  const char* list;       ///< "failed to list networks"
+  const char* definition; ///< "failed to read a network's definition"
+  const char* active;     ///< "failed to read whether network '{}' is active"
+};
+
+/// Every object of one kind (networks, host interfaces): its definition parsed and whether it
+/// is active. T is the libvirt object (virNetwork, virInterface); the functions are its API's.
+template <typename T, typename Info>
+std::vector<Info> list_all(virConnectPtr conn, int (*list)(virConnectPtr, T***, unsigned int),
+                           int (*release)(T*), char* (*xml_of)(T*, unsigned int),
+                           int (*is_active)(T*), Info (*parse)(const char*),
+                           const ListWords& words) {
+  T** all = nullptr;
+  int n = list(conn, &all, 0);
   if (n < 0) {
-    throw_last("failed to list networks");
+    throw_last(words.list);
   }
-  std::vector<std::unique_ptr<virNetwork, NetworkDeleter>> owned;
+  std::vector<std::unique_ptr<T, int (*)(T*)>> owned;
   for (int i = 0; i < n; ++i) {
-    owned.emplace_back(nets[i]);
+    owned.emplace_back(all[i], release);
   }
-  free(nets); // NOLINT: libvirt allocates with malloc
-  std::vector<NetworkInfo> out;
-  for (const auto& net : owned) {
-    Chars xml(virNetworkGetXMLDesc(net.get(), 0));
+  free(all); // NOLINT: libvirt allocates with malloc
+  std::vector<Info> out;
+  for (const auto& one : owned) {
+    Chars xml(xml_of(one.get(), 0));
     if (!xml) {
-      throw_last("failed to read a network's definition");
+      throw_last(words.definition);
     }
-    NetworkInfo info = parse_network(xml.get());
-    int active = virNetworkIsActive(net.get());
+    Info info = parse(xml.get());
+    int active = is_active(one.get());
     if (active < 0) {
-      throw_last(fmt::format("failed to read whether network '{}' is active", info.name));
+      throw_last(fmt::format(fmt::runtime(words.active), info.name));
     }
     info.active = active == 1;
     out.push_back(std::move(info));
@@ -887,32 +898,22 @@ std::vector<NetworkInfo> LibvirtHypervisor::list_networks() {
   return out;
 }
 
+HostInterfaceInfo parse_host_interface_xml(const char* xml) { return parse_host_interface(xml); }
+} // namespace
+
+std::vector<NetworkInfo> LibvirtHypervisor::list_networks() {
+  return list_all(m_impl->conn, &virConnectListAllNetworks, &virNetworkFree, &virNetworkGetXMLDesc,
+                  &virNetworkIsActive, &parse_network,
+                  {"failed to list networks", "failed to read a network's definition",
+                   "failed to read whether network '{}' is active"});
+}
+
 std::vector<HostInterfaceInfo> LibvirtHypervisor::list_host_interfaces() {
-  virInterfacePtr* ifaces = nullptr;
-  int n = virConnectListAllInterfaces(m_impl->conn, &ifaces, 0);
-  if (n < 0) {
-    throw_last("failed to list the host's network interfaces");
-  }
-  std::vector<std::unique_ptr<virInterface, decltype(&virInterfaceFree)>> owned;
-  for (int i = 0; i < n; ++i) {
-    owned.emplace_back(ifaces[i], &virInterfaceFree);
-  }
-  free(ifaces); // NOLINT: libvirt allocates with malloc
-  std::vector<HostInterfaceInfo> out;
-  for (const auto& iface : owned) {
-    Chars xml(virInterfaceGetXMLDesc(iface.get(), 0));
-    if (!xml) {
-      throw_last("failed to read a host interface's definition");
-    }
-    HostInterfaceInfo info = parse_host_interface(xml.get());
-    int active = virInterfaceIsActive(iface.get());
-    if (active < 0) {
-      throw_last(fmt::format("failed to read whether interface '{}' is up", info.name));
-    }
-    info.active = active == 1;
-    out.push_back(std::move(info));
-  }
-  return out;
+  return list_all(m_impl->conn, &virConnectListAllInterfaces, &virInterfaceFree,
+                  &virInterfaceGetXMLDesc, &virInterfaceIsActive, &parse_host_interface_xml,
+                  {"failed to list the host's network interfaces",
+                   "failed to read a host interface's definition",
+                   "failed to read whether interface '{}' is up"});
 }
 
 NodeStats LibvirtHypervisor::node_stats() {
