@@ -164,6 +164,14 @@ ensure_virtlogd
 # ---- libvirtd -------------------------------------------------------------
 start_libvirtd() {
     local pid i t0=$SECONDS
+    # libvirtd finds hugetlbfs mounts when it starts; without one it cannot back a guest with
+    # huge pages. systemd mounts /dev/hugepages (dev-hugepages.mount); without systemd, do it.
+    if grep -qw hugetlbfs /proc/filesystems && ! awk '$3 == "hugetlbfs" { f = 1 } END { exit !f }' /proc/mounts; then
+        mkdir -p /dev/hugepages
+        if mount -t hugetlbfs hugetlbfs /dev/hugepages; then
+            log "mounted hugetlbfs on /dev/hugepages"
+        fi
+    fi
     # A killed daemon leaves its sockets behind; libvirtd refuses to bind
     # over a socket file that exists, so remove them (nobody listens on them:
     # we only get here when no libvirtd process is alive).
