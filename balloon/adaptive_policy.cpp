@@ -20,6 +20,11 @@ std::optional<std::uint64_t> usable_of(const GuestFigures& f) {
   return std::nullopt;
 }
 
+/// What brings a guest with `usable` memory up to two guards: what a deflate leaves it.
+std::uint64_t up_to_two_guards(std::uint64_t guard_kib, std::uint64_t usable_kib) {
+  return 2 * guard_kib > usable_kib ? 2 * guard_kib - usable_kib : 0;
+}
+
 std::uint64_t floor_kib(const Guest& g) {
   std::uint64_t by_max = g.settings.size_max_mb.value * k_mib;
   std::uint64_t from_max = g.figures.max_kib > by_max ? g.figures.max_kib - by_max : 0;
@@ -66,7 +71,12 @@ void AdaptivePolicy::observe(Track& t, const Guest& g, std::int64_t now_ms) {
     t.deflate_s = t.deflate_s == 0 ? took : 0.7 * t.deflate_s + 0.3 * took;
     t.deflating.reset();
   }
+  // Just after a squeeze, statistics the guest took during it may still arrive, and would pair
+  // its usable memory then with the balloon's size now: a demand that never was.
   auto usable = usable_of(f);
+  if (now_ms < t.settle_until_ms && usable && *usable <= t.settle_kib) {
+    return;
+  }
   bool fresh = !f.stats_time_s || !t.stats_s || *f.stats_time_s != *t.stats_s;
   if (!usable || !fresh || (f.stats_time_s && *f.stats_time_s == 0)) {
     return;
@@ -134,10 +144,8 @@ std::optional<std::string> AdaptivePolicy::running_short(const Track& t, const G
   if (t.self_deflated_kib > 0) {
     return fmt::format("its own deflate-on-OOM took {} MB back", mb(t.self_deflated_kib));
   }
-  // Just after a squeeze, statistics taken during it may still arrive: below the guard, but
-  // not below what the squeeze left, is the squeeze.
-  bool settling =
-      now_ms < t.settle_until_ms && t.usable_kib && *t.usable_kib * 2 >= m_t.squeeze_to_kib;
+  // Just after a squeeze its last statistics may still show it (see observe).
+  bool settling = now_ms < t.settle_until_ms && t.usable_kib && *t.usable_kib <= t.settle_kib;
   if (t.usable_kib && *t.usable_kib < t.guard_kib && !settling) {
     return fmt::format("usable {} MB fell below its guard {} MB", mb(*t.usable_kib),
                        mb(t.guard_kib));
@@ -184,6 +192,9 @@ std::int64_t AdaptivePolicy::decide(std::int64_t now_ms, const HostFigures& host
       continue;
     }
     std::uint64_t usable = *t.usable_kib;
+    // A squeeze lasts until the balloon gets there (at most squeeze_timeout_ms). Its demand is
+    // not looked at meanwhile: the balloon moves faster than its statistics, so actual − usable
+    // is no measure of it. A guest that needs memory then has its deflate-on-OOM.
     if (t.squeeze && t.self_deflated_kib == 0) {
       hot = true;
       if (!squeezing(t, g, now_ms, out)) {
@@ -195,8 +206,7 @@ std::int64_t AdaptivePolicy::decide(std::int64_t now_ms, const HostFigures& host
     if (auto why = running_short(t, g, now_ms); why && f.actual_kib < f.max_kib) {
       hot = true;
       // Enough in one call: twice the guard, plus what it may grow in the next 2 seconds.
-      auto need = std::max<std::uint64_t>(2 * t.guard_kib > usable ? 2 * t.guard_kib - usable : 0,
-                                          16 * k_mib) +
+      auto need = std::max<std::uint64_t>(up_to_two_guards(t.guard_kib, usable), 16 * k_mib) +
                   static_cast<std::uint64_t>(rate_now(t, now_ms) * 2.0);
       auto target = std::min(f.max_kib, std::max(f.actual_kib + need, g.target_kib));
       // A deflate on its way is given time to land (statistics lag the balloon) before the
@@ -219,6 +229,9 @@ std::int64_t AdaptivePolicy::decide(std::int64_t now_ms, const HostFigures& host
                             (t.cooldown_until_ms - now_ms + 999) / 1000);
       continue;
     }
+    if (now_ms < t.settle_until_ms) {
+      continue; // just after a squeeze: its statistics may not show the release yet
+    }
     if (now_ms - t.fresh_at_ms > m_t.fresh_ms) {
       t.state = "its statistics are stale";
       continue;
@@ -229,19 +242,20 @@ std::int64_t AdaptivePolicy::decide(std::int64_t now_ms, const HostFigures& host
     auto keep = static_cast<std::uint64_t>(m_t.inflate_to * static_cast<double>(t.guard_kib));
     auto floor = floor_kib(g);
     bool may_step = f.actual_kib > floor && now_ms - t.last_step_ms >= m_t.step_every_ms;
+    auto squeeze_to = pressure ? m_t.squeeze_deep_to_kib : m_t.squeeze_to_kib;
     if (may_step && g.free_page_reporting && f.disk_caches_kib &&
-        *f.disk_caches_kib > m_t.squeeze_to_kib + m_t.squeeze_gain_kib && usable >= t.guard_kib &&
+        *f.disk_caches_kib > squeeze_to + m_t.squeeze_gain_kib && usable >= t.guard_kib &&
         usable <= m_t.squeeze_to_kib + m_t.squeeze_max_kib &&
         now_ms - t.squeezed_ms >= m_t.squeeze_every_ms &&
         (g.settings.mode.value == Mode::Idle || pressure)) {
-      auto target = f.actual_kib - std::min(usable - m_t.squeeze_to_kib, f.actual_kib - floor);
+      auto target = f.actual_kib - std::min(usable - squeeze_to, f.actual_kib - floor);
       out.push_back(
           {f.uuid, target,
-           fmt::format("squeezing its page cache: {} MB of cache the host holds, where free "
+           fmt::format("squeezing its page cache{}: {} MB of cache the host holds, where free "
                        "memory goes back to the host by free page reporting",
-                       mb(*f.disk_caches_kib)),
+                       pressure ? " while the host is short" : "", mb(*f.disk_caches_kib)),
            false});
-      t.squeeze = Track::Squeeze{now_ms, target, f.max_kib, std::nullopt};
+      t.squeeze = Track::Squeeze{now_ms, target, f.max_kib, squeeze_to};
       t.squeezed_ms = t.last_step_ms = now_ms;
       hot = true;
       continue;
@@ -311,29 +325,25 @@ bool AdaptivePolicy::squeezing(Track& t, const Guest& g, std::int64_t now_ms,
                                std::vector<Action>& out) {
   const auto& f = g.figures;
   auto& sq = *t.squeeze;
-  if (!sq.landed_ms && f.actual_kib <= sq.target_kib + k_mib) {
-    sq.landed_ms = now_ms;
-  }
-  // The guest's statistics show it landed (usable down to the squeeze's depth, or taken after
-  // the balloon got there), so the guard and the bench's measure see the squeeze and its end in
-  // order; or it takes too long (a balloon that stops short).
-  bool seen =
-      t.fresh_at_ms > sq.since_ms && ((sq.landed_ms && t.fresh_at_ms > *sq.landed_ms) ||
-                                      *t.usable_kib <= m_t.squeeze_to_kib + m_t.min_change_kib);
-  if (!seen && now_ms - sq.since_ms < m_t.squeeze_timeout_ms) {
+  bool landed = f.actual_kib <= sq.target_kib + k_mib;
+  // The balloon got there (the guest's kernel evicted its cache to feed it: the memory came
+  // from somewhere), or the guest's statistics show it did; or it takes too long (a balloon
+  // that stops short). Each moment longer keeps the guest short.
+  bool seen = t.fresh_at_ms > sq.since_ms && *t.usable_kib <= sq.to_kib + m_t.min_change_kib / 2;
+  if (!landed && !seen && now_ms - sq.since_ms < m_t.squeeze_timeout_ms) {
     return false;
   }
-  auto usable = seen ? std::min(*t.usable_kib, m_t.squeeze_to_kib) : m_t.squeeze_to_kib;
-  auto target =
-      std::min(f.max_kib, f.actual_kib + (2 * t.guard_kib > usable ? 2 * t.guard_kib - usable : 0));
+  auto usable = seen ? std::min(*t.usable_kib, sq.to_kib) : sq.to_kib;
+  auto target = std::min(f.max_kib, f.actual_kib + up_to_two_guards(t.guard_kib, usable));
   out.push_back({f.uuid, target,
                  fmt::format("its page cache was squeezed out: {} MB back as free memory, which "
                              "free page reporting keeps off the host",
                              mb(target - std::min(target, f.actual_kib))),
                  false});
   t.deflating = {now_ms, target};
-  // Statistics the guest took before this landed may come within its next report (1 s).
-  t.settle_until_ms = now_ms + 1200;
+  // Statistics the guest took before this landed may come within its next reports.
+  t.settle_until_ms = now_ms + 2200;
+  t.settle_kib = sq.to_kib + m_t.min_change_kib;
   t.squeeze.reset();
   return true;
 }
@@ -341,7 +351,7 @@ bool AdaptivePolicy::squeezing(Track& t, const Guest& g, std::int64_t now_ms,
 void AdaptivePolicy::stopping(std::vector<Action>& out) {
   for (auto& [uuid, t] : m_tracks) {
     if (t.squeeze) {
-      auto back = 2 * t.guard_kib > m_t.squeeze_to_kib ? 2 * t.guard_kib - m_t.squeeze_to_kib : 0;
+      auto back = up_to_two_guards(t.guard_kib, t.squeeze->to_kib);
       out.push_back({uuid, std::min(t.squeeze->max_kib, t.squeeze->target_kib + back),
                      "the service stops during a squeeze of its page cache: its memory back",
                      false});

@@ -85,8 +85,14 @@ struct Tuning {
   /// MB below the 64 MB guard floor keeps the guest short ~40 ms longer: 16 MB held guests
   /// short 2.7 s (p99 of six squeezes), 32 MB leaves 12-20 MB more cache.
   std::uint64_t squeeze_to_kib = 32 * k_mib;
-  /// At most this much in one squeeze: under TCG a squeeze of 160 MB took 4 s to land (the
-  /// guest evicts as it goes) and left the guest short that long; 64-70 MB took 1.3-1.5 s.
+  /// … and while the host is under pressure (over its budget): a guest's cache is memory the
+  /// host must find, so the squeeze goes down to what evicts nearly all of it. The guest's
+  /// kernel evicts cache only once its free memory reaches its watermarks (~6 MB on a 384 MB
+  /// guest): 32 MB left 29 MB of cache, 16 MB left 15, 8 MB leaves ~3 (bench all-spike).
+  std::uint64_t squeeze_deep_to_kib = 8 * k_mib;
+  /// It starts from at most this much above squeeze_to_kib: under TCG a squeeze of 160 MB took
+  /// 4 s to land (the guest evicts as it goes) and left the guest short that long; 64-70 MB
+  /// took 1.3-1.5 s. (A deep squeeze goes 24 MB further.)
   std::uint64_t squeeze_max_kib = 128 * k_mib;
   std::int64_t squeeze_every_ms = 60000;  ///< at most once a minute per guest
   std::int64_t squeeze_timeout_ms = 4000; ///< give back even if it never landed
@@ -134,11 +140,12 @@ private:
       std::int64_t since_ms = 0;
       std::uint64_t target_kib = 0;
       std::uint64_t max_kib = 0; ///< the guest's memory
-      std::optional<std::int64_t> landed_ms;
+      std::uint64_t to_kib = 0;  ///< the usable memory it leaves
     };
     std::optional<Squeeze> squeeze;
     std::int64_t squeezed_ms = -1'000'000'000;
-    std::int64_t settle_until_ms = 0; ///< after a squeeze: its statistics may still show it
+    std::int64_t settle_until_ms = 0; ///< after a squeeze: its statistics may still show it …
+    std::uint64_t settle_kib = 0;     ///< … usable down to about what it left
   };
   void observe(Track& t, const Guest& g, std::int64_t now_ms);
   std::uint64_t guard(const Track& t, const Guest& g, std::int64_t now_ms) const;
