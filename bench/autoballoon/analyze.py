@@ -27,6 +27,7 @@ MIB = 1024  # KiB
 GUARD_KIB = 64 * MIB  # usable below this is a guest short of memory
 INFLATED_KIB = 16 * MIB  # actual below configured by more than this: the balloon is inflated
 STEP_KIB = 64 * MIB  # a reaction ends when the balloon has given back this much (or all)
+LOOKBACK_S = 3  # a shortage whose guest's demand grew within this long before it: demand's
 SPIKING_MIB = 32  # memload demand above this counts as a spike (the staggered overlap check)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from scenario import GUEST_BASE_MIB  # noqa: E402 (what an idle guest holds however squeezed)
@@ -57,14 +58,20 @@ DEFINITIONS = [
      "plan) and the sum of their ms. Under TCG they also count host CPU contention: compare "
      "policies, not absolute values."),
     ("reaction p50/p99 s (n, unresolved)",
-     "a crossing starts at the first sample (in the window) where a guest's usable < 64 MiB "
-     "while its balloon is inflated (actual < configured - 16 MiB); it ends at the first sample "
+     "demand crosses the guard -> balloon deflated. A crossing starts at the first sample (in the "
+     "window) where a guest's usable < 64 MiB while its balloon is inflated (actual < configured "
+     "- 16 MiB) and its demand (memload's, from its console) grew in the 3 s before (statistics "
+     "lag up to 1 s) or grows during it; it ends at the first sample "
      "where actual >= min(configured, actual at the crossing + 64 MiB). After one ends, the next "
      "can start only with a newer guest statistics report (a usable value that changed), so a "
      "stale report is not a new crossing. Percentiles are linear between ranks over every "
      "crossing of the runs; a crossing never resolved counts with the time left until the "
      "window's end and is counted as unresolved. '-': the balloon was never inflated when "
      "a guest ran short."),
+    ("dips",
+     "the same, but with no demand growth: the policy itself took the guest below 64 MiB usable "
+     "(e.g. vboxkvm's squeeze of the page cache, or an inflate step past the guard). Not a "
+     "reaction to demand, so reported apart: n and p50/p99 of how long each lasted."),
     ("ctl CPU %",
      "the service's user+system CPU (/proc/PID/stat) over the window, in % of one core."),
     ("changes/GiB",
@@ -249,7 +256,7 @@ class Run:
         self.killed = sum(g.killed for g in self.guests.values())
         st = [ms for g in self.guests.values() for h, ms in g.stalls if self.t0 <= h <= self.t1]
         self.stalls, self.stall_ms = len(st), sum(st)
-        self.reactions, self.unresolved = self.crossings()
+        self.reactions, self.unresolved, self.dips, self.dips_unresolved = self.crossings()
         svc = [(t, c) for t, c, _, _ in win if c is not None]
         self.ctl_cpu = (svc[-1][1] - svc[0][1]) / (svc[-1][0] - svc[0][0]) * 100 \
             if len(svc) > 1 and svc[-1][0] > svc[0][0] else None
@@ -274,28 +281,41 @@ class Run:
             total += own + (GUEST_BASE_MIB + (g.demand[j][1] if j >= 0 else 0)) * MIB
         return total
 
+    @staticmethod
+    def demand_at(g, t):
+        """memload's demand (MiB) on guest g at host time t."""
+        j = bisect.bisect_right(g.demand, (t, math.inf)) - 1
+        return g.demand[j][1] if j >= 0 else 0
+
     def crossings(self):
-        """Reaction times (DEFINITIONS 'reaction'): a list of seconds, and how many never ended."""
-        out, unresolved = [], 0
+        """Reaction times and dips (DEFINITIONS 'reaction', 'dips'): for each, a list of
+        seconds and how many never ended."""
+        out = {True: [], False: []}  # by demand-caused
+        unresolved = {True: 0, False: 0}
         for g in self.guests.values():
             start = a_c = None
+            grew = False
             last_usable = None  # the usable at the end of the previous reaction
             for _, actual, usable, _, _, _, _, t in g.rows:
                 if actual is None or usable is None or t < self.t0:
                     continue
                 if t > self.t1:
                     break
+                demand = self.demand_at(g, t)
                 if start is None:
                     if (usable < GUARD_KIB and actual < self.config_kib - INFLATED_KIB
                             and usable != last_usable):
-                        start, a_c = t, actual
-                elif actual >= min(self.config_kib, a_c + STEP_KIB):
-                    out.append(t - start)
-                    start, last_usable = None, usable
+                        start, a_c, d_c = t, actual, demand
+                        grew = demand > self.demand_at(g, t - LOOKBACK_S)
+                else:
+                    grew = grew or demand > d_c
+                    if actual >= min(self.config_kib, a_c + STEP_KIB):
+                        out[grew].append(t - start)
+                        start, last_usable = None, usable
             if start is not None:
-                out.append(self.t1 - start)
-                unresolved += 1
-        return out, unresolved
+                out[grew].append(self.t1 - start)
+                unresolved[grew] += 1
+        return out[True], unresolved[True], out[False], unresolved[False]
 
     def max_spiking(self):
         """The most guests whose memload demand was above SPIKING_MIB at the same time in the
@@ -349,6 +369,8 @@ class Agg:
         self.stall_ms = sum(r.stall_ms for r in runs)
         self.reactions = [x for r in runs for x in r.reactions]
         self.unresolved = sum(r.unresolved for r in runs)
+        self.dips = [x for r in runs for x in r.dips]
+        self.dips_unresolved = sum(r.dips_unresolved for r in runs)
         self.ctl_cpu = mean([r.ctl_cpu for r in runs if r.ctl_cpu is not None])
         self.changes_per_gib = mean([r.changes_per_gib for r in runs if r.changes_per_gib is not None])
         self.n = n
@@ -392,6 +414,9 @@ def report(runs, cpu, out):
             w(f"{p:9} {a.reclaimed:10.1f} {a.over:12.0f} {a.ooms:4d} "
               f"{f'{a.stalls} / {a.stall_ms}':>12} {reaction_text(a.reactions, a.unresolved):>32} "
               f"{fmt(a.ctl_cpu, '.2f'):>8} {fmt(a.changes_per_gib, '.1f'):>8} {fmt(a.mean_rss, '.0f'):>6}")
+        dips = [f"{p} {reaction_text(a.dips, a.dips_unresolved)}" for p, a in by_policy.items() if a.dips]
+        w("dips, p50/p99 s (n) (below 64 MiB usable by the policy's doing, demand not grown): "
+          + ("; ".join(dips) if dips else "none"))
         name, base = best_baseline(by_policy)
         if name:
             w(f"ratios against {name} (the best baseline with 0 OOM kills): reclaimed (higher is "
