@@ -280,6 +280,20 @@ struct AdaptiveTest : testing::Test {
     }
     return out;
   }
+  /// Seconds of a steady guest that uses `used` MB and holds up to 150 MB of page cache, until
+  /// the policy squeezes it (a reason containing `what`): that target, or 0 after two minutes.
+  std::uint64_t until_squeezed(std::uint64_t used, std::string_view what = "squeezing") {
+    for (int s = 0; s < 120; ++s) {
+      auto usable = g.figures.actual_kib / k_mib - used;
+      g.figures.disk_caches_kib = std::min<std::uint64_t>(usable, 150) * k_mib;
+      for (const auto& a : second(usable)) {
+        if (a.reason.find(what) != std::string::npos) {
+          return a.target_kib;
+        }
+      }
+    }
+    return 0;
+  }
 };
 
 TEST_F(AdaptiveTest, AnIdleGuestIsInflatedInStepsDownToOneAndAQuarterGuards) {
@@ -381,16 +395,7 @@ TEST_F(AdaptiveTest, UnderHostPressureTheSqueezeGoesDeeperAndEndsWhenTheGuestRun
   host.available_kib = host.free_kib = host.total_kib / 10; // pressure
   g.free_page_reporting = true;
   std::uint64_t used = 200;
-  std::uint64_t squeezed_to = 0; // the squeeze's target
-  for (int s = 0; s < 120 && squeezed_to == 0; ++s) {
-    auto usable = g.figures.actual_kib / k_mib - used;
-    g.figures.disk_caches_kib = std::min<std::uint64_t>(usable, 150) * k_mib;
-    for (const auto& a : second(usable)) {
-      if (a.reason.find("squeezing its page cache while the host is short") != std::string::npos) {
-        squeezed_to = a.target_kib;
-      }
-    }
-  }
+  auto squeezed_to = until_squeezed(used, "squeezing its page cache while the host is short");
   ASSERT_NE(squeezed_to, 0u);
   EXPECT_EQ(squeezed_to / k_mib - used, 8u) << "the deep squeeze leaves 8 MB usable";
   // Landed: the next look gives it back, without waiting for statistics that show it.
@@ -404,16 +409,7 @@ TEST_F(AdaptiveTest, UnderHostPressureTheSqueezeGoesDeeperAndEndsWhenTheGuestRun
 
   // The next squeeze, a minute on: the balloon is halfway when the guest's deflate-on-OOM fires.
   g.target_kib = g.figures.actual_kib = out[0].target_kib;
-  squeezed_to = 0;
-  for (int s = 0; s < 120 && squeezed_to == 0; ++s) {
-    auto usable = g.figures.actual_kib / k_mib - used;
-    g.figures.disk_caches_kib = std::min<std::uint64_t>(usable, 150) * k_mib;
-    for (const auto& a : second(usable)) {
-      if (a.reason.find("squeezing") != std::string::npos) {
-        squeezed_to = a.target_kib;
-      }
-    }
-  }
+  squeezed_to = until_squeezed(used);
   ASSERT_NE(squeezed_to, 0u);
   g.figures.actual_kib = squeezed_to + 60 * k_mib; // the balloon is on its way …
   EXPECT_TRUE(second(g.figures.actual_kib / k_mib - used).empty()) << "it waits for it";
@@ -429,22 +425,13 @@ TEST_F(AdaptiveTest, UnderHostPressureTheSqueezeGoesDeeperAndEndsWhenTheGuestRun
 // is meant to last a moment, never to outlive the service.
 TEST_F(AdaptiveTest, StoppingDuringASqueezeGivesTheMemoryBack) {
   g.free_page_reporting = true;
-  std::optional<std::uint64_t> squeezed_to;
-  for (int s = 0; s < 120 && !squeezed_to; ++s) {
-    auto usable = g.figures.actual_kib / k_mib - 200;
-    g.figures.disk_caches_kib = std::min<std::uint64_t>(usable, 150) * k_mib;
-    for (const auto& a : second(usable)) {
-      if (a.reason.find("squeezing") != std::string::npos) {
-        squeezed_to = a.target_kib;
-      }
-    }
-  }
-  ASSERT_TRUE(squeezed_to);
+  auto squeezed_to = until_squeezed(200);
+  ASSERT_NE(squeezed_to, 0u);
   std::vector<Action> out;
   policy.stopping(out);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].uuid, "u1");
-  EXPECT_GE(out[0].target_kib, *squeezed_to + 96 * k_mib); // 2 guards (128 MB) − the 32 MB left
+  EXPECT_GE(out[0].target_kib, squeezed_to + 96 * k_mib); // 2 guards (128 MB) − the 32 MB left
   out.clear();
   policy.stopping(out);
   EXPECT_TRUE(out.empty()) << "given back once";
