@@ -27,7 +27,7 @@ MIB = 1024  # KiB
 GUARD_KIB = 64 * MIB  # usable below this is a guest short of memory
 INFLATED_KIB = 16 * MIB  # actual below configured by more than this: the balloon is inflated
 STEP_KIB = 64 * MIB  # a reaction ends when the balloon has given back this much (or all)
-LOOKBACK_S = 3  # a shortage whose guest's demand grew within this long before it: demand's
+LOOKBACK_S = 3  # a shortage is demand's if the guest's demand grew within this long before it
 SPIKING_MIB = 32  # memload demand above this counts as a spike (the staggered overlap check)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from scenario import GUEST_BASE_MIB  # noqa: E402 (what an idle guest holds however squeezed)
@@ -277,8 +277,7 @@ class Run:
         for g in self.guests.values():
             i = bisect.bisect_right(g.times, t) - 1
             own = g.own[i] if i >= 0 else (g.own[0] if g.own else 105 * MIB)
-            j = bisect.bisect_right(g.demand, (t, math.inf)) - 1
-            total += own + (GUEST_BASE_MIB + (g.demand[j][1] if j >= 0 else 0)) * MIB
+            total += own + (GUEST_BASE_MIB + self.demand_at(g, t)) * MIB
         return total
 
     @staticmethod
